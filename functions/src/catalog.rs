@@ -1,0 +1,28 @@
+//! Every function of the system and what triggers it.
+//!
+//! This list is the code's side of the contract with template.yaml: each entry is one Lambda
+//! function (built from `src/bin/<name>.rs`) and one route or schedule of the local system. A
+//! test compares it with the template, so neither side can gain or lose a function, a route
+//! or a schedule alone.
+
+/// One function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Function {
+    /// The binary name (`src/bin/<name>.rs`) and the template's `BuildProperties.Binary`.
+    pub name: &'static str,
+    pub trigger: Trigger,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An HTTP API route. Paths use API Gateway's `{param}` syntax.
+    Http { method: &'static str, path: &'static str },
+    /// An EventBridge schedule, in its `rate(...)` or `cron(...)` syntax.
+    Schedule { expression: &'static str },
+}
+
+pub const FUNCTIONS: &[Function] = &[
+    Function { name: "health", trigger: Trigger::Http { method: "GET", path: "/health" } },
+    Function { name: "jwks", trigger: Trigger::Http { method: "GET", path: "/.well-known/jwks.json" } },
+    Function { name: "purge_expired", trigger: Trigger::Schedule { expression: "rate(1 hour)" } },
+];

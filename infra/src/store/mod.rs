@@ -1,0 +1,3 @@
+//! Item store adapters.
+
+pub mod codec;

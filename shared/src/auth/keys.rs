@@ -1,0 +1,243 @@
+//! The Ed25519 keys access tokens are signed with, and the public key set (JWKS) that
+//! publishes them.
+//!
+//! The key set lives in the secrets port as JSON under one name. It holds a `current` key (signs
+//! new tokens), a `next` key (published ahead of rotation, so verifiers already trust it when it
+//! becomes current), and `retired` keys (verify tokens issued before a rotation until those
+//! expire). Each key's id (`kid`) is its RFC 7638 thumbprint, so the same key always has the
+//! same id.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::clock::Random;
+use crate::secrets::{Secrets, SecretsError};
+
+/// The default name of the key set in the secrets port.
+pub const DEFAULT_SECRET_NAME: &str = "signing-keys";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    Current,
+    Next,
+    Retired,
+}
+
+/// One key as stored: the 32-byte Ed25519 seed, base64url.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub kid: String,
+    pub state: KeyState,
+    pub created_at: DateTime<Utc>,
+    seed: String,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The seed is the private key: never print it.
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredKey {
+    fn generate(state: KeyState, now: DateTime<Utc>, random: &dyn Random) -> Self {
+        let mut seed = [0u8; 32];
+        random.fill(&mut seed);
+        let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+        Self { kid: thumbprint(&public), state, created_at: now, seed: URL_SAFE_NO_PAD.encode(seed) }
+    }
+
+    fn signing_key(&self) -> Result<SigningKey, KeySetError> {
+        let seed: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(&self.seed)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| KeySetError::Malformed(format!("key {} has a malformed seed", self.kid)))?;
+        Ok(SigningKey::from_bytes(&seed))
+    }
+
+    /// The public half, base64url (the JWK `x` member).
+    pub fn public_x(&self) -> Result<String, KeySetError> {
+        Ok(URL_SAFE_NO_PAD.encode(self.signing_key()?.verifying_key().to_bytes()))
+    }
+
+    /// The private key as PKCS#8 v1 DER, the form JWT libraries take.
+    pub fn private_pkcs8_der(&self) -> Result<Vec<u8>, KeySetError> {
+        // RFC 8410: SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+        const PREFIX: [u8; 16] =
+            [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+        let mut der = PREFIX.to_vec();
+        der.extend_from_slice(self.signing_key()?.as_bytes());
+        Ok(der)
+    }
+}
+
+/// The RFC 7638 thumbprint of an Ed25519 public key.
+fn thumbprint(public: &[u8; 32]) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, URL_SAFE_NO_PAD.encode(public));
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeySetError {
+    #[error("no signing key set is stored under {0:?}")]
+    Missing(String),
+    #[error("the signing key set is malformed: {0}")]
+    Malformed(String),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
+/// The stored key set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeySet {
+    pub keys: Vec<StoredKey>,
+}
+
+impl KeySet {
+    /// A new set with a current and a next key.
+    pub fn generate(now: DateTime<Utc>, random: &dyn Random) -> Self {
+        Self {
+            keys: vec![
+                StoredKey::generate(KeyState::Current, now, random),
+                StoredKey::generate(KeyState::Next, now, random),
+            ],
+        }
+    }
+
+    pub fn parse(json: &str) -> Result<Self, KeySetError> {
+        let set: KeySet = serde_json::from_str(json).map_err(|e| KeySetError::Malformed(e.to_string()))?;
+        if set.keys.iter().filter(|k| k.state == KeyState::Current).count() != 1 {
+            return Err(KeySetError::Malformed("the set must hold exactly one current key".into()));
+        }
+        for key in &set.keys {
+            key.signing_key()?;
+        }
+        Ok(set)
+    }
+
+    pub fn current(&self) -> &StoredKey {
+        // `parse` and `generate` guarantee exactly one current key.
+        #[allow(clippy::expect_used)]
+        self.keys.iter().find(|k| k.state == KeyState::Current).expect("a key set has a current key")
+    }
+
+    /// Reads the set from the secrets port.
+    pub async fn load(secrets: &dyn Secrets, name: &str) -> Result<Self, KeySetError> {
+        let json = secrets.get(name).await?.ok_or_else(|| KeySetError::Missing(name.to_owned()))?;
+        Self::parse(&json)
+    }
+
+    /// Reads the set, generating and storing a new one when none exists yet.
+    pub async fn load_or_create(
+        secrets: &dyn Secrets,
+        name: &str,
+        now: DateTime<Utc>,
+        random: &dyn Random,
+    ) -> Result<Self, KeySetError> {
+        match Self::load(secrets, name).await {
+            Err(KeySetError::Missing(_)) => {
+                let set = Self::generate(now, random);
+                let json = serde_json::to_string(&set).map_err(|e| KeySetError::Malformed(e.to_string()))?;
+                secrets.put(name, &json).await?;
+                tracing::info!(secret = name, kid = %set.current().kid, "generated a new signing key set");
+                Ok(set)
+            }
+            other => other,
+        }
+    }
+
+    /// The public keys verifiers should trust: every key in the set.
+    pub fn jwks(&self) -> Result<Jwks, KeySetError> {
+        let keys = self
+            .keys
+            .iter()
+            .map(|key| {
+                Ok(Jwk {
+                    kty: "OKP",
+                    crv: "Ed25519",
+                    alg: "EdDSA",
+                    key_use: "sig",
+                    kid: key.kid.clone(),
+                    x: key.public_x()?,
+                })
+            })
+            .collect::<Result<_, KeySetError>>()?;
+        Ok(Jwks { keys })
+    }
+}
+
+/// A JSON Web Key Set (RFC 7517) of public keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Jwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    pub key_use: &'static str,
+    pub kid: String,
+    pub x: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OsRandom;
+
+    #[test]
+    fn a_generated_set_round_trips_through_its_stored_form() {
+        let set = KeySet::generate(Utc::now(), &OsRandom);
+        let json = serde_json::to_string(&set).unwrap_or_default();
+        let parsed = KeySet::parse(&json);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let jwks = parsed.and_then(|s| s.jwks()).map(|j| j.keys.len()).ok();
+        assert_eq!(jwks, Some(2));
+    }
+
+    #[test]
+    fn a_key_id_is_the_rfc7638_thumbprint() {
+        // RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
+        let x = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap_or_default();
+        let public: [u8; 32] = x.try_into().unwrap_or([0; 32]);
+        assert_eq!(thumbprint(&public), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn the_pkcs8_form_wraps_the_seed() {
+        let set = KeySet::generate(Utc::now(), &OsRandom);
+        let der = set.current().private_pkcs8_der().unwrap_or_default();
+        assert_eq!(der.len(), 48);
+        assert_eq!(&der[..2], &[0x30, 0x2e]);
+    }
+
+    #[test]
+    fn a_set_without_a_current_key_is_malformed() {
+        let mut set = KeySet::generate(Utc::now(), &OsRandom);
+        set.keys.retain(|k| k.state != KeyState::Current);
+        let json = serde_json::to_string(&set).unwrap_or_default();
+        assert!(matches!(KeySet::parse(&json), Err(KeySetError::Malformed(_))));
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_seed() {
+        let set = KeySet::generate(Utc::now(), &OsRandom);
+        let printed = format!("{set:?}");
+        for key in &set.keys {
+            assert!(!printed.contains(&key.seed));
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Authentication: the keys access tokens are signed with.
+
+pub mod keys;

@@ -1,0 +1,25 @@
+//! The domain crate: types, rules, use cases, and the ports they talk through.
+//!
+//! Nothing here knows about AWS, Lambda or HTTP. The outside world is reached only through the
+//! ports, one narrow trait per external capability, each with two real implementations in `infra`
+//! (AWS and local) and one conformance suite in `tests/` that runs against both:
+//!
+//! - [`store`]: the item store (DynamoDB semantics: single table, indexes, conditions,
+//!   transactions, TTL, a change feed);
+//! - [`queue`]: a message queue (SQS semantics: at-least-once, visibility, dead-lettering);
+//! - [`blob`]: a blob store (S3 semantics: presigned POST with conditions, get, delete);
+//! - [`mail`]: outgoing mail (SES);
+//! - [`secrets`]: named secrets (Secrets Manager);
+//! - [`clock`]: time and randomness, so tests can move time and pin ids.
+//!
+//! Capabilities built on the ports live in their own folders:
+//!
+//! - [`auth`]: signing keys and the public key set (JWKS).
+
+pub mod auth;
+pub mod blob;
+pub mod clock;
+pub mod mail;
+pub mod queue;
+pub mod secrets;
+pub mod store;
