@@ -17,8 +17,9 @@ use chrono::{DateTime, Utc};
 pub struct UploadPolicy {
     /// The exact key the upload is stored under.
     pub key: String,
-    /// The content types the upload may declare (one of them, exactly).
-    pub content_types: Vec<String>,
+    /// The content type the upload must declare, exactly. Callers check it against their
+    /// allow-list before presigning; the stored bytes are still untrusted until inspected.
+    pub content_type: String,
     /// The largest accepted body, in bytes.
     pub max_bytes: u64,
     /// How long the form stays usable.

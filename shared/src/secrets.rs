@@ -31,4 +31,8 @@ pub trait Secrets: Send + Sync + fmt::Debug {
 
     /// Creates the secret or stores a new value for it.
     async fn put(&self, name: &str, value: &str) -> Result<(), SecretsError>;
+
+    /// Creates the secret only if there is none of that name yet; returns whether it did. Two
+    /// racing creators never both succeed, so a value generated on first use is generated once.
+    async fn create(&self, name: &str, value: &str) -> Result<bool, SecretsError>;
 }

@@ -137,7 +137,8 @@ impl KeySet {
         Self::parse(&json)
     }
 
-    /// Reads the set, generating and storing a new one when none exists yet.
+    /// Reads the set, generating and storing a new one when none exists yet. Racing callers end
+    /// up with the same set: only one creation wins, the others read what it stored.
     pub async fn load_or_create(
         secrets: &dyn Secrets,
         name: &str,
@@ -148,9 +149,12 @@ impl KeySet {
             Err(KeySetError::Missing(_)) => {
                 let set = Self::generate(now, random);
                 let json = serde_json::to_string(&set).map_err(|e| KeySetError::Malformed(e.to_string()))?;
-                secrets.put(name, &json).await?;
-                tracing::info!(secret = name, kid = %set.current().kid, "generated a new signing key set");
-                Ok(set)
+                if secrets.create(name, &json).await? {
+                    tracing::info!(secret = name, kid = %set.current().kid, "generated a new signing key set");
+                    Ok(set)
+                } else {
+                    Self::load(secrets, name).await
+                }
             }
             other => other,
         }
