@@ -1,4 +1,22 @@
 //! The inbound side: everything that turns a request or an event into a use case call.
 //!
 //! - [`catalog`]: every function of the system and its trigger; template.yaml must agree.
+//! - [`http`]: what every endpoint shares: problem+json errors, the JSON extractor, request
+//!   ids, security headers, limits; [`http::app`] wraps any endpoint router with all of it.
+//! - Endpoints, one file each, all of the same shape (route constants, `router(state)`, the
+//!   handler): [`system::health`], [`auth::jwks`]. [`api`] mounts them all on one router.
+//! - [`event`]: the handler shapes of SQS, stream and schedule functions;
+//!   [`maintenance::purge_expired`] is the first scheduled one.
+//! - [`telemetry`]: tracing setup.
+//! - [`local`]: the whole system in one process: the server, the mailbox pages, and the event
+//!   runtime that feeds the handlers real Lambda event types.
+//!
+//! `src/bin/` holds one thin main per Lambda function and `local`, the local system.
+
+pub mod auth;
 pub mod catalog;
+pub mod event;
+pub mod http;
+pub mod maintenance;
+pub mod system;
+pub mod telemetry;

@@ -1,0 +1,3 @@
+//! Authentication endpoints.
+
+pub mod jwks;

@@ -1,0 +1,83 @@
+//! The shapes of event-triggered functions, and how a Lambda main runs one.
+//!
+//! A handler takes the real `aws_lambda_events` type of its trigger and returns the typed
+//! response Lambda expects. Lambda calls it through [`run_sqs`], [`run_stream`] or
+//! [`run_schedule`]; the local event runtime ([`crate::local`]) builds the same event types from
+//! its embedded queue, change feed and scheduler and calls the same handler.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::dynamodb;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::streams::DynamoDbEventResponse;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
+
+/// Consumes a batch of queue messages. Messages listed in the response's
+/// `batch_item_failures` are retried; an `Err` retries the whole batch.
+#[async_trait]
+pub trait SqsHandler: Send + Sync + fmt::Debug {
+    async fn handle(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse>;
+}
+
+/// Consumes a batch of item store changes, in order. Processing resumes from the first record
+/// listed in `batch_item_failures`; an `Err` retries the whole batch.
+#[async_trait]
+pub trait StreamHandler: Send + Sync + fmt::Debug {
+    async fn handle(&self, event: dynamodb::Event) -> anyhow::Result<DynamoDbEventResponse>;
+}
+
+/// Runs on a schedule; returns a small report for the log and the invocation result.
+#[async_trait]
+pub trait ScheduleHandler: Send + Sync + fmt::Debug {
+    async fn handle(&self, event: EventBridgeEvent<Value>) -> anyhow::Result<Value>;
+}
+
+/// Runs an SQS handler as this Lambda function.
+pub async fn run_sqs(handler: impl SqsHandler + 'static) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(handler);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let handler = handler.clone();
+        async move { handler.handle(event.payload).await.map_err(diagnostic) }
+    }))
+    .await
+}
+
+/// Runs a DynamoDB stream handler as this Lambda function.
+pub async fn run_stream(
+    handler: impl StreamHandler + 'static,
+) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(handler);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<dynamodb::Event>| {
+        let handler = handler.clone();
+        async move { handler.handle(event.payload).await.map_err(diagnostic) }
+    }))
+    .await
+}
+
+/// Runs a scheduled handler as this Lambda function.
+pub async fn run_schedule(
+    handler: impl ScheduleHandler + 'static,
+) -> Result<(), lambda_runtime::Error> {
+    let handler = Arc::new(handler);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| {
+            let handler = handler.clone();
+            async move { handler.handle(event.payload).await.map_err(diagnostic) }
+        },
+    ))
+    .await
+}
+
+/// A failed invocation, logged with its whole cause chain. Lambda reports only the outermost
+/// message, so internals stay in the log.
+fn diagnostic(error: anyhow::Error) -> Diagnostic {
+    tracing::error!(error = %format_args!("{error:#}"), "invocation failed");
+    Diagnostic {
+        error_type: "HandlerError".to_owned(),
+        error_message: error.to_string(),
+    }
+}

@@ -1,0 +1,271 @@
+//! The HTTP layer every endpoint shares, on Lambda and locally alike.
+//!
+//! [`app`] wraps a router of endpoints with everything the API promises on every route:
+//!
+//! - a request id (API Gateway's, or a fresh UUIDv7) in a tracing span and `X-Request-Id`;
+//! - the security headers ([`headers`]);
+//! - errors as `application/problem+json` ([`problem`]), including 404, 405 and the
+//!   rejections of extractors ([`fallback`]);
+//! - a 1 MiB body limit answered with 413 ([`limits`]);
+//! - a panicking handler answered with an opaque 500 ([`panic`]).
+//!
+//! A Lambda main runs `app(endpoint::router(state))` under lambda_http; the local server runs
+//! `app(api::router(..))` with every endpoint. The same stack serves both, so they behave alike.
+
+pub mod fallback;
+pub mod headers;
+pub mod json;
+pub mod limits;
+pub mod panic;
+pub mod problem;
+pub mod request_id;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn;
+use tower::ServiceBuilder;
+
+pub use json::Json;
+pub use limits::MAX_BODY_BYTES;
+pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};
+pub use request_id::RequestId;
+
+/// Wraps endpoint routes with the API's fallbacks and middleware.
+pub fn app(routes: Router) -> Router {
+    routes
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(
+            // Outermost first: the request id exists before anything can fail, and the body
+            // limit sits right above the handlers that read bodies.
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::assign))
+                .layer(from_fn(headers::secure))
+                .layer(from_fn(fallback::problems))
+                .layer(from_fn(panic::catch))
+                .layer(from_fn(limits::limit_body))
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::Path;
+    use axum::response::Response;
+    use axum::routing::{get, post};
+    use http::{Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use tower::ServiceExt;
+
+    fn test_app() -> Router {
+        app(Router::new()
+            .route(
+                "/echo",
+                post(|Json(body): Json<Value>| async move { axum::Json(body) }),
+            )
+            .route(
+                "/items/{n}",
+                get(|Path(n): Path<u32>| async move { n.to_string() }),
+            )
+            .route(
+                "/fail",
+                get(|| async {
+                    Err::<(), _>(ApiError::internal(anyhow::anyhow!("disk db-7 is full")))
+                }),
+            )
+            .route(
+                "/panic",
+                get(|| async {
+                    if true {
+                        panic!("invariant broken near secret-x")
+                    }
+                }),
+            )
+            .route(
+                "/cached",
+                get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "ok") }),
+            ))
+    }
+
+    async fn send(request: Request<Body>) -> (Response<()>, Value) {
+        let response = test_app()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        let (parts, body) = response.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        (
+            Response::from_parts(parts, ()),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn get_request(uri: &str) -> Request<Body> {
+        Request::get(uri).body(Body::empty()).unwrap_or_default()
+    }
+
+    fn post_request(content_type: &str, body: impl Into<Body>) -> Request<Body> {
+        Request::post("/echo")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap_or_default()
+    }
+
+    fn assert_problem(response: &Response<()>, body: &Value, status: u16, code: &str) {
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(body["status"], status);
+        assert_eq!(body["code"], code, "{body}");
+        let request_id = &response.headers()[request_id::HEADER];
+        assert_eq!(body["request_id"].as_str(), request_id.to_str().ok());
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_the_security_headers_and_a_request_id() {
+        for uri in ["/items/7", "/nowhere"] {
+            let (response, _) = send(get_request(uri)).await;
+            let headers = response.headers();
+            assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+            assert_eq!(
+                headers[header::CONTENT_SECURITY_POLICY],
+                "default-src 'none'; frame-ancestors 'none'"
+            );
+            let id = headers[request_id::HEADER].to_str().unwrap_or_default();
+            assert_eq!(
+                uuid::Uuid::parse_str(id).map(|u| u.get_version_num()).ok(),
+                Some(7),
+                "{id}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_may_choose_its_own_caching() {
+        let (response, _) = send(get_request("/cached")).await;
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "public, max-age=60"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_route_is_a_404_problem() {
+        let (response, body) = send(get_request("/nowhere")).await;
+        assert_problem(&response, &body, 404, "not_found");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_is_a_405_problem_that_says_what_is_allowed() {
+        let request = Request::delete("/echo")
+            .body(Body::empty())
+            .unwrap_or_default();
+        let (response, body) = send(request).await;
+        assert_problem(&response, &body, 405, "method_not_allowed");
+        assert_eq!(response.headers()[header::ALLOW], "POST");
+    }
+
+    #[tokio::test]
+    async fn a_json_body_is_echoed() {
+        let (response, body) = send(post_request("application/json", r#"{"a":1}"#)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body, json!({"a": 1}));
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_400_problem() {
+        let (response, body) = send(post_request("application/json", "{\"a\":")).await;
+        assert_problem(&response, &body, 400, "malformed_json");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_json_is_a_415_problem() {
+        let (response, body) = send(post_request("text/plain", "a=1")).await;
+        assert_problem(&response, &body, 415, "unsupported_media_type");
+    }
+
+    #[tokio::test]
+    async fn a_declared_body_over_the_limit_is_refused_before_the_handler() {
+        let request = Request::post("/echo")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, (MAX_BODY_BYTES + 1).to_string())
+            .body(Body::empty())
+            .unwrap_or_default();
+        let (response, body) = send(request).await;
+        assert_problem(&response, &body, 413, "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn an_undeclared_body_over_the_limit_is_refused_while_read() {
+        let big = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES));
+        let (response, body) = send(post_request("application/json", big)).await;
+        assert_problem(&response, &body, 413, "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn a_body_at_the_limit_is_accepted() {
+        let exact = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES - 2));
+        let (response, _) = send(post_request("application/json", exact)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_is_an_opaque_500_problem() {
+        let (response, body) = send(get_request("/fail")).await;
+        assert_problem(&response, &body, 500, "internal");
+        assert!(!body.to_string().contains("db-7"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_an_opaque_500_problem() {
+        let (response, body) = send(get_request("/panic")).await;
+        assert_problem(&response, &body, 500, "internal");
+        assert!(!body.to_string().contains("secret-x"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn an_extractor_rejection_becomes_a_problem() {
+        let (response, body) = send(get_request("/items/seven")).await;
+        assert_problem(&response, &body, 400, "bad_request");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains("parse")),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_request_id_comes_from_api_gateway_on_lambda() {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": "/nowhere",
+            "rawQueryString": "",
+            "headers": {"host": "api.example.com"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+                "http": {"method": "GET", "path": "/nowhere", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "t"},
+                "requestId": "Zx1bCgFRoAMEJvQ=", "routeKey": "$default", "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 1767225600000_u64
+            },
+            "isBase64Encoded": false
+        });
+        let request = lambda_http::request::from_str(&event.to_string()).map_err(|e| e.to_string());
+        let Ok(request) = request else {
+            panic!("{request:?}")
+        };
+        let response = test_app()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[request_id::HEADER], "Zx1bCgFRoAMEJvQ=");
+    }
+}

@@ -1,0 +1,3 @@
+//! Scheduled maintenance of the system's data.
+
+pub mod purge_expired;

@@ -1,0 +1,3 @@
+//! Endpoints about the system itself rather than any resource.
+
+pub mod health;
