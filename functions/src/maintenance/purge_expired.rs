@@ -44,39 +44,22 @@ pub struct PurgeReport {
 
 impl PurgeExpired {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
-        Self {
-            store,
-            batch: BATCH,
-            budget: BUDGET,
-        }
+        Self { store, batch: BATCH, budget: BUDGET }
     }
 
     pub fn with_limits(self, batch: usize, budget: Duration) -> Self {
-        Self {
-            batch: batch.max(1),
-            budget,
-            ..self
-        }
+        Self { batch: batch.max(1), budget, ..self }
     }
 
     pub async fn run(&self) -> anyhow::Result<PurgeReport> {
         let started = Instant::now();
-        let mut report = PurgeReport {
-            removed: 0,
-            batches: 0,
-            finished: false,
-        };
+        let mut report = PurgeReport { removed: 0, batches: 0, finished: false };
         while started.elapsed() < self.budget {
             let removed = self
                 .store
                 .purge_expired(self.batch)
                 .await
-                .with_context(|| {
-                    format!(
-                        "purging expired items after removing {} of them",
-                        report.removed
-                    )
-                })?;
+                .with_context(|| format!("purging expired items after removing {} of them", report.removed))?;
             report.batches += 1;
             report.removed += removed;
             if removed == 0 {
