@@ -17,6 +17,7 @@ pub mod auth;
 pub mod catalog;
 pub mod event;
 pub mod http;
+pub mod local;
 pub mod maintenance;
 pub mod system;
 pub mod telemetry;

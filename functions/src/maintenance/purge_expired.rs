@@ -84,3 +84,77 @@ impl ScheduleHandler for PurgeExpired {
         Ok(serde_json::to_value(self.run().await?)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, Utc};
+    use shared::store::{Condition, Item, Key, Page, Query, StoreError, Write};
+
+    /// A store whose purges remove the given counts in turn, then nothing.
+    #[derive(Debug)]
+    struct Scripted(Mutex<Vec<usize>>);
+
+    #[async_trait]
+    impl ItemStore for Scripted {
+        async fn get(&self, _: &Key) -> Result<Option<Item>, StoreError> {
+            Ok(None)
+        }
+        async fn put(&self, _: Item, _: Option<Condition>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn delete(&self, _: &Key, _: Option<Condition>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn add(&self, _: &Key, _: &str, _: i64, _: Option<DateTime<Utc>>) -> Result<i64, StoreError> {
+            Ok(0)
+        }
+        async fn query(&self, _: Query) -> Result<Page, StoreError> {
+            Ok(Page::default())
+        }
+        async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
+            let mut script = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let next = if script.is_empty() { 0 } else { script.remove(0) };
+            if next == usize::MAX {
+                return Err(StoreError::Unexpected(anyhow::anyhow!("throttled")));
+            }
+            Ok(next.min(limit))
+        }
+    }
+
+    fn purge(script: Vec<usize>) -> PurgeExpired {
+        PurgeExpired::new(Arc::new(Scripted(Mutex::new(script))))
+    }
+
+    #[tokio::test]
+    async fn it_purges_in_batches_until_none_are_left() {
+        let report = purge(vec![100, 100, 30]).run().await.ok();
+        assert_eq!(report, Some(PurgeReport { removed: 230, batches: 4, finished: true }));
+    }
+
+    #[tokio::test]
+    async fn it_stops_when_its_budget_is_spent() {
+        let report = purge(vec![100; 5]).with_limits(100, Duration::ZERO).run().await.ok();
+        assert_eq!(report, Some(PurgeReport { removed: 0, batches: 0, finished: false }));
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_fails_the_run_and_says_how_far_it_got() {
+        let error = purge(vec![100, usize::MAX]).run().await.err().map(|e| format!("{e:#}"));
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("after removing 100") && e.contains("throttled")),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_scheduled_handler_returns_the_report() {
+        let report = purge(vec![3]).handle(EventBridgeEvent::default()).await.ok();
+        assert_eq!(report, Some(serde_json::json!({"removed": 3, "batches": 2, "finished": true})));
+    }
+}
