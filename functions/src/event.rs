@@ -36,6 +36,54 @@ pub trait ScheduleHandler: Send + Sync + fmt::Debug {
     async fn handle(&self, event: EventBridgeEvent<Value>) -> anyhow::Result<Value>;
 }
 
+/// A handler made of an async function, as `lambda_runtime::service_fn` makes a service; it is
+/// an [`SqsHandler`], a [`StreamHandler`] or a [`ScheduleHandler`] depending on what the function
+/// takes.
+pub fn handler_fn<F>(f: F) -> HandlerFn<F> {
+    HandlerFn(f)
+}
+
+pub struct HandlerFn<F>(F);
+
+impl<F> fmt::Debug for HandlerFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HandlerFn")
+    }
+}
+
+#[async_trait]
+impl<F, Fut> SqsHandler for HandlerFn<F>
+where
+    F: Fn(SqsEvent) -> Fut + Send + Sync,
+    Fut: Future<Output = anyhow::Result<SqsBatchResponse>> + Send,
+{
+    async fn handle(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse> {
+        (self.0)(event).await
+    }
+}
+
+#[async_trait]
+impl<F, Fut> StreamHandler for HandlerFn<F>
+where
+    F: Fn(dynamodb::Event) -> Fut + Send + Sync,
+    Fut: Future<Output = anyhow::Result<DynamoDbEventResponse>> + Send,
+{
+    async fn handle(&self, event: dynamodb::Event) -> anyhow::Result<DynamoDbEventResponse> {
+        (self.0)(event).await
+    }
+}
+
+#[async_trait]
+impl<F, Fut> ScheduleHandler for HandlerFn<F>
+where
+    F: Fn(EventBridgeEvent<Value>) -> Fut + Send + Sync,
+    Fut: Future<Output = anyhow::Result<Value>> + Send,
+{
+    async fn handle(&self, event: EventBridgeEvent<Value>) -> anyhow::Result<Value> {
+        (self.0)(event).await
+    }
+}
+
 /// Runs an SQS handler as this Lambda function.
 pub async fn run_sqs(handler: impl SqsHandler + 'static) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);

@@ -13,6 +13,7 @@
 //!
 //! `src/bin/` holds one thin main per Lambda function and `local`, the local system.
 
+pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod event;

@@ -1,0 +1,118 @@
+//! The local system: the HTTP server with every endpoint and the local pages, plus the event
+//! runtime, over one local backend.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use anyhow::{Context, anyhow};
+use infra::compose::{Backend, LocalConfig};
+use shared::auth::keys::KeySet;
+use shared::clock::OsRandom;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::local::options::Options;
+use crate::local::runtime::Runtime;
+use crate::local::{blobs, mailbox};
+use crate::{api, http};
+
+/// A running local system. Dropping it stops it too, without waiting.
+#[derive(Debug)]
+pub struct LocalSystem {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    runtime: Vec<JoinHandle<()>>,
+}
+
+impl LocalSystem {
+    /// Opens the data directory, makes sure a signing key set exists, and starts serving.
+    pub async fn start(options: Options) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))
+            .await
+            .with_context(|| format!("listening on 127.0.0.1:{}", options.port))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let base_url = options.app_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let backend = Backend::local(LocalConfig { data_dir: options.data_dir.clone(), base_url })
+            .with_context(|| format!("opening the local backend in {}", options.data_dir.display()))?;
+        let Backend::Local(local) = &backend else {
+            return Err(anyhow!("Backend::local built a backend that is not local"));
+        };
+
+        // Generated once and kept in the data directory, so the kid survives restarts.
+        let secrets = backend.secrets()?;
+        let keys =
+            KeySet::load_or_create(secrets.as_ref(), backend.signing_keys_secret(), backend.clock().now(), &OsRandom)
+                .await
+                .context("loading or creating the signing key set")?;
+        tracing::info!(kid = %keys.current().kid, "signing keys ready");
+
+        let routes =
+            api::router(&backend)?.merge(mailbox::routes(local.mailbox())).merge(blobs::routes(local.local_blobs()));
+        let (stop, stopped) = watch::channel(false);
+        let runtime = Runtime::from_catalog(&backend)?.spawn(&stopped);
+        let mut on_stop = stopped.clone();
+        let server = tokio::spawn(
+            axum::serve(listener, http::app(routes))
+                .with_graceful_shutdown(async move {
+                    // A dropped sender is a stop too.
+                    let _ = on_stop.wait_for(|stop| *stop).await;
+                })
+                .into_future(),
+        );
+        tracing::info!(url = %format!("http://{addr}"), data_dir = %options.data_dir.display(), "local system up");
+        Ok(Self { addr, stop, server, runtime })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting requests, lets requests and batches in flight finish, and waits for
+    /// every part to end.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.send_replace(true);
+        self.server.await.context("the server task failed")?.context("the server failed")?;
+        for task in self.runtime {
+            task.await.context("an event runtime task failed")?;
+        }
+        tracing::info!("local system stopped");
+        Ok(())
+    }
+
+    /// Runs until `signal` completes, then stops.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        signal.await;
+        tracing::info!("shutting down");
+        self.stop().await
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,61 @@
+//! The system endpoints and the local pages.
+
+use serde_json::Value;
+use tests::app::spawn_app;
+
+#[tokio::test]
+async fn health_is_ok_and_names_the_version() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let response = app.get("/health").await?;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await?;
+    assert_eq!(body["status"], "ok");
+    assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()), "{body}");
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_key_set_publishes_ed25519_keys_with_ids() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let jwks = app.jwks().await?;
+    let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+    assert!(!keys.is_empty(), "{jwks}");
+    for key in &keys {
+        assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["crv"], "Ed25519");
+        assert_eq!(key["alg"], "EdDSA");
+        assert!(key["kid"].as_str().is_some_and(|kid| kid.len() >= 40), "{key}");
+        assert!(key.get("d").is_none(), "a private key was published: {key}");
+    }
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_key_ids_survive_a_restart_on_the_same_data() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let before = app.jwks().await?;
+    let app = app.restart().await?;
+    assert_eq!(app.jwks().await?, before);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_fresh_system_has_separate_keys() -> anyhow::Result<()> {
+    let (one, two) = (spawn_app().await?, spawn_app().await?);
+    assert_ne!(one.jwks().await?, two.jwks().await?);
+    one.stop().await?;
+    two.stop().await
+}
+
+#[tokio::test]
+async fn the_mailbox_starts_empty_and_has_a_page() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    assert_eq!(app.mailbox().await?, Vec::<Value>::new());
+    let page = app.get("/_local/mailbox/view").await?;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str()?.starts_with("text/html"));
+    assert!(page.headers()["content-security-policy"].to_str()?.starts_with("default-src 'none'"));
+    assert!(page.text().await?.contains("No mail yet"));
+    app.stop().await
+}

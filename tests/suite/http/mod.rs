@@ -1,0 +1,6 @@
+//! End-to-end over real HTTP against the local system, and the Lambda path through the same
+//! routers.
+
+mod basics;
+mod errors;
+mod lambda;

@@ -1,0 +1,6 @@
+//! The local event runtime feeding real handlers the real Lambda event types: the queue pump,
+//! the change feed pump and the scheduler.
+
+mod feed;
+mod queue;
+mod schedule;
