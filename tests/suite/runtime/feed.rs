@@ -136,7 +136,7 @@ async fn an_expired_item_leaves_as_a_removal_by_the_service() -> anyhow::Result<
 
     fx.pump("recorder").pump_once().await?;
     let records = fx.seen();
-    let removal = records.last().map(|r| serde_json::to_value(r)).transpose()?.unwrap_or_default();
+    let removal = records.last().map(serde_json::to_value).transpose()?.unwrap_or_default();
     assert_eq!(removal["eventName"], "REMOVE");
     assert_eq!(removal["userIdentity"], json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"}));
     Ok(())
