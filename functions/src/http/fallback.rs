@@ -7,6 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
+use serde_json::{Map, Value};
 
 use crate::http::problem::{ApiError, INTERNAL_DETAIL, PROBLEM_JSON, Problem};
 use crate::http::request_id::RequestId;
@@ -34,9 +35,18 @@ pub(crate) async fn problems(req: Request, next: Next) -> Response {
     let (mut parts, body) = response.into_parts();
     let is_problem = parts.headers.get(header::CONTENT_TYPE).is_some_and(|ct| ct == PROBLEM_JSON);
     let bytes = Limited::new(body, MAX_ERROR_BODY).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let parsed = is_problem.then(|| serde_json::from_slice::<Problem>(&bytes).ok()).flatten();
-    let mut problem = parsed.unwrap_or_else(|| stand_in(status, &bytes));
-    problem.request_id = request_id;
+    // Parsed as a map, so extension members this layer does not know about survive.
+    let parsed = is_problem.then(|| serde_json::from_slice::<Map<String, Value>>(&bytes).ok()).flatten();
+    let mut problem = match parsed {
+        Some(problem) => problem,
+        None => match serde_json::to_value(stand_in(status, &bytes)) {
+            Ok(Value::Object(problem)) => problem,
+            _ => Map::new(),
+        },
+    };
+    if let Some(id) = request_id {
+        problem.insert("request_id".to_owned(), Value::String(id));
+    }
     let Ok(body) = serde_json::to_vec(&problem) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };

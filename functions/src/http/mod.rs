@@ -6,7 +6,8 @@
 //! - the security headers ([`headers`]);
 //! - errors as `application/problem+json` ([`problem`]), including 404, 405 and the
 //!   rejections of extractors ([`fallback`]);
-//! - a 1 MiB body limit answered with 413 ([`limits`]);
+//! - a 1 MiB body limit answered with 413 ([`limits`]; [`limit`] sets another for a group of
+//!   routes);
 //! - a panicking handler answered with an opaque 500 ([`panic`]).
 //!
 //! A Lambda main runs `app(endpoint::router(state))` under lambda_http; the local server runs
@@ -22,7 +23,7 @@ pub mod request_id;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use tower::ServiceBuilder;
 
 pub use json::Json;
@@ -30,18 +31,27 @@ pub use limits::MAX_BODY_BYTES;
 pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};
 pub use request_id::RequestId;
 
-/// Wraps endpoint routes with the API's fallbacks and middleware.
+/// Wraps endpoint routes with the API's fallbacks and middleware, bodies limited to
+/// [`MAX_BODY_BYTES`].
 pub fn app(routes: Router) -> Router {
+    app_of_limited(limit(routes, MAX_BODY_BYTES))
+}
+
+/// Limits the bodies of these routes (those present now) to `max` bytes, answering 413 above.
+pub fn limit(routes: Router, max: usize) -> Router {
+    routes.layer(from_fn_with_state(max, limits::limit_body)).layer(DefaultBodyLimit::max(max))
+}
+
+/// [`app`] for routes that each went through [`limit`] already, so groups of routes can have
+/// limits of their own (the local blob store takes uploads larger than any API body).
+pub fn app_of_limited(routes: Router) -> Router {
     routes.fallback(fallback::not_found).method_not_allowed_fallback(fallback::method_not_allowed).layer(
-        // Outermost first: the request id exists before anything can fail, and the body
-        // limit sits right above the handlers that read bodies.
+        // Outermost first: the request id exists before anything can fail.
         ServiceBuilder::new()
             .layer(from_fn(request_id::assign))
             .layer(from_fn(headers::secure))
             .layer(from_fn(fallback::problems))
-            .layer(from_fn(panic::catch))
-            .layer(from_fn(limits::limit_body))
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+            .layer(from_fn(panic::catch)),
     )
 }
 
@@ -173,6 +183,23 @@ mod tests {
         let exact = format!("\"{}\"", "x".repeat(MAX_BODY_BYTES - 2));
         let (response, _) = send(post_request("application/json", exact)).await;
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_group_of_routes_may_have_a_limit_of_its_own() {
+        let echo_len = || post(|body: bytes::Bytes| async move { body.len().to_string() });
+        let small = limit(Router::new().route("/small", echo_len()), 10);
+        let large = limit(Router::new().route("/large", echo_len()), 100);
+        let app = app_of_limited(small.merge(large));
+        let send = |uri: &str| {
+            let request = Request::post(uri).body(Body::from(vec![b'x'; 50])).unwrap_or_default();
+            app.clone().oneshot(request)
+        };
+        let small = send("/small").await.unwrap_or_else(|e| match e {});
+        assert_eq!(small.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(small.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        let large = send("/large").await.unwrap_or_else(|e| match e {});
+        assert_eq!(large.status(), StatusCode::OK);
     }
 
     #[tokio::test]

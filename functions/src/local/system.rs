@@ -16,6 +16,10 @@ use crate::local::runtime::Runtime;
 use crate::local::{blobs, mailbox};
 use crate::{api, http};
 
+/// The largest upload the local blob store reads. The presigned policies decide what is
+/// accepted (avatars: 5 MB); this only bounds what one request can make the server buffer.
+const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
+
 /// A running local system. Dropping it stops it too, without waiting.
 #[derive(Debug)]
 pub struct LocalSystem {
@@ -47,13 +51,14 @@ impl LocalSystem {
                 .context("loading or creating the signing key set")?;
         tracing::info!(kid = %keys.current().kid, "signing keys ready");
 
-        let routes =
-            api::router(&backend)?.merge(mailbox::routes(local.mailbox())).merge(blobs::routes(local.local_blobs()));
+        let api = api::router(&backend)?.merge(mailbox::routes(local.mailbox()));
+        let uploads = blobs::routes(local.local_blobs());
+        let routes = http::limit(api, http::MAX_BODY_BYTES).merge(http::limit(uploads, UPLOAD_LIMIT));
         let (stop, stopped) = watch::channel(false);
         let runtime = Runtime::from_catalog(&backend)?.spawn(&stopped);
         let mut on_stop = stopped.clone();
         let server = tokio::spawn(
-            axum::serve(listener, http::app(routes))
+            axum::serve(listener, http::app_of_limited(routes))
                 .with_graceful_shutdown(async move {
                     // A dropped sender is a stop too.
                     let _ = on_stop.wait_for(|stop| *stop).await;
