@@ -1,1 +1,3 @@
 //! Suite.
+
+mod aws;

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use infra::blob::s3::S3Blobs;
@@ -42,7 +43,9 @@ pub fn sqs_client(moto: &Moto) -> aws_sdk_sqs::Client {
 
 /// An S3 client addressing buckets by path, as the emulator needs.
 pub fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config()).force_path_style(true).build();
+    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config())
+        .force_path_style(true)
+        .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
@@ -61,15 +64,27 @@ pub async fn table(moto: &Moto) -> anyhow::Result<String> {
     let client = dynamodb_client(moto);
     let name = unique("table");
     let attribute = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build()
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
     };
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
     let index = |name: &str, pk: &str, sk: &str| -> anyhow::Result<GlobalSecondaryIndex> {
         Ok(GlobalSecondaryIndex::builder()
             .index_name(name)
             .key_schema(key(pk, KeyType::Hash)?)
             .key_schema(key(sk, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()?)
     };
     let mut request = client
@@ -87,15 +102,31 @@ pub async fn table(moto: &Moto) -> anyhow::Result<String> {
                 .stream_view_type(StreamViewType::NewAndOldImages)
                 .build()?,
         );
-    for name in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "exp_shard"] {
+    for name in [
+        "pk",
+        "sk",
+        "gsi1pk",
+        "gsi1sk",
+        "gsi2pk",
+        "gsi2sk",
+        "exp_shard",
+    ] {
         request = request.attribute_definitions(attribute(name, ScalarAttributeType::S)?);
     }
     request = request.attribute_definitions(attribute("ttl", ScalarAttributeType::N)?);
-    request.send().await.with_context(|| format!("creating table {name}"))?;
+    request
+        .send()
+        .await
+        .with_context(|| format!("creating table {name}"))?;
     client
         .update_time_to_live()
         .table_name(&name)
-        .time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build()?)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("ttl")
+                .build()?,
+        )
         .send()
         .await
         .with_context(|| format!("enabling TTL on {name}"))?;
@@ -122,7 +153,11 @@ pub struct QueueUrls {
 
 /// Creates a queue whose messages go to a fresh dead-letter queue on the receive after
 /// `max_receives`, with a default visibility timeout of `visibility`.
-pub async fn queues(moto: &Moto, max_receives: u32, visibility: Duration) -> anyhow::Result<QueueUrls> {
+pub async fn queues(
+    moto: &Moto,
+    max_receives: u32,
+    visibility: Duration,
+) -> anyhow::Result<QueueUrls> {
     let client = sqs_client(moto);
     let name = unique("queue");
     let dead_letters = client
@@ -151,33 +186,52 @@ pub async fn queues(moto: &Moto, max_receives: u32, visibility: Duration) -> any
         .create_queue()
         .queue_name(&name)
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .attributes(QueueAttributeName::VisibilityTimeout, visibility.as_secs().to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility.as_secs().to_string(),
+        )
         .send()
         .await
         .context("creating a queue")?
         .queue_url
         .context("a queue without a URL")?;
-    Ok(QueueUrls { queue, dead_letters })
+    Ok(QueueUrls {
+        queue,
+        dead_letters,
+    })
 }
 
 /// A fresh queue and its dead-letter queue, as adapters (visibility 30 s by default).
 pub async fn queue_pair(moto: &Moto, max_receives: u32) -> anyhow::Result<(SqsQueue, SqsQueue)> {
     let urls = queues(moto, max_receives, Duration::from_secs(30)).await?;
     let client = sqs_client(moto);
-    Ok((SqsQueue::new(client.clone(), urls.queue), SqsQueue::new(client, urls.dead_letters)))
+    Ok((
+        SqsQueue::new(client.clone(), urls.queue),
+        SqsQueue::new(client, urls.dead_letters),
+    ))
 }
 
 /// Creates a bucket; returns its name.
 pub async fn bucket(moto: &Moto) -> anyhow::Result<String> {
     let name = unique("bucket");
-    s3_client(moto).create_bucket().bucket(&name).send().await.with_context(|| format!("creating bucket {name}"))?;
+    s3_client(moto)
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .with_context(|| format!("creating bucket {name}"))?;
     Ok(name)
 }
 
 /// A blob store on a fresh bucket, reading time from `clock`.
 pub async fn blobs_with_clock(moto: &Moto, clock: Arc<dyn Clock>) -> anyhow::Result<S3Blobs> {
     let bucket = bucket(moto).await?;
-    Ok(S3Blobs::new(s3_client(moto), &moto.sdk_config(), bucket, clock))
+    Ok(S3Blobs::new(
+        s3_client(moto),
+        &moto.sdk_config(),
+        bucket,
+        clock,
+    ))
 }
 
 /// A blob store on a fresh bucket, on the system clock.
@@ -188,8 +242,18 @@ pub async fn blobs(moto: &Moto) -> anyhow::Result<S3Blobs> {
 /// Verifies [`MAIL_DOMAIN`] and [`SENDER`] with SES (idempotent).
 pub async fn mail_identity(moto: &Moto) -> anyhow::Result<()> {
     let client = ses_client(moto);
-    client.verify_domain_identity().domain(MAIL_DOMAIN).send().await.context("verifying the mail domain")?;
-    client.verify_email_identity().email_address(SENDER).send().await.context("verifying the sender")?;
+    client
+        .verify_domain_identity()
+        .domain(MAIL_DOMAIN)
+        .send()
+        .await
+        .context("verifying the mail domain")?;
+    client
+        .verify_email_identity()
+        .email_address(SENDER)
+        .send()
+        .await
+        .context("verifying the sender")?;
     Ok(())
 }
 

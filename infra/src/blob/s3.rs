@@ -34,7 +34,8 @@ pub struct S3Blobs {
 impl S3Blobs {
     /// `sdk` supplies what presigned POST forms are signed with (credentials, region) and where
     /// they go: the bucket's virtual-hosted endpoint, or `{endpoint_url}/{bucket}` (path style)
-    /// when the configuration overrides the endpoint, as emulators need.
+    /// when the configuration overrides the endpoint, as emulators need (give such a client
+    /// `force_path_style(true)` too, so presigned GETs take the same shape).
     pub fn new(
         client: Client,
         sdk: &aws_config::SdkConfig,
@@ -45,9 +46,19 @@ impl S3Blobs {
         let region = sdk.region().map(|r| r.as_ref().to_owned());
         let form_url = match sdk.endpoint_url() {
             Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
-            None => format!("https://{bucket}.s3.{}.amazonaws.com/", region.as_deref().unwrap_or("us-east-1")),
+            None => format!(
+                "https://{bucket}.s3.{}.amazonaws.com/",
+                region.as_deref().unwrap_or("us-east-1")
+            ),
         };
-        Self { client, bucket, credentials: sdk.credentials_provider(), region, form_url, clock }
+        Self {
+            client,
+            bucket,
+            credentials: sdk.credentials_provider(),
+            region,
+            form_url,
+            clock,
+        }
     }
 }
 
@@ -55,11 +66,21 @@ impl S3Blobs {
 impl BlobStore for S3Blobs {
     async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
         check_key(&policy.key)?;
-        let provider = self.credentials.as_ref().context("no AWS credentials to sign an upload form with")?;
-        let credentials = provider.provide_credentials().await.context("resolving AWS credentials")?;
-        let region = self.region.as_deref().context("no AWS region to sign an upload form for")?;
+        let provider = self
+            .credentials
+            .as_ref()
+            .context("no AWS credentials to sign an upload form with")?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .context("resolving AWS credentials")?;
+        let region = self
+            .region
+            .as_deref()
+            .context("no AWS region to sign an upload form for")?;
         let now = self.clock.now();
-        let expires_at = now + TimeDelta::from_std(policy.expires_in).context("upload form lifetime")?;
+        let expires_at =
+            now + TimeDelta::from_std(policy.expires_in).context("upload form lifetime")?;
         let fields = PostPolicy {
             bucket: &self.bucket,
             key: &policy.key,
@@ -74,7 +95,11 @@ impl BlobStore for S3Blobs {
             secret_access_key: credentials.secret_access_key(),
             session_token: credentials.session_token(),
         });
-        Ok(PresignedPost { url: self.form_url.clone(), fields, expires_at })
+        Ok(PresignedPost {
+            url: self.form_url.clone(),
+            fields,
+            expires_at,
+        })
     }
 
     async fn presign_download(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
@@ -111,14 +136,33 @@ impl BlobStore for S3Blobs {
 
     async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
         check_key(key)?;
-        let output = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(output) => output,
-            Err(err) if matches!(err.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => return Ok(None),
+            Err(err) if matches!(err.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
+                return Ok(None);
+            }
             Err(err) => return Err(anyhow::Error::new(err).context("reading a blob").into()),
         };
-        let content_type = output.content_type.clone().unwrap_or_else(|| "application/octet-stream".to_owned());
-        let bytes = output.body.collect().await.context("reading a blob's body")?;
-        Ok(Some(Blob { bytes: bytes.into_bytes().to_vec(), content_type }))
+        let content_type = output
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .context("reading a blob's body")?;
+        Ok(Some(Blob {
+            bytes: bytes.into_bytes().to_vec(),
+            content_type,
+        }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

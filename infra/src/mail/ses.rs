@@ -16,7 +16,10 @@ pub struct SesMailer {
 
 impl SesMailer {
     pub fn new(client: Client, from: impl Into<String>) -> Self {
-        Self { client, from: from.into() }
+        Self {
+            client,
+            from: from.into(),
+        }
     }
 }
 
@@ -25,7 +28,12 @@ impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
         let message = Message::builder()
             .subject(utf8(&mail.subject)?)
-            .body(Body::builder().text(utf8(&mail.text)?).html(utf8(&mail.html)?).build())
+            .body(
+                Body::builder()
+                    .text(utf8(&mail.text)?)
+                    .html(utf8(&mail.html)?)
+                    .build(),
+            )
             .build();
         let result = self
             .client
@@ -38,11 +46,15 @@ impl Mailer for SesMailer {
         match result {
             Ok(output) => Ok(output.message_id),
             Err(err) => match err.as_service_error() {
-                Some(SendEmailError::MessageRejected(e)) => {
-                    Err(MailError::Rejected(e.message().unwrap_or("message rejected").to_owned()))
-                }
+                Some(SendEmailError::MessageRejected(e)) => Err(MailError::Rejected(
+                    e.message().unwrap_or("message rejected").to_owned(),
+                )),
                 Some(SendEmailError::MailFromDomainNotVerifiedException(e)) => {
-                    Err(MailError::Rejected(e.message().unwrap_or("sender domain not verified").to_owned()))
+                    Err(MailError::Rejected(
+                        e.message()
+                            .unwrap_or("sender domain not verified")
+                            .to_owned(),
+                    ))
                 }
                 _ => Err(anyhow::Error::new(err).context("sending a mail").into()),
             },
@@ -51,5 +63,9 @@ impl Mailer for SesMailer {
 }
 
 fn utf8(data: &str) -> Result<Content, MailError> {
-    Ok(Content::builder().charset("UTF-8").data(data).build().context("building mail content")?)
+    Ok(Content::builder()
+        .charset("UTF-8")
+        .data(data)
+        .build()
+        .context("building mail content")?)
 }

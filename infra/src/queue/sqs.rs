@@ -10,7 +10,9 @@ use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityEr
 use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::{DateTime, Utc};
-use shared::queue::{MAX_RECEIVE, Queue, QueueError, ReceivedMessage, check_delay, check_visibility};
+use shared::queue::{
+    MAX_RECEIVE, Queue, QueueError, ReceivedMessage, check_delay, check_visibility,
+};
 
 /// The longest long poll SQS allows.
 const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -24,7 +26,10 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 }
 
@@ -41,7 +46,9 @@ impl Queue for SqsQueue {
             .send()
             .await
             .context("sending a message")?;
-        output.message_id.ok_or_else(|| anyhow!("SQS returned no message id").into())
+        output
+            .message_id
+            .ok_or_else(|| anyhow!("SQS returned no message id").into())
     }
 
     async fn receive(
@@ -51,7 +58,9 @@ impl Queue for SqsQueue {
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         if !(1..=MAX_RECEIVE).contains(&max) {
-            return Err(QueueError::OutOfRange(format!("a receive takes 1..={MAX_RECEIVE} messages, not {max}")));
+            return Err(QueueError::OutOfRange(format!(
+                "a receive takes 1..={MAX_RECEIVE} messages, not {max}"
+            )));
         }
         check_visibility(visibility)?;
         let output = self
@@ -67,15 +76,28 @@ impl Queue for SqsQueue {
             .send()
             .await
             .context("receiving messages")?;
-        output.messages.unwrap_or_default().into_iter().map(received).collect()
+        output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(received)
+            .collect()
     }
 
     async fn delete(&self, receipt: &str) -> Result<(), QueueError> {
-        let result = self.client.delete_message().queue_url(&self.queue_url).receipt_handle(receipt).send().await;
+        let result = self
+            .client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) => match err.as_service_error() {
-                Some(DeleteMessageError::ReceiptHandleIsInvalid(_)) => Err(QueueError::InvalidReceipt),
+                Some(DeleteMessageError::ReceiptHandleIsInvalid(_)) => {
+                    Err(QueueError::InvalidReceipt)
+                }
                 _ => Err(anyhow::Error::new(err).context("deleting a message").into()),
             },
         }
@@ -98,7 +120,9 @@ impl Queue for SqsQueue {
                     ChangeMessageVisibilityError::ReceiptHandleIsInvalid(_)
                     | ChangeMessageVisibilityError::MessageNotInflight(_),
                 ) => Err(QueueError::InvalidReceipt),
-                _ => Err(anyhow::Error::new(err).context("changing a message's visibility").into()),
+                _ => Err(anyhow::Error::new(err)
+                    .context("changing a message's visibility")
+                    .into()),
             },
         }
     }
@@ -112,7 +136,11 @@ fn seconds(duration: Duration) -> i32 {
 
 fn received(message: Message) -> Result<ReceivedMessage, QueueError> {
     let attribute = |name: MessageSystemAttributeName| {
-        message.attributes.as_ref().and_then(|a| a.get(&name)).map(String::as_str)
+        message
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&name))
+            .map(String::as_str)
     };
     let receive_count = attribute(MessageSystemAttributeName::ApproximateReceiveCount)
         .context("a message without ApproximateReceiveCount")?
@@ -127,7 +155,9 @@ fn received(message: Message) -> Result<ReceivedMessage, QueueError> {
     Ok(ReceivedMessage {
         id: message.message_id.context("a message without an id")?,
         body: message.body.unwrap_or_default(),
-        receipt: message.receipt_handle.context("a message without a receipt handle")?,
+        receipt: message
+            .receipt_handle
+            .context("a message without a receipt handle")?,
         receive_count,
         sent_at,
     })

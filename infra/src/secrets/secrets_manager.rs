@@ -42,7 +42,12 @@ impl fmt::Debug for SecretsManager {
 impl SecretsManager {
     pub fn new(client: Client, cache_ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         let cache_ttl = TimeDelta::from_std(cache_ttl).unwrap_or(TimeDelta::MAX);
-        Self { client, cache_ttl, clock, cache: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            cache_ttl,
+            clock,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Cached>> {
@@ -53,11 +58,17 @@ impl SecretsManager {
     fn cached(&self, name: &str) -> Option<String> {
         let now = self.clock.now();
         let cache = self.lock();
-        cache.get(name).filter(|c| now - c.fetched_at < self.cache_ttl).map(|c| c.value.clone())
+        cache
+            .get(name)
+            .filter(|c| now - c.fetched_at < self.cache_ttl)
+            .map(|c| c.value.clone())
     }
 
     fn remember(&self, name: &str, value: &str) {
-        let cached = Cached { value: value.to_owned(), fetched_at: self.clock.now() };
+        let cached = Cached {
+            value: value.to_owned(),
+            fetched_at: self.clock.now(),
+        };
         self.lock().insert(name.to_owned(), cached);
     }
 
@@ -67,25 +78,51 @@ impl SecretsManager {
 
     /// Creates the secret; false when one of that name exists already.
     async fn create_secret(&self, name: &str, value: &str) -> Result<bool, SecretsError> {
-        let result = self.client.create_secret().name(name).secret_string(value).send().await;
+        let result = self
+            .client
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(CreateSecretError::ResourceExistsException(_))) => {
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(CreateSecretError::ResourceExistsException(_))
+                ) =>
+            {
                 Ok(false)
             }
-            Err(err) => Err(anyhow::Error::new(err).context(format!("creating secret {name}")).into()),
+            Err(err) => Err(anyhow::Error::new(err)
+                .context(format!("creating secret {name}"))
+                .into()),
         }
     }
 
     /// Stores a new value; false when there is no secret of that name.
     async fn put_value(&self, name: &str, value: &str) -> Result<bool, SecretsError> {
-        let result = self.client.put_secret_value().secret_id(name).secret_string(value).send().await;
+        let result = self
+            .client
+            .put_secret_value()
+            .secret_id(name)
+            .secret_string(value)
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if matches!(err.as_service_error(), Some(PutSecretValueError::ResourceNotFoundException(_))) => {
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(PutSecretValueError::ResourceNotFoundException(_))
+                ) =>
+            {
                 Ok(false)
             }
-            Err(err) => Err(anyhow::Error::new(err).context(format!("storing secret {name}")).into()),
+            Err(err) => Err(anyhow::Error::new(err)
+                .context(format!("storing secret {name}"))
+                .into()),
         }
     }
 }
@@ -99,13 +136,24 @@ impl Secrets for SecretsManager {
         }
         let output = match self.client.get_secret_value().secret_id(name).send().await {
             Ok(output) => output,
-            Err(err) if matches!(err.as_service_error(), Some(GetSecretValueError::ResourceNotFoundException(_))) => {
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(GetSecretValueError::ResourceNotFoundException(_))
+                ) =>
+            {
                 self.forget(name);
                 return Ok(None);
             }
-            Err(err) => return Err(anyhow::Error::new(err).context(format!("reading secret {name}")).into()),
+            Err(err) => {
+                return Err(anyhow::Error::new(err)
+                    .context(format!("reading secret {name}"))
+                    .into());
+            }
         };
-        let value = output.secret_string.with_context(|| format!("secret {name} holds no string"))?;
+        let value = output
+            .secret_string
+            .with_context(|| format!("secret {name} holds no string"))?;
         self.remember(name, &value);
         Ok(Some(value))
     }
@@ -119,7 +167,9 @@ impl Secrets for SecretsManager {
             || self.put_value(name, value).await?;
         if !stored {
             self.forget(name);
-            return Err(anyhow::anyhow!("secret {name} was neither updatable nor creatable").into());
+            return Err(
+                anyhow::anyhow!("secret {name} was neither updatable nor creatable").into(),
+            );
         }
         self.remember(name, value);
         Ok(())

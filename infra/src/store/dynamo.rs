@@ -43,7 +43,11 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
-        Self { client, table: table.into(), clock }
+        Self {
+            client,
+            table: table.into(),
+            clock,
+        }
     }
 
     /// The clock's reading in epoch seconds, as `ttl` holds it.
@@ -51,7 +55,11 @@ impl DynamoStore {
         self.clock.now().timestamp()
     }
 
-    async fn put_once(&self, item: &Attributes, condition: Option<&Condition>) -> Result<(), Failure> {
+    async fn put_once(
+        &self,
+        item: &Attributes,
+        condition: Option<&Condition>,
+    ) -> Result<(), Failure> {
         let mut e = Expression::default();
         let condition = condition.map(|c| e.condition(c, self.now())).transpose()?;
         let result = self
@@ -70,7 +78,9 @@ impl DynamoStore {
                 Some(PutItemError::ConditionalCheckFailedException(_)) => {
                     Failure::Store(StoreError::ConditionFailed { index: 0 })
                 }
-                Some(PutItemError::TransactionConflictException(_)) => Failure::Conflict(err.into()),
+                Some(PutItemError::TransactionConflictException(_)) => {
+                    Failure::Conflict(err.into())
+                }
                 _ => Failure::Store(unexpected(err, "putting an item")),
             }),
         }
@@ -95,7 +105,9 @@ impl DynamoStore {
                 Some(DeleteItemError::ConditionalCheckFailedException(_)) => {
                     Failure::Store(StoreError::ConditionFailed { index: 0 })
                 }
-                Some(DeleteItemError::TransactionConflictException(_)) => Failure::Conflict(err.into()),
+                Some(DeleteItemError::TransactionConflictException(_)) => {
+                    Failure::Conflict(err.into())
+                }
                 _ => Failure::Store(unexpected(err, "deleting an item")),
             }),
         }
@@ -146,32 +158,50 @@ impl ItemStore for DynamoStore {
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         if !(1..=1000).contains(&query.limit) {
-            return Err(anyhow::anyhow!("a query limit must be 1..=1000, not {}", query.limit).into());
+            return Err(
+                anyhow::anyhow!("a query limit must be 1..=1000, not {}", query.limit).into(),
+            );
         }
-        let (pk_name, sk_name) = query.index.map_or(("pk", "sk"), |index| index.key_attributes());
+        let (pk_name, sk_name) = query
+            .index
+            .map_or(("pk", "sk"), |index| index.key_attributes());
         let mut e = Expression::default();
         let pk = e.name(pk_name);
         let pk_value = e.string(&query.pk);
         let mut key_condition = format!("{pk} = {pk_value}");
-        let sk = e.name(sk_name);
+        // DynamoDB rejects placeholders an expression does not use, so the sort key is named
+        // only when it is constrained.
+        let sk = |e: &mut Expression| e.name(sk_name);
         match &query.sk {
             SortKey::Any => {}
             SortKey::BeginsWith(prefix) if prefix.is_empty() => {}
-            SortKey::Equals(v) => key_condition += &format!(" AND {sk} = {}", e.string(v)),
-            SortKey::BeginsWith(v) => key_condition += &format!(" AND begins_with({sk}, {})", e.string(v)),
-            SortKey::LessThan(v) => key_condition += &format!(" AND {sk} < {}", e.string(v)),
-            SortKey::GreaterThan(v) => key_condition += &format!(" AND {sk} > {}", e.string(v)),
+            SortKey::Equals(v) => {
+                key_condition += &format!(" AND {} = {}", sk(&mut e), e.string(v))
+            }
+            SortKey::BeginsWith(v) => {
+                key_condition += &format!(" AND begins_with({}, {})", sk(&mut e), e.string(v));
+            }
+            SortKey::LessThan(v) => {
+                key_condition += &format!(" AND {} < {}", sk(&mut e), e.string(v))
+            }
+            SortKey::GreaterThan(v) => {
+                key_condition += &format!(" AND {} > {}", sk(&mut e), e.string(v))
+            }
             // DynamoDB rejects an empty range instead of selecting nothing.
             SortKey::Between(low, high) if low > high => return Ok(Page::default()),
             SortKey::Between(low, high) => {
-                let (low, high) = (e.string(low), e.string(high));
+                let (sk, low, high) = (sk(&mut e), e.string(low), e.string(high));
                 key_condition += &format!(" AND {sk} BETWEEN {low} AND {high}");
             }
         }
         let ttl = e.name("ttl");
         let now = e.number(self.now());
         let filter = format!("attribute_not_exists({ttl}) OR {ttl} > {now}");
-        let start = query.cursor.as_ref().map(|c| cursor::decode(c, &query)).transpose()?;
+        let start = query
+            .cursor
+            .as_ref()
+            .map(|c| cursor::decode(c, &query))
+            .transpose()?;
         let limit = i32::try_from(query.limit).context("query limit")?;
 
         let output = self
@@ -221,7 +251,8 @@ fn encode(item: &Item) -> Result<Attributes, StoreError> {
 }
 
 fn decode(attributes: Attributes) -> Result<Item, StoreError> {
-    let wire = serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes).context("decoding a stored item")?;
+    let wire = serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes)
+        .context("decoding a stored item")?;
     Ok(codec::from_wire(wire)?)
 }
 

@@ -35,7 +35,10 @@ impl PostPolicy<'_> {
     pub(super) fn sign(&self, signer: &Signer<'_>) -> BTreeMap<String, String> {
         let date = self.now.format("%Y%m%d").to_string();
         let amz_date = self.now.format("%Y%m%dT%H%M%SZ").to_string();
-        let credential = format!("{}/{date}/{}/s3/aws4_request", signer.access_key_id, self.region);
+        let credential = format!(
+            "{}/{date}/{}/s3/aws4_request",
+            signer.access_key_id, self.region
+        );
 
         let mut fields = BTreeMap::from([
             ("key".to_owned(), self.key.to_owned()),
@@ -93,8 +96,16 @@ mod tests {
 
     #[test]
     fn the_signing_key_matches_the_sigv4_reference_example() {
-        let key = signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam");
-        assert_eq!(hex::encode(key), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+        let key = signing_key(
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "20120215",
+            "us-east-1",
+            "iam",
+        );
+        assert_eq!(
+            hex::encode(key),
+            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
+        );
     }
 
     fn policy() -> PostPolicy<'static> {
@@ -112,15 +123,25 @@ mod tests {
 
     #[test]
     fn the_policy_pins_the_key_type_size_and_credentials() {
-        let signer = Signer { access_key_id: "AKID", secret_access_key: "secret", session_token: Some("tok") };
+        let signer = Signer {
+            access_key_id: "AKID",
+            secret_access_key: "secret",
+            session_token: Some("tok"),
+        };
         let fields = policy().sign(&signer);
-        assert_eq!(fields["x-amz-credential"], "AKID/20231114/eu-west-1/s3/aws4_request");
+        assert_eq!(
+            fields["x-amz-credential"],
+            "AKID/20231114/eu-west-1/s3/aws4_request"
+        );
         assert_eq!(fields["x-amz-date"], "20231114T221320Z");
         assert_eq!(fields["x-amz-security-token"], "tok");
         let decoded = STANDARD.decode(&fields["policy"]).unwrap_or_default();
         let document: Value = serde_json::from_slice(&decoded).unwrap_or_default();
         assert_eq!(document["expiration"], "2023-11-14T22:23:20.000Z");
-        let conditions = document["conditions"].as_array().cloned().unwrap_or_default();
+        let conditions = document["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for expected in [
             json!({"bucket": "uploads"}),
             json!({"key": "avatars/u1/original.png"}),
@@ -128,19 +149,31 @@ mod tests {
             json!(["content-length-range", 0, 1_048_576]),
             json!({"x-amz-security-token": "tok"}),
         ] {
-            assert!(conditions.contains(&expected), "{expected} missing from {conditions:?}");
+            assert!(
+                conditions.contains(&expected),
+                "{expected} missing from {conditions:?}"
+            );
         }
         let key = signing_key("secret", "20231114", "eu-west-1", "s3");
-        assert_eq!(fields["x-amz-signature"], hex::encode(hmac(&key, fields["policy"].as_bytes())));
+        assert_eq!(
+            fields["x-amz-signature"],
+            hex::encode(hmac(&key, fields["policy"].as_bytes()))
+        );
     }
 
     #[test]
     fn without_a_session_token_the_form_has_none() {
-        let signer = Signer { access_key_id: "AKID", secret_access_key: "secret", session_token: None };
+        let signer = Signer {
+            access_key_id: "AKID",
+            secret_access_key: "secret",
+            session_token: None,
+        };
         let fields = policy().sign(&signer);
         assert!(!fields.contains_key("x-amz-security-token"));
-        assert!(!String::from_utf8(STANDARD.decode(&fields["policy"]).unwrap_or_default())
-            .unwrap_or_default()
-            .contains("security-token"));
+        assert!(
+            !String::from_utf8(STANDARD.decode(&fields["policy"]).unwrap_or_default())
+                .unwrap_or_default()
+                .contains("security-token")
+        );
     }
 }

@@ -35,12 +35,18 @@ impl DynamoStore {
             return Err(anyhow!("attribute name {attribute:?} is reserved by the store").into());
         }
         for _ in 0..ADD_ROUNDS {
-            if let Update::Done(value) = self.add_live_or_missing(key, attribute, delta, expires_at).await? {
+            if let Update::Done(value) = self
+                .add_live_or_missing(key, attribute, delta, expires_at)
+                .await?
+            {
                 return Ok(value);
             }
             // The counter exists and has expired, or (only when `expires_at` is given) lives
             // without an expiry, which the first update must not give it.
-            if self.restart_expired(key, attribute, delta, expires_at).await? {
+            if self
+                .restart_expired(key, attribute, delta, expires_at)
+                .await?
+            {
                 return Ok(delta);
             }
             if expires_at.is_some()
@@ -49,7 +55,12 @@ impl DynamoStore {
                 return Ok(value);
             }
         }
-        Err(anyhow!("counter {}/{} kept changing under {ADD_ROUNDS} adds", key.pk, key.sk).into())
+        Err(anyhow!(
+            "counter {}/{} kept changing under {ADD_ROUNDS} adds",
+            key.pk,
+            key.sk
+        )
+        .into())
     }
 
     /// Adds to a live counter, or creates a missing one (with its expiry).
@@ -67,7 +78,8 @@ impl DynamoStore {
         let (update, condition) = match expires_at {
             Some(at) => {
                 let shard = e.name("exp_shard");
-                let (at, shard_value) = (e.number(at.timestamp()), e.string(codec::expiry_shard(key)));
+                let (at, shard_value) =
+                    (e.number(at.timestamp()), e.string(codec::expiry_shard(key)));
                 (
                     format!(
                         "ADD {name} {value} SET {ttl} = if_not_exists({ttl}, {at}), \
@@ -78,14 +90,21 @@ impl DynamoStore {
             }
             None => (
                 format!("ADD {name} {value}"),
-                format!("attribute_not_exists({pk}) OR attribute_not_exists({ttl}) OR {ttl} > {now}"),
+                format!(
+                    "attribute_not_exists({pk}) OR attribute_not_exists({ttl}) OR {ttl} > {now}"
+                ),
             ),
         };
         self.update(key, attribute, update, condition, e).await
     }
 
     /// Adds to a live counter that has no expiry.
-    async fn add_without_expiry(&self, key: &Key, attribute: &str, delta: i64) -> Result<Update, StoreError> {
+    async fn add_without_expiry(
+        &self,
+        key: &Key,
+        attribute: &str,
+        delta: i64,
+    ) -> Result<Update, StoreError> {
         let mut e = Expression::default();
         let (pk, ttl) = (e.name("pk"), e.name("ttl"));
         let (name, value) = (e.name(attribute), e.number(delta));
@@ -103,7 +122,10 @@ impl DynamoStore {
         delta: i64,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
-        let mut item = Item::new(key.clone(), Map::from_iter([(attribute.to_owned(), Value::from(delta))]));
+        let mut item = Item::new(
+            key.clone(),
+            Map::from_iter([(attribute.to_owned(), Value::from(delta))]),
+        );
         item.expires_at = expires_at;
         let item = encode(&item)?;
         let outcome = retrying_conflicts(|| async {
@@ -122,7 +144,9 @@ impl DynamoStore {
                     Some(e) if e.is_conditional_check_failed_exception() => {
                         Failure::Store(StoreError::ConditionFailed { index: 0 })
                     }
-                    Some(e) if e.is_transaction_conflict_exception() => Failure::Conflict(err.into()),
+                    Some(e) if e.is_transaction_conflict_exception() => {
+                        Failure::Conflict(err.into())
+                    }
                     _ => Failure::Store(unexpected(err, "restarting an expired counter")),
                 })
         })
@@ -159,15 +183,25 @@ impl DynamoStore {
                 Ok(output) => output,
                 Err(err) => {
                     return match err.as_service_error() {
-                        Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(Update::ConditionFailed),
-                        Some(UpdateItemError::TransactionConflictException(_)) => Err(Failure::Conflict(err.into())),
+                        Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                            Ok(Update::ConditionFailed)
+                        }
+                        Some(UpdateItemError::TransactionConflictException(_)) => {
+                            Err(Failure::Conflict(err.into()))
+                        }
                         _ => Err(Failure::Store(unexpected(err, "adding to a counter"))),
                     };
                 }
             };
             let value = match output.attributes.as_ref().and_then(|a| a.get(attribute)) {
-                Some(AttributeValue::N(n)) => n.parse::<i64>().context("a counter that is not an integer")?,
-                other => return Err(Failure::Store(anyhow!("counter update returned {other:?}").into())),
+                Some(AttributeValue::N(n)) => n
+                    .parse::<i64>()
+                    .context("a counter that is not an integer")?,
+                other => {
+                    return Err(Failure::Store(
+                        anyhow!("counter update returned {other:?}").into(),
+                    ));
+                }
             };
             Ok(Update::Done(value))
         })

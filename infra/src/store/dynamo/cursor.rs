@@ -39,7 +39,9 @@ pub(super) fn decode(cursor: &Cursor, query: &Query) -> Result<Key, StoreError> 
         }
     };
     let shaped = json.len() == expected.len()
-        && expected.iter().all(|name| json.get(*name).is_some_and(Value::is_string))
+        && expected
+            .iter()
+            .all(|name| json.get(*name).is_some_and(Value::is_string))
         && json.get(partition).and_then(Value::as_str) == Some(query.pk.as_str());
     if !shaped {
         return Err(StoreError::InvalidCursor);
@@ -58,21 +60,31 @@ mod tests {
     use super::*;
 
     fn key(pairs: &[(&str, &str)]) -> Key {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned()))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned())))
+            .collect()
     }
 
     #[test]
     fn a_cursor_continues_the_query_it_came_from() {
         let last = key(&[("pk", "P"), ("sk", "S#1")]);
         let cursor = encode(last.clone()).ok();
-        let cursor = cursor.as_ref().map(|c| decode(c, &Query::partition("P")).ok());
+        let cursor = cursor
+            .as_ref()
+            .map(|c| decode(c, &Query::partition("P")).ok());
         assert_eq!(cursor, Some(Some(last)));
     }
 
     #[test]
     fn a_cursor_of_another_query_is_invalid() {
-        let Ok(cursor) = encode(key(&[("pk", "P"), ("sk", "S#1")])) else { panic!("encodes") };
-        assert!(matches!(decode(&cursor, &Query::partition("Q")), Err(StoreError::InvalidCursor)));
+        let Ok(cursor) = encode(key(&[("pk", "P"), ("sk", "S#1")])) else {
+            panic!("encodes")
+        };
+        assert!(matches!(
+            decode(&cursor, &Query::partition("Q")),
+            Err(StoreError::InvalidCursor)
+        ));
         assert!(matches!(
             decode(&cursor, &Query::index(Index::Gsi1, "P")),
             Err(StoreError::InvalidCursor)
@@ -85,9 +97,24 @@ mod tests {
 
     #[test]
     fn an_index_cursor_carries_the_index_keys() {
-        let last = key(&[("pk", "U#1"), ("sk", "P"), ("gsi1pk", "E#a"), ("gsi1sk", "U#1")]);
-        let Ok(cursor) = encode(last.clone()) else { panic!("encodes") };
-        assert!(cursor.0.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_eq!(decode(&cursor, &Query::index(Index::Gsi1, "E#a")).ok(), Some(last));
+        let last = key(&[
+            ("pk", "U#1"),
+            ("sk", "P"),
+            ("gsi1pk", "E#a"),
+            ("gsi1sk", "U#1"),
+        ]);
+        let Ok(cursor) = encode(last.clone()) else {
+            panic!("encodes")
+        };
+        assert!(
+            cursor
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(
+            decode(&cursor, &Query::index(Index::Gsi1, "E#a")).ok(),
+            Some(last)
+        );
     }
 }

@@ -25,7 +25,9 @@ impl DynamoStore {
                 if purged >= limit {
                     return Ok(purged);
                 }
-                let (keys, next) = self.expired_keys(shard, (limit - purged).min(PAGE), start).await?;
+                let (keys, next) = self
+                    .expired_keys(shard, (limit - purged).min(PAGE), start)
+                    .await?;
                 for key in keys {
                     if self.delete_expired(&key).await? {
                         purged += 1;
@@ -70,7 +72,9 @@ impl DynamoStore {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|item| match (item.get("pk"), item.get("sk")) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key::new(pk, sk)),
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                    Some(Key::new(pk, sk))
+                }
                 _ => None,
             })
             .collect();
@@ -95,7 +99,9 @@ impl DynamoStore {
                     Some(e) if e.is_conditional_check_failed_exception() => {
                         Failure::Store(StoreError::ConditionFailed { index: 0 })
                     }
-                    Some(e) if e.is_transaction_conflict_exception() => Failure::Conflict(err.into()),
+                    Some(e) if e.is_transaction_conflict_exception() => {
+                        Failure::Conflict(err.into())
+                    }
                     _ => Failure::Store(unexpected(err, "deleting an expired item")),
                 })
         })

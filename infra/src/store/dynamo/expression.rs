@@ -75,7 +75,11 @@ impl Expression {
     }
 
     /// A port condition, evaluated against the store's clock reading `now`.
-    pub(super) fn condition(&mut self, condition: &Condition, now: i64) -> Result<String, StoreError> {
+    pub(super) fn condition(
+        &mut self,
+        condition: &Condition,
+        now: i64,
+    ) -> Result<String, StoreError> {
         Ok(match condition {
             Condition::Absent => self.absent(now),
             Condition::Present => self.live(now),
@@ -133,7 +137,11 @@ mod tests {
         let names = e.names().unwrap_or_default();
         assert_eq!(names.len(), 4, "pk, ttl, status, deleted_at: {names:?}");
         let values = e.values().unwrap_or_default();
-        assert!(values.values().any(|v| v == &AttributeValue::S("active".into())));
+        assert!(
+            values
+                .values()
+                .any(|v| v == &AttributeValue::S("active".into()))
+        );
     }
 
     #[test]

@@ -51,11 +51,17 @@ where
             Ok(value) => return Ok(value),
             Err(Failure::Store(error)) => return Err(error),
             Err(Failure::Conflict(error)) if tries >= CONFLICT_ATTEMPTS => {
-                return Err(error.context(format!("still conflicting after {tries} attempts")).into());
+                return Err(error
+                    .context(format!("still conflicting after {tries} attempts"))
+                    .into());
             }
             Err(Failure::Conflict(_)) => {
                 let backoff = backoff(tries);
-                tracing::debug!(tries, ?backoff, "write conflicted with a transaction; retrying");
+                tracing::debug!(
+                    tries,
+                    ?backoff,
+                    "write conflicted with a transaction; retrying"
+                );
                 tokio::time::sleep(backoff).await;
             }
         }
@@ -90,12 +96,29 @@ impl DynamoStore {
 
     async fn transact_once(&self, writes: &[Write]) -> Result<(), Failure> {
         let now = self.now();
-        let items = writes.iter().map(|w| self.transact_item(w, now)).collect::<Result<Vec<_>, _>>()?;
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let items = writes
+            .iter()
+            .map(|w| self.transact_item(w, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         let Err(err) = result else { return Ok(()) };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-            let codes: Vec<Option<&str>> = cancelled.cancellation_reasons().iter().map(|r| r.code()).collect();
-            if let Some(index) = codes.iter().position(|c| *c == Some("ConditionalCheckFailed")) {
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        {
+            let codes: Vec<Option<&str>> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(|r| r.code())
+                .collect();
+            if let Some(index) = codes
+                .iter()
+                .position(|c| *c == Some("ConditionalCheckFailed"))
+            {
                 return Err(Failure::Store(StoreError::ConditionFailed { index }));
             }
             if codes.contains(&Some("TransactionConflict")) {
@@ -109,7 +132,10 @@ impl DynamoStore {
         let mut e = Expression::default();
         let item = match write {
             Write::Put { item, condition } => {
-                let condition = condition.as_ref().map(|c| e.condition(c, now)).transpose()?;
+                let condition = condition
+                    .as_ref()
+                    .map(|c| e.condition(c, now))
+                    .transpose()?;
                 let put = Put::builder()
                     .table_name(&self.table)
                     .set_item(Some(encode(item)?))
@@ -121,7 +147,10 @@ impl DynamoStore {
                 TransactWriteItem::builder().put(put)
             }
             Write::Delete { key, condition } => {
-                let condition = condition.as_ref().map(|c| e.condition(c, now)).transpose()?;
+                let condition = condition
+                    .as_ref()
+                    .map(|c| e.condition(c, now))
+                    .transpose()?;
                 let delete = Delete::builder()
                     .table_name(&self.table)
                     .set_key(Some(key_attributes(key)))
@@ -152,6 +181,52 @@ impl DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    #[tokio::test]
+    async fn a_conflicting_write_is_tried_again_until_it_succeeds() {
+        let calls = Cell::new(0);
+        let result = retrying_conflicts(|| {
+            calls.set(calls.get() + 1);
+            let conflict = calls.get() < 3;
+            async move {
+                if conflict {
+                    Err(Failure::Conflict(anyhow!("conflict")))
+                } else {
+                    Ok(7)
+                }
+            }
+        })
+        .await;
+        assert_eq!((result.ok(), calls.get()), (Some(7), 3));
+    }
+
+    #[tokio::test]
+    async fn a_write_that_keeps_conflicting_gives_up() {
+        let calls = Cell::new(0);
+        let result: Result<(), _> = retrying_conflicts(|| {
+            calls.set(calls.get() + 1);
+            async { Err(Failure::Conflict(anyhow!("conflict"))) }
+        })
+        .await;
+        assert!(matches!(result, Err(StoreError::Unexpected(_))));
+        assert_eq!(calls.get(), CONFLICT_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn a_failed_condition_is_not_retried() {
+        let calls = Cell::new(0);
+        let result: Result<(), _> = retrying_conflicts(|| {
+            calls.set(calls.get() + 1);
+            async { Err(Failure::Store(StoreError::ConditionFailed { index: 0 })) }
+        })
+        .await;
+        assert!(matches!(
+            result,
+            Err(StoreError::ConditionFailed { index: 0 })
+        ));
+        assert_eq!(calls.get(), 1);
+    }
 
     #[test]
     fn backoff_grows_and_stays_jittered_within_its_step() {
