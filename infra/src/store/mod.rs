@@ -1,3 +1,4 @@
 //! Item store adapters.
 
 pub mod codec;
+pub mod sqlite;

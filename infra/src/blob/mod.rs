@@ -1,0 +1,3 @@
+//! Blob store adapters.
+
+pub mod local;

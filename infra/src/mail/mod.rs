@@ -1,0 +1,3 @@
+//! Mailer adapters.
+
+pub mod mailbox;

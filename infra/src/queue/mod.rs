@@ -1,0 +1,3 @@
+//! Queue adapters.
+
+pub mod local;

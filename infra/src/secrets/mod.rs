@@ -1,0 +1,3 @@
+//! Secrets adapters.
+
+pub mod local;
