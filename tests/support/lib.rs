@@ -1,4 +1,5 @@
-//! Support for the cross-crate suites in `suite/`: the Python tools (moto, cfn-lint) and the
-//! harnesses built on them.
+//! Support for the cross-crate suites in `suite/`: the Python tools (moto, cfn-lint), the local
+//! fixtures, and the harnesses built on them.
 
+pub mod local;
 pub mod python;
