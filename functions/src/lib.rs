@@ -2,3 +2,4 @@
 //!
 //! - [`catalog`]: every function of the system and its trigger; template.yaml must agree.
 pub mod catalog;
+pub mod local;

@@ -1,3 +1,8 @@
-//! Suite.
+//! The cross-crate suite, one binary: adapter conformance (each port's suite, run against every
+//! implementation), and the suites built on the support library.
 
+// A test binary exports nothing; `pub` marks what its modules share.
+#![allow(unreachable_pub)]
+
+mod conformance;
 mod aws;

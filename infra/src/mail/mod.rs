@@ -1,3 +1,4 @@
 //! Mailer adapters.
 
 pub mod ses;
+pub mod mailbox;
