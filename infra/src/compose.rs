@@ -31,7 +31,7 @@ use crate::store::sqlite::LocalStore;
 /// Where the ports lead.
 #[derive(Debug)]
 pub enum Backend {
-    Aws(AwsBackend),
+    Aws(Box<AwsBackend>),
     Local(LocalBackend),
 }
 
@@ -39,7 +39,7 @@ impl Backend {
     /// The AWS backend, configured from the environment. Makes no network call: clients connect
     /// on first use.
     pub async fn aws_from_env() -> anyhow::Result<Self> {
-        Ok(Backend::Aws(AwsBackend::from_env().await?))
+        Ok(Backend::Aws(Box::new(AwsBackend::from_env().await?)))
     }
 
     /// The local backend over `config.data_dir`, created on first use.
