@@ -95,7 +95,9 @@ pub async fn run_sqs(handler: impl SqsHandler + 'static) -> Result<(), lambda_ru
 }
 
 /// Runs a DynamoDB stream handler as this Lambda function.
-pub async fn run_stream(handler: impl StreamHandler + 'static) -> Result<(), lambda_runtime::Error> {
+pub async fn run_stream(
+    handler: impl StreamHandler + 'static,
+) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<dynamodb::Event>| {
         let handler = handler.clone();
@@ -105,12 +107,16 @@ pub async fn run_stream(handler: impl StreamHandler + 'static) -> Result<(), lam
 }
 
 /// Runs a scheduled handler as this Lambda function.
-pub async fn run_schedule(handler: impl ScheduleHandler + 'static) -> Result<(), lambda_runtime::Error> {
+pub async fn run_schedule(
+    handler: impl ScheduleHandler + 'static,
+) -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(handler);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent<Value>>| {
-        let handler = handler.clone();
-        async move { handler.handle(event.payload).await.map_err(diagnostic) }
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<EventBridgeEvent<Value>>| {
+            let handler = handler.clone();
+            async move { handler.handle(event.payload).await.map_err(diagnostic) }
+        },
+    ))
     .await
 }
 
@@ -118,5 +124,8 @@ pub async fn run_schedule(handler: impl ScheduleHandler + 'static) -> Result<(),
 /// message, so internals stay in the log.
 fn diagnostic(error: anyhow::Error) -> Diagnostic {
     tracing::error!(error = %format_args!("{error:#}"), "invocation failed");
-    Diagnostic { error_type: "HandlerError".to_owned(), error_message: error.to_string() }
+    Diagnostic {
+        error_type: "HandlerError".to_owned(),
+        error_message: error.to_string(),
+    }
 }

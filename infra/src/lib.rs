@@ -5,7 +5,20 @@
 //! | port | AWS | local |
 //! |---|---|---|
 //! | item store | [`store::dynamo`] (DynamoDB) | [`store::sqlite`] (SQLite, WAL, change feed) |
+//! | queue | [`queue::sqs`] (SQS, redrive to a dead-letter queue) | [`queue::local`] (SQLite, same database as the store) |
+//! | blob store | [`blob::s3`] (S3, presigned POST and GET) | [`blob::local`] (a directory, HMAC-signed forms and URLs) |
+//! | mailer | [`mail::ses`] (SES) | [`mail::mailbox`] (JSON files in a directory) |
+//! | secrets | [`secrets::secrets_manager`] (Secrets Manager, cached) | [`secrets::local`] (owner-only files) |
 //!
-//! [`store::codec`] is the wire form of an item both stores and the change feed share.
+//! [`compose`] is the composition root that picks one side for every port, from the
+//! configuration in [`config`]. [`store::codec`] is the wire form of an item both stores and the change feed share;
+//! [`local_db`] is the one SQLite database the local store and the local queues live in.
 
+pub mod blob;
+pub mod compose;
+pub mod config;
+pub mod local_db;
+pub mod mail;
+pub mod queue;
+pub mod secrets;
 pub mod store;

@@ -31,8 +31,16 @@ impl TestApp {
         let system = LocalSystem::start(Options::ephemeral(data_dir.path())).await?;
         let address = format!("http://{}", system.addr());
         // No connection pool: every request opens its own, so a stop never waits on an idle one.
-        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().context("building the client")?;
-        Ok(Self { address, client, data_dir, system })
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .context("building the client")?;
+        Ok(Self {
+            address,
+            client,
+            data_dir,
+            system,
+        })
     }
 
     /// Stops the system and starts a new one over the same data directory.
@@ -56,7 +64,11 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, path: &str) -> anyhow::Result<Response> {
-        self.client.request(method, self.url(path)).send().await.with_context(|| format!("requesting {path}"))
+        self.client
+            .request(method, self.url(path))
+            .send()
+            .await
+            .with_context(|| format!("requesting {path}"))
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Response> {
@@ -64,11 +76,21 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Response> {
-        self.client.post(self.url(path)).json(body).send().await.with_context(|| format!("posting to {path}"))
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("posting to {path}"))
     }
 
     /// Posts any bytes with any content type.
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Response> {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<Response> {
         self.client
             .post(self.url(path))
             .header(reqwest::header::CONTENT_TYPE, content_type)
@@ -80,12 +102,25 @@ impl TestApp {
 
     /// Every mail the system sent, newest first.
     pub async fn mailbox(&self) -> anyhow::Result<Vec<Value>> {
-        let body: Value = self.get("/_local/mailbox").await?.error_for_status()?.json().await?;
-        body["items"].as_array().cloned().context("the mailbox has no items list")
+        let body: Value = self
+            .get("/_local/mailbox")
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        body["items"]
+            .as_array()
+            .cloned()
+            .context("the mailbox has no items list")
     }
 
     /// The public key set.
     pub async fn jwks(&self) -> anyhow::Result<Value> {
-        Ok(self.get("/.well-known/jwks.json").await?.error_for_status()?.json().await?)
+        Ok(self
+            .get("/.well-known/jwks.json")
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
     }
 }

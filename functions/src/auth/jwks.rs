@@ -45,8 +45,17 @@ impl PublicKeys {
         Self::with_ttl(secrets, secret_name, CACHE_TTL)
     }
 
-    pub fn with_ttl(secrets: Arc<dyn Secrets>, secret_name: impl Into<String>, ttl: Duration) -> Self {
-        Self { secrets, secret_name: secret_name.into(), ttl, cached: Arc::new(Mutex::new(None)) }
+    pub fn with_ttl(
+        secrets: Arc<dyn Secrets>,
+        secret_name: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            secrets,
+            secret_name: secret_name.into(),
+            ttl,
+            cached: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// The JWKS document, from the cache while it is fresh.
@@ -75,8 +84,17 @@ pub fn router(keys: PublicKeys) -> Router {
 }
 
 async fn handle(State(keys): State<PublicKeys>) -> Result<impl IntoResponse, ApiError> {
-    let body = keys.document().await.map_err(|e| ApiError::Internal(e.context("publishing the key set")))?;
-    Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, CACHE_CONTROL)], body))
+    let body = keys
+        .document()
+        .await
+        .map_err(|e| ApiError::Internal(e.context("publishing the key set")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, CACHE_CONTROL),
+        ],
+        body,
+    ))
 }
 
 #[cfg(test)]
@@ -103,10 +121,18 @@ mod tests {
     impl Secrets for CountingSecrets {
         async fn get(&self, name: &str) -> Result<Option<String>, SecretsError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
-            Ok(self.values.lock().unwrap_or_else(PoisonError::into_inner).get(name).cloned())
+            Ok(self
+                .values
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(name)
+                .cloned())
         }
         async fn put(&self, name: &str, value: &str) -> Result<(), SecretsError> {
-            self.values.lock().unwrap_or_else(PoisonError::into_inner).insert(name.into(), value.into());
+            self.values
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name.into(), value.into());
             Ok(())
         }
         async fn create(&self, name: &str, value: &str) -> Result<bool, SecretsError> {
@@ -124,11 +150,23 @@ mod tests {
     }
 
     async fn get_jwks(keys: PublicKeys) -> (http::Response<()>, serde_json::Value) {
-        let request = http::Request::get(PATH).body(Body::empty()).unwrap_or_default();
-        let response = crate::http::app(router(keys)).oneshot(request).await.unwrap_or_else(|e| match e {});
+        let request = http::Request::get(PATH)
+            .body(Body::empty())
+            .unwrap_or_default();
+        let response = crate::http::app(router(keys))
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
         let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        (http::Response::from_parts(parts, ()), serde_json::from_slice(&bytes).unwrap_or_default())
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        (
+            http::Response::from_parts(parts, ()),
+            serde_json::from_slice(&bytes).unwrap_or_default(),
+        )
     }
 
     #[tokio::test]
@@ -167,7 +205,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_key_set_is_an_internal_error() {
-        let (response, body) = get_jwks(PublicKeys::new(Arc::new(CountingSecrets::default()), "keys")).await;
+        let (response, body) = get_jwks(PublicKeys::new(
+            Arc::new(CountingSecrets::default()),
+            "keys",
+        ))
+        .await;
         assert_eq!(response.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(body["code"], "internal");
     }

@@ -33,10 +33,19 @@ pub(crate) async fn problems(req: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let is_problem = parts.headers.get(header::CONTENT_TYPE).is_some_and(|ct| ct == PROBLEM_JSON);
-    let bytes = Limited::new(body, MAX_ERROR_BODY).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let is_problem = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct == PROBLEM_JSON);
+    let bytes = Limited::new(body, MAX_ERROR_BODY)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     // Parsed as a map, so extension members this layer does not know about survive.
-    let parsed = is_problem.then(|| serde_json::from_slice::<Map<String, Value>>(&bytes).ok()).flatten();
+    let parsed = is_problem
+        .then(|| serde_json::from_slice::<Map<String, Value>>(&bytes).ok())
+        .flatten();
     let mut problem = match parsed {
         Some(problem) => problem,
         None => match serde_json::to_value(stand_in(status, &bytes)) {
@@ -51,19 +60,28 @@ pub(crate) async fn problems(req: Request, next: Next) -> Response {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     Response::from_parts(parts, Body::from(body))
 }
 
 /// The problem for an error response that did not come from an [`ApiError`].
 fn stand_in(status: StatusCode, body: &[u8]) -> Problem {
     if status.is_server_error() {
-        tracing::error!(status = status.as_u16(), "an error response without a problem body");
+        tracing::error!(
+            status = status.as_u16(),
+            "an error response without a problem body"
+        );
         return Problem::new(status, "internal", INTERNAL_DETAIL);
     }
     let code = match status {
         StatusCode::TOO_MANY_REQUESTS => "rate_limited".to_owned(),
-        other => other.canonical_reason().unwrap_or("error").to_ascii_lowercase().replace(' ', "_"),
+        other => other
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+            .replace(' ', "_"),
     };
     // Rejections below the handlers explain themselves in plain text, meant for the client.
     let text = String::from_utf8_lossy(body);

@@ -31,7 +31,10 @@ where
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
             } else {
-                ApiError::BadRequest { code: "unreadable_body", detail: rejection.body_text() }
+                ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: rejection.body_text(),
+                }
             }
         })?;
         parse(&bytes).map(Json)
@@ -48,7 +51,10 @@ fn is_json(content_type: Option<&http::HeaderValue>) -> bool {
     else {
         return false;
     };
-    essence == "application/json" || essence.strip_prefix("application/").is_some_and(|sub| sub.ends_with("+json"))
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
 }
 
 /// Parses a body, telling broken JSON apart from JSON of the wrong shape.
@@ -60,14 +66,20 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let message = without_position(&inner.to_string());
-                let field = if path == "." { named_field(&message).unwrap_or_default() } else { path };
+                let field = if path == "." {
+                    named_field(&message).unwrap_or_default()
+                } else {
+                    path
+                };
                 ApiError::Validation(vec![FieldError::new(field, message)])
             }
             _ => ApiError::MalformedJson(inner.to_string()),
         }
     })?;
     // Trailing characters after the value make the whole body malformed.
-    deserializer.end().map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     Ok(value)
 }
 
@@ -105,24 +117,45 @@ mod tests {
         if let Some(ct) = content_type {
             builder = builder.header(header::CONTENT_TYPE, ct);
         }
-        builder.body(Body::from(body.to_owned())).unwrap_or_default()
+        builder
+            .body(Body::from(body.to_owned()))
+            .unwrap_or_default()
     }
 
     async fn extract(content_type: Option<&str>, body: &str) -> Result<Signup, ApiError> {
-        Json::<Signup>::from_request(request(content_type, body), &()).await.map(|Json(v)| v)
+        Json::<Signup>::from_request(request(content_type, body), &())
+            .await
+            .map(|Json(v)| v)
     }
 
     #[tokio::test]
     async fn a_well_formed_body_is_extracted() {
-        let signup = extract(Some("application/json; charset=utf-8"), r#"{"email":"a@b.c"}"#).await;
-        assert_eq!(signup.ok(), Some(Signup { email: "a@b.c".into(), age: None }));
+        let signup = extract(
+            Some("application/json; charset=utf-8"),
+            r#"{"email":"a@b.c"}"#,
+        )
+        .await;
+        assert_eq!(
+            signup.ok(),
+            Some(Signup {
+                email: "a@b.c".into(),
+                age: None
+            })
+        );
     }
 
     #[tokio::test]
     async fn a_body_that_is_not_json_is_unsupported() {
-        for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
             let error = extract(content_type, r#"{"email":"a@b.c"}"#).await;
-            assert!(matches!(error, Err(ApiError::UnsupportedMediaType)), "{content_type:?}: {error:?}");
+            assert!(
+                matches!(error, Err(ApiError::UnsupportedMediaType)),
+                "{content_type:?}: {error:?}"
+            );
         }
     }
 
@@ -130,27 +163,44 @@ mod tests {
     async fn broken_json_is_malformed() {
         for body in ["", "{", r#"{"email":}"#, r#"{"email":"a"} trailing"#] {
             let error = extract(Some("application/json"), body).await;
-            assert!(matches!(error, Err(ApiError::MalformedJson(_))), "{body:?}: {error:?}");
+            assert!(
+                matches!(error, Err(ApiError::MalformedJson(_))),
+                "{body:?}: {error:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn a_wrongly_typed_field_is_named() {
         let error = extract(Some("application/json"), r#"{"email":"a@b.c","age":"old"}"#).await;
-        let Err(ApiError::Validation(fields)) = error else { panic!("{error:?}") };
+        let Err(ApiError::Validation(fields)) = error else {
+            panic!("{error:?}")
+        };
         assert_eq!(fields[0].field, "age");
-        assert!(fields[0].message.contains("invalid type"), "{}", fields[0].message);
+        assert!(
+            fields[0].message.contains("invalid type"),
+            "{}",
+            fields[0].message
+        );
         assert!(!fields[0].message.contains("line"), "{}", fields[0].message);
     }
 
     #[tokio::test]
     async fn missing_and_unknown_fields_are_named() {
         let missing = extract(Some("application/json"), r#"{}"#).await;
-        let Err(ApiError::Validation(fields)) = missing else { panic!("{missing:?}") };
+        let Err(ApiError::Validation(fields)) = missing else {
+            panic!("{missing:?}")
+        };
         assert_eq!(fields[0].field, "email");
 
-        let unknown = extract(Some("application/vnd.api+json"), r#"{"email":"a","admin":true}"#).await;
-        let Err(ApiError::Validation(fields)) = unknown else { panic!("{unknown:?}") };
+        let unknown = extract(
+            Some("application/vnd.api+json"),
+            r#"{"email":"a","admin":true}"#,
+        )
+        .await;
+        let Err(ApiError::Validation(fields)) = unknown else {
+            panic!("{unknown:?}")
+        };
         assert_eq!(fields[0].field, "admin");
     }
 }

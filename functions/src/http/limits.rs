@@ -15,10 +15,14 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Refuses a declared oversized body before any handler runs, and caps undeclared (chunked)
 /// ones so that reading past the limit fails with 413 in the extractor.
 pub(crate) async fn limit_body(State(max): State<usize>, req: Request, next: Next) -> Response {
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > max as u64) {
         return ApiError::PayloadTooLarge.into_response();
     }
-    next.run(req.map(|body| Body::new(Limited::new(body, max)))).await
+    next.run(req.map(|body| Body::new(Limited::new(body, max))))
+        .await
 }

@@ -39,20 +39,25 @@ pub fn app(routes: Router) -> Router {
 
 /// Limits the bodies of these routes (those present now) to `max` bytes, answering 413 above.
 pub fn limit(routes: Router, max: usize) -> Router {
-    routes.layer(from_fn_with_state(max, limits::limit_body)).layer(DefaultBodyLimit::max(max))
+    routes
+        .layer(from_fn_with_state(max, limits::limit_body))
+        .layer(DefaultBodyLimit::max(max))
 }
 
 /// [`app`] for routes that each went through [`limit`] already, so groups of routes can have
 /// limits of their own (the local blob store takes uploads larger than any API body).
 pub fn app_of_limited(routes: Router) -> Router {
-    routes.fallback(fallback::not_found).method_not_allowed_fallback(fallback::method_not_allowed).layer(
-        // Outermost first: the request id exists before anything can fail.
-        ServiceBuilder::new()
-            .layer(from_fn(request_id::assign))
-            .layer(from_fn(headers::secure))
-            .layer(from_fn(fallback::problems))
-            .layer(from_fn(panic::catch)),
-    )
+    routes
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(
+            // Outermost first: the request id exists before anything can fail.
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::assign))
+                .layer(from_fn(headers::secure))
+                .layer(from_fn(fallback::problems))
+                .layer(from_fn(panic::catch)),
+        )
 }
 
 #[cfg(test)]
@@ -69,9 +74,20 @@ mod tests {
 
     fn test_app() -> Router {
         app(Router::new()
-            .route("/echo", post(|Json(body): Json<Value>| async move { axum::Json(body) }))
-            .route("/items/{n}", get(|Path(n): Path<u32>| async move { n.to_string() }))
-            .route("/fail", get(|| async { Err::<(), _>(ApiError::internal(anyhow::anyhow!("disk db-7 is full"))) }))
+            .route(
+                "/echo",
+                post(|Json(body): Json<Value>| async move { axum::Json(body) }),
+            )
+            .route(
+                "/items/{n}",
+                get(|Path(n): Path<u32>| async move { n.to_string() }),
+            )
+            .route(
+                "/fail",
+                get(|| async {
+                    Err::<(), _>(ApiError::internal(anyhow::anyhow!("disk db-7 is full")))
+                }),
+            )
             .route(
                 "/panic",
                 get(|| async {
@@ -80,14 +96,27 @@ mod tests {
                     }
                 }),
             )
-            .route("/cached", get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "ok") })))
+            .route(
+                "/cached",
+                get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "ok") }),
+            ))
     }
 
     async fn send(request: Request<Body>) -> (Response<()>, Value) {
-        let response = test_app().oneshot(request).await.unwrap_or_else(|e| match e {});
+        let response = test_app()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
         let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-        (Response::from_parts(parts, ()), serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        (
+            Response::from_parts(parts, ()),
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     fn get_request(uri: &str) -> Request<Body> {
@@ -95,7 +124,10 @@ mod tests {
     }
 
     fn post_request(content_type: &str, body: impl Into<Body>) -> Request<Body> {
-        Request::post("/echo").header(header::CONTENT_TYPE, content_type).body(body.into()).unwrap_or_default()
+        Request::post("/echo")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap_or_default()
     }
 
     fn assert_problem(response: &Response<()>, body: &Value, status: u16, code: &str) {
@@ -115,16 +147,26 @@ mod tests {
             assert_eq!(headers[header::CACHE_CONTROL], "no-store");
             assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
             assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
-            assert_eq!(headers[header::CONTENT_SECURITY_POLICY], "default-src 'none'; frame-ancestors 'none'");
+            assert_eq!(
+                headers[header::CONTENT_SECURITY_POLICY],
+                "default-src 'none'; frame-ancestors 'none'"
+            );
             let id = headers[request_id::HEADER].to_str().unwrap_or_default();
-            assert_eq!(uuid::Uuid::parse_str(id).map(|u| u.get_version_num()).ok(), Some(7), "{id}");
+            assert_eq!(
+                uuid::Uuid::parse_str(id).map(|u| u.get_version_num()).ok(),
+                Some(7),
+                "{id}"
+            );
         }
     }
 
     #[tokio::test]
     async fn a_handler_may_choose_its_own_caching() {
         let (response, _) = send(get_request("/cached")).await;
-        assert_eq!(response.headers()[header::CACHE_CONTROL], "public, max-age=60");
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "public, max-age=60"
+        );
     }
 
     #[tokio::test]
@@ -135,7 +177,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_method_is_a_405_problem_that_says_what_is_allowed() {
-        let request = Request::delete("/echo").body(Body::empty()).unwrap_or_default();
+        let request = Request::delete("/echo")
+            .body(Body::empty())
+            .unwrap_or_default();
         let (response, body) = send(request).await;
         assert_problem(&response, &body, 405, "method_not_allowed");
         assert_eq!(response.headers()[header::ALLOW], "POST");
@@ -192,7 +236,9 @@ mod tests {
         let large = limit(Router::new().route("/large", echo_len()), 100);
         let app = app_of_limited(small.merge(large));
         let send = |uri: &str| {
-            let request = Request::post(uri).body(Body::from(vec![b'x'; 50])).unwrap_or_default();
+            let request = Request::post(uri)
+                .body(Body::from(vec![b'x'; 50]))
+                .unwrap_or_default();
             app.clone().oneshot(request)
         };
         let small = send("/small").await.unwrap_or_else(|e| match e {});
@@ -220,7 +266,10 @@ mod tests {
     async fn an_extractor_rejection_becomes_a_problem() {
         let (response, body) = send(get_request("/items/seven")).await;
         assert_problem(&response, &body, 400, "bad_request");
-        assert!(body["detail"].as_str().is_some_and(|d| d.contains("parse")), "{body}");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains("parse")),
+            "{body}"
+        );
     }
 
     #[tokio::test]
@@ -240,8 +289,13 @@ mod tests {
             "isBase64Encoded": false
         });
         let request = lambda_http::request::from_str(&event.to_string()).map_err(|e| e.to_string());
-        let Ok(request) = request else { panic!("{request:?}") };
-        let response = test_app().oneshot(request).await.unwrap_or_else(|e| match e {});
+        let Ok(request) = request else {
+            panic!("{request:?}")
+        };
+        let response = test_app()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()[request_id::HEADER], "Zx1bCgFRoAMEJvQ=");
     }

@@ -24,7 +24,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -125,7 +128,10 @@ impl ApiError {
             ApiError::Validation(errors) => Some(errors.clone()),
             _ => None,
         };
-        Problem { errors, ..Problem::new(status, self.code(), detail) }
+        Problem {
+            errors,
+            ..Problem::new(status, self.code(), detail)
+        }
     }
 }
 
@@ -139,7 +145,9 @@ impl IntoResponse for ApiError {
         if let ApiError::RateLimited { retry_after } = self {
             // Retry-After is in whole seconds; round up so a client never retries too early.
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }
@@ -196,7 +204,12 @@ mod tests {
     use http_body_util::BodyExt;
 
     async fn body_of(response: Response) -> serde_json::Value {
-        let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         serde_json::from_slice(&bytes).unwrap_or_default()
     }
 
@@ -217,18 +230,25 @@ mod tests {
 
     #[tokio::test]
     async fn an_internal_error_says_nothing_about_its_cause() {
-        let cause = anyhow::anyhow!("connection to db-7.internal refused").context("loading the user");
+        let cause =
+            anyhow::anyhow!("connection to db-7.internal refused").context("loading the user");
         let response = ApiError::Internal(cause).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = body_of(response).await;
         assert_eq!(body["code"], "internal");
         let text = body.to_string();
-        assert!(!text.contains("db-7") && !text.contains("loading"), "{text}");
+        assert!(
+            !text.contains("db-7") && !text.contains("loading"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
     async fn a_rate_limit_says_when_to_retry_rounded_up() {
-        let response = ApiError::RateLimited { retry_after: Duration::from_millis(1500) }.into_response();
+        let response = ApiError::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        }
+        .into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");
         assert_eq!(body_of(response).await["code"], "rate_limited");
@@ -238,15 +258,43 @@ mod tests {
     fn every_variant_has_the_status_its_code_implies() {
         let cases = [
             (ApiError::MalformedJson("eof".into()), 400, "malformed_json"),
-            (ApiError::Unauthorized { code: "invalid_credentials", detail: "no".into() }, 401, "invalid_credentials"),
-            (ApiError::Forbidden { code: "forbidden", detail: "no".into() }, 403, "forbidden"),
+            (
+                ApiError::Unauthorized {
+                    code: "invalid_credentials",
+                    detail: "no".into(),
+                },
+                401,
+                "invalid_credentials",
+            ),
+            (
+                ApiError::Forbidden {
+                    code: "forbidden",
+                    detail: "no".into(),
+                },
+                403,
+                "forbidden",
+            ),
             (ApiError::NotFound, 404, "not_found"),
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
-            (ApiError::Conflict { code: "email_taken", detail: "taken".into() }, 409, "email_taken"),
-            (ApiError::PayloadTooLarge, 413, "payload_too_large"),
-            (ApiError::UnsupportedMediaType, 415, "unsupported_media_type"),
             (
-                ApiError::Unprocessable { code: "idempotency_key_reused", detail: "x".into() },
+                ApiError::Conflict {
+                    code: "email_taken",
+                    detail: "taken".into(),
+                },
+                409,
+                "email_taken",
+            ),
+            (ApiError::PayloadTooLarge, 413, "payload_too_large"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
+            (
+                ApiError::Unprocessable {
+                    code: "idempotency_key_reused",
+                    detail: "x".into(),
+                },
                 422,
                 "idempotency_key_reused",
             ),

@@ -50,12 +50,24 @@ pub struct FeedOutcome {
 
 impl FeedPump {
     /// A pump for one consumer; its position is kept in the store under `consumer`.
-    pub fn new(consumer: impl Into<String>, store: Arc<LocalStore>, handler: Arc<dyn StreamHandler>) -> Self {
-        Self { consumer: consumer.into(), store, handler, batch: BATCH }
+    pub fn new(
+        consumer: impl Into<String>,
+        store: Arc<LocalStore>,
+        handler: Arc<dyn StreamHandler>,
+    ) -> Self {
+        Self {
+            consumer: consumer.into(),
+            store,
+            handler,
+            batch: BATCH,
+        }
     }
 
     pub fn with_batch(self, batch: usize) -> Self {
-        Self { batch: batch.max(1), ..self }
+        Self {
+            batch: batch.max(1),
+            ..self
+        }
     }
 
     /// Delivers the next batch after the consumer's position, if there is one.
@@ -63,7 +75,11 @@ impl FeedPump {
         let position = self.store.feed_position(&self.consumer).await?;
         let changes = self.store.changes_after(position, self.batch).await?;
         if changes.is_empty() {
-            return Ok(FeedOutcome { delivered: 0, position, failed_at: None });
+            return Ok(FeedOutcome {
+                delivered: 0,
+                position,
+                failed_at: None,
+            });
         }
         let event = stream_event(&changes)?;
         let failed_at = match self.handler.handle(event).await {
@@ -86,7 +102,9 @@ impl FeedPump {
                 Some(changes[0].seq)
             }
         };
-        let done = changes.iter().take_while(|c| failed_at.is_none_or(|failed| c.seq < failed));
+        let done = changes
+            .iter()
+            .take_while(|c| failed_at.is_none_or(|failed| c.seq < failed));
         let new_position = done.last().map_or(position, |c| c.seq);
         if new_position != position {
             self.store
@@ -94,7 +112,11 @@ impl FeedPump {
                 .await
                 .with_context(|| format!("saving the feed position of {}", self.consumer))?;
         }
-        Ok(FeedOutcome { delivered: changes.len(), position: new_position, failed_at })
+        Ok(FeedOutcome {
+            delivered: changes.len(),
+            position: new_position,
+            failed_at,
+        })
     }
 
     /// Pumps until `shutdown` turns true; a batch in flight is finished first.
@@ -125,7 +147,10 @@ impl FeedPump {
 /// The event Lambda's DynamoDB Streams event source mapping delivers for a batch of changes.
 pub fn stream_event(changes: &[Change]) -> anyhow::Result<Event> {
     let mut event = Event::default();
-    event.records = changes.iter().map(stream_record).collect::<anyhow::Result<_>>()?;
+    event.records = changes
+        .iter()
+        .map(stream_record)
+        .collect::<anyhow::Result<_>>()?;
     Ok(event)
 }
 
@@ -154,8 +179,11 @@ fn stream_record(change: &Change) -> anyhow::Result<EventRecord> {
     .to_owned();
     record.event_source = Some("aws:dynamodb".to_owned());
     record.event_version = Some("1.1".to_owned());
-    record.event_source_arn =
-        Some(format!("arn:aws:dynamodb:{}:{}:table/{TABLE}/stream/local", super::REGION, super::ACCOUNT));
+    record.event_source_arn = Some(format!(
+        "arn:aws:dynamodb:{}:{}:table/{TABLE}/stream/local",
+        super::REGION,
+        super::ACCOUNT
+    ));
     if change.expired {
         // How a TTL deletion's record tells itself apart from a caller's delete.
         let mut identity = UserIdentity::default();
@@ -169,7 +197,8 @@ fn stream_record(change: &Change) -> anyhow::Result<EventRecord> {
 }
 
 fn key_image(key: &Key) -> anyhow::Result<serde_dynamo::Item> {
-    serde_dynamo::to_item(serde_json::json!({ "pk": key.pk, "sk": key.sk })).context("encoding a key")
+    serde_dynamo::to_item(serde_json::json!({ "pk": key.pk, "sk": key.sk }))
+        .context("encoding a key")
 }
 
 #[cfg(test)]
@@ -182,14 +211,25 @@ mod tests {
     fn change(kind: ChangeKind, expired: bool) -> Change {
         let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
         let key = Key::new("user#1", "profile");
-        let attrs: Map<String, serde_json::Value> = json!({"name": "Ada"}).as_object().cloned().unwrap_or_default();
+        let attrs: Map<String, serde_json::Value> = json!({"name": "Ada"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let item = Item::new(key.clone(), attrs);
         let (old, new) = match kind {
             ChangeKind::Insert => (None, Some(item)),
             ChangeKind::Modify => (Some(item.clone()), Some(item)),
             ChangeKind::Remove => (Some(item), None),
         };
-        Change { seq: 42, kind, key, old, new, at, expired }
+        Change {
+            seq: 42,
+            kind,
+            key,
+            old,
+            new,
+            at,
+            expired,
+        }
     }
 
     #[test]
@@ -199,7 +239,10 @@ mod tests {
         let record = &json["Records"][0];
         assert_eq!(record["eventName"], "MODIFY");
         assert_eq!(record["eventSource"], "aws:dynamodb");
-        assert_eq!(record["dynamodb"]["Keys"], json!({"pk": {"S": "user#1"}, "sk": {"S": "profile"}}));
+        assert_eq!(
+            record["dynamodb"]["Keys"],
+            json!({"pk": {"S": "user#1"}, "sk": {"S": "profile"}})
+        );
         assert_eq!(record["dynamodb"]["NewImage"]["name"], json!({"S": "Ada"}));
         assert_eq!(record["dynamodb"]["OldImage"]["name"], json!({"S": "Ada"}));
         assert_eq!(record["dynamodb"]["SequenceNumber"], "42");
@@ -213,7 +256,10 @@ mod tests {
         let json = serde_json::to_value(event).unwrap_or_default();
         let record = &json["Records"][0];
         assert_eq!(record["eventName"], "REMOVE");
-        assert_eq!(record["userIdentity"], json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"}));
+        assert_eq!(
+            record["userIdentity"],
+            json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"})
+        );
         assert_eq!(record["dynamodb"]["NewImage"], json!({}));
     }
 }

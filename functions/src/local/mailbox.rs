@@ -26,17 +26,29 @@ struct Mails {
 }
 
 pub fn routes(mailbox: Arc<Mailbox>) -> Router {
-    Router::new().route(LIST_PATH, get(list)).route(VIEW_PATH, get(view)).with_state(mailbox)
+    Router::new()
+        .route(LIST_PATH, get(list))
+        .route(VIEW_PATH, get(view))
+        .with_state(mailbox)
 }
 
 async fn list(State(mailbox): State<Arc<Mailbox>>) -> Result<axum::Json<Mails>, ApiError> {
-    let items = mailbox.list().await.map_err(|e| ApiError::Internal(e.context("listing the mailbox")))?;
+    let items = mailbox
+        .list()
+        .await
+        .map_err(|e| ApiError::Internal(e.context("listing the mailbox")))?;
     Ok(axum::Json(Mails { items }))
 }
 
 async fn view(State(mailbox): State<Arc<Mailbox>>) -> Result<impl IntoResponse, ApiError> {
-    let mails = mailbox.list().await.map_err(|e| ApiError::Internal(e.context("listing the mailbox")))?;
-    Ok(([(header::CONTENT_SECURITY_POLICY, VIEW_POLICY)], Html(page(&mails))))
+    let mails = mailbox
+        .list()
+        .await
+        .map_err(|e| ApiError::Internal(e.context("listing the mailbox")))?;
+    Ok((
+        [(header::CONTENT_SECURITY_POLICY, VIEW_POLICY)],
+        Html(page(&mails)),
+    ))
 }
 
 fn page(mails: &[StoredMail]) -> String {
@@ -71,9 +83,16 @@ fn page(mails: &[StoredMail]) -> String {
 fn linked(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find("http://").into_iter().chain(rest.find("https://")).min() {
+    while let Some(start) = rest
+        .find("http://")
+        .into_iter()
+        .chain(rest.find("https://"))
+        .min()
+    {
         out.push_str(&escape(&rest[..start]));
-        let len = rest[start..].find(|c: char| c.is_whitespace() || c == '<' || c == '"').unwrap_or(rest.len() - start);
+        let len = rest[start..]
+            .find(|c: char| c.is_whitespace() || c == '<' || c == '"')
+            .unwrap_or(rest.len() - start);
         let url = escape(&rest[start..start + len]);
         let _ = write!(out, "<a href=\"{url}\">{url}</a>");
         rest = &rest[start + len..];

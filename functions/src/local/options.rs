@@ -23,7 +23,11 @@ pub struct Options {
 impl Options {
     /// Options for a fresh data directory on a free port; for tests.
     pub fn ephemeral(data_dir: impl Into<PathBuf>) -> Self {
-        Self { port: 0, data_dir: data_dir.into(), app_url: None }
+        Self {
+            port: 0,
+            data_dir: data_dir.into(),
+            app_url: None,
+        }
     }
 
     /// Reads this process's arguments and environment.
@@ -31,7 +35,10 @@ impl Options {
         Self::parse(std::env::args().skip(1), |name| std::env::var(name).ok())
     }
 
-    pub fn parse(args: impl IntoIterator<Item = String>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    pub fn parse(
+        args: impl IntoIterator<Item = String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
         let (mut port, mut data_dir) = (env("PORT"), env("DATA_DIR"));
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -45,14 +52,24 @@ impl Options {
                 "-h" | "--help" => bail!("{USAGE}"),
                 other => bail!("unknown argument {other:?}\n{USAGE}"),
             };
-            *slot = Some(inline.or_else(|| args.next()).with_context(|| format!("{flag} needs a value\n{USAGE}"))?);
+            *slot = Some(
+                inline
+                    .or_else(|| args.next())
+                    .with_context(|| format!("{flag} needs a value\n{USAGE}"))?,
+            );
         }
         let port = match port {
-            Some(port) => port.parse().with_context(|| format!("{port:?} is not a port number"))?,
+            Some(port) => port
+                .parse()
+                .with_context(|| format!("{port:?} is not a port number"))?,
             None => DEFAULT_PORT,
         };
         let data_dir = data_dir.map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
-        Ok(Self { port, data_dir, app_url: env("APP_URL").filter(|url| !url.is_empty()) })
+        Ok(Self {
+            port,
+            data_dir,
+            app_url: env("APP_URL").filter(|url| !url.is_empty()),
+        })
     }
 }
 
@@ -61,7 +78,10 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Options> {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Options::parse(args.iter().map(|a| (*a).to_owned()), |name| {
             env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
@@ -70,14 +90,29 @@ mod tests {
     #[test]
     fn the_defaults_are_port_3000_and_dot_local() {
         let options = parse(&[], &[]).ok();
-        assert_eq!(options, Some(Options { port: 3000, data_dir: ".local".into(), app_url: None }));
+        assert_eq!(
+            options,
+            Some(Options {
+                port: 3000,
+                data_dir: ".local".into(),
+                app_url: None
+            })
+        );
     }
 
     #[test]
     fn flags_win_over_the_environment() {
-        let env = [("PORT", "4000"), ("DATA_DIR", "/tmp/env"), ("APP_URL", "https://app.test")];
+        let env = [
+            ("PORT", "4000"),
+            ("DATA_DIR", "/tmp/env"),
+            ("APP_URL", "https://app.test"),
+        ];
         let options = parse(&["--port", "5000", "--data-dir=/tmp/flag"], &env).ok();
-        let expected = Options { port: 5000, data_dir: "/tmp/flag".into(), app_url: Some("https://app.test".into()) };
+        let expected = Options {
+            port: 5000,
+            data_dir: "/tmp/flag".into(),
+            app_url: Some("https://app.test".into()),
+        };
         assert_eq!(options, Some(expected));
         assert_eq!(parse(&[], &env).ok().map(|o| o.port), Some(4000));
     }
@@ -86,7 +121,12 @@ mod tests {
     fn bad_arguments_are_refused_with_the_usage() {
         for args in [&["--port"][..], &["--port", "http"], &["--verbose"]] {
             let error = parse(args, &[]).err().map(|e| format!("{e:#}"));
-            assert!(error.as_deref().is_some_and(|e| e.contains("usage") || e.contains("port number")), "{args:?}");
+            assert!(
+                error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("usage") || e.contains("port number")),
+                "{args:?}"
+            );
         }
     }
 }

@@ -44,13 +44,27 @@ pub struct BatchOutcome {
 }
 
 impl QueuePump {
-    pub fn new(name: impl Into<String>, queue: Arc<dyn Queue>, handler: Arc<dyn SqsHandler>) -> Self {
-        Self { name: name.into(), queue, handler, visibility: VISIBILITY, wait: WAIT }
+    pub fn new(
+        name: impl Into<String>,
+        queue: Arc<dyn Queue>,
+        handler: Arc<dyn SqsHandler>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            queue,
+            handler,
+            visibility: VISIBILITY,
+            wait: WAIT,
+        }
     }
 
     /// Sets the visibility timeout of received messages, and how long a receive waits.
     pub fn with_timing(self, visibility: Duration, wait: Duration) -> Self {
-        Self { visibility, wait, ..self }
+        Self {
+            visibility,
+            wait,
+            ..self
+        }
     }
 
     /// Receives one batch (waiting up to the receive wait for it) and delivers it.
@@ -66,8 +80,11 @@ impl QueuePump {
         let received = messages.len();
         let failed = match self.handler.handle(sqs_event(&self.name, &messages)).await {
             Ok(response) => {
-                let failed: HashSet<String> =
-                    response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect();
+                let failed: HashSet<String> = response
+                    .batch_item_failures
+                    .into_iter()
+                    .map(|f| f.item_identifier)
+                    .collect();
                 if failed.iter().all(|id| messages.iter().any(|m| &m.id == id)) {
                     failed
                 } else {
@@ -82,13 +99,16 @@ impl QueuePump {
         };
         let mut deleted = 0;
         for message in messages.iter().filter(|m| !failed.contains(&m.id)) {
-            self.queue
-                .delete(&message.receipt)
-                .await
-                .with_context(|| format!("deleting message {} from queue {}", message.id, self.name))?;
+            self.queue.delete(&message.receipt).await.with_context(|| {
+                format!("deleting message {} from queue {}", message.id, self.name)
+            })?;
             deleted += 1;
         }
-        Ok(BatchOutcome { received, deleted, failed: received - deleted })
+        Ok(BatchOutcome {
+            received,
+            deleted,
+            failed: received - deleted,
+        })
     }
 
     /// Pumps until `shutdown` turns true. An interrupted batch is finished first, so no
@@ -118,7 +138,10 @@ impl QueuePump {
 /// The event Lambda's SQS event source mapping delivers for a batch of messages.
 pub fn sqs_event(queue: &str, messages: &[ReceivedMessage]) -> SqsEvent {
     let mut event = SqsEvent::default();
-    event.records = messages.iter().map(|message| sqs_message(queue, message)).collect();
+    event.records = messages
+        .iter()
+        .map(|message| sqs_message(queue, message))
+        .collect();
     event
 }
 
@@ -128,12 +151,22 @@ fn sqs_message(queue: &str, message: &ReceivedMessage) -> SqsMessage {
     record.receipt_handle = Some(message.receipt.clone());
     record.body = Some(message.body.clone());
     record.attributes = HashMap::from([
-        ("ApproximateReceiveCount".to_owned(), message.receive_count.to_string()),
-        ("SentTimestamp".to_owned(), message.sent_at.timestamp_millis().to_string()),
+        (
+            "ApproximateReceiveCount".to_owned(),
+            message.receive_count.to_string(),
+        ),
+        (
+            "SentTimestamp".to_owned(),
+            message.sent_at.timestamp_millis().to_string(),
+        ),
         ("SenderId".to_owned(), super::ACCOUNT.to_owned()),
     ]);
     record.event_source = Some("aws:sqs".to_owned());
-    record.event_source_arn = Some(format!("arn:aws:sqs:{}:{}:{queue}", super::REGION, super::ACCOUNT));
+    record.event_source_arn = Some(format!(
+        "arn:aws:sqs:{}:{}:{queue}",
+        super::REGION,
+        super::ACCOUNT
+    ));
     record.aws_region = Some(super::REGION.to_owned());
     record
 }
@@ -146,8 +179,13 @@ mod tests {
     #[test]
     fn a_message_becomes_an_sqs_record() {
         let sent_at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
-        let message =
-            ReceivedMessage { id: "m-1".into(), body: "{}".into(), receipt: "r-1".into(), receive_count: 3, sent_at };
+        let message = ReceivedMessage {
+            id: "m-1".into(),
+            body: "{}".into(),
+            receipt: "r-1".into(),
+            receive_count: 3,
+            sent_at,
+        };
         let json = serde_json::to_value(sqs_event("jobs", &[message])).unwrap_or_default();
         let record = &json["Records"][0];
         assert_eq!(record["messageId"], "m-1");
@@ -156,6 +194,9 @@ mod tests {
         assert_eq!(record["attributes"]["ApproximateReceiveCount"], "3");
         assert_eq!(record["attributes"]["SentTimestamp"], "1767225600000");
         assert_eq!(record["eventSource"], "aws:sqs");
-        assert_eq!(record["eventSourceARN"], "arn:aws:sqs:local:000000000000:jobs");
+        assert_eq!(
+            record["eventSourceARN"],
+            "arn:aws:sqs:local:000000000000:jobs"
+        );
     }
 }

@@ -37,7 +37,11 @@ impl Runtime {
                 }
             }
         }
-        Ok(Self { scheduler, queue_pumps: Vec::new(), feed_pumps: Vec::new() })
+        Ok(Self {
+            scheduler,
+            queue_pumps: Vec::new(),
+            feed_pumps: Vec::new(),
+        })
     }
 
     pub fn with_queue_pump(mut self, pump: QueuePump) -> Self {
@@ -53,14 +57,25 @@ impl Runtime {
     /// Starts every part; each stops when `shutdown` turns true.
     pub fn spawn(self, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut tasks = vec![tokio::spawn(self.scheduler.run(shutdown.clone()))];
-        tasks.extend(self.queue_pumps.into_iter().map(|pump| tokio::spawn(pump.run(shutdown.clone()))));
-        tasks.extend(self.feed_pumps.into_iter().map(|pump| tokio::spawn(pump.run(shutdown.clone()))));
+        tasks.extend(
+            self.queue_pumps
+                .into_iter()
+                .map(|pump| tokio::spawn(pump.run(shutdown.clone()))),
+        );
+        tasks.extend(
+            self.feed_pumps
+                .into_iter()
+                .map(|pump| tokio::spawn(pump.run(shutdown.clone()))),
+        );
         tasks
     }
 }
 
 /// The handler of a scheduled function, built as its Lambda main builds it.
-pub fn schedule_handler(function: &str, backend: &Backend) -> anyhow::Result<Arc<dyn ScheduleHandler>> {
+pub fn schedule_handler(
+    function: &str,
+    backend: &Backend,
+) -> anyhow::Result<Arc<dyn ScheduleHandler>> {
     match function {
         purge_expired::FUNCTION => Ok(Arc::new(PurgeExpired::new(backend.store()?))),
         other => bail!("no schedule handler is written for the function {other}"),

@@ -47,15 +47,29 @@ pub struct Fired {
 
 impl Scheduler {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, entries: Vec::new() }
+        Self {
+            clock,
+            entries: Vec::new(),
+        }
     }
 
     /// Adds a schedule, counted from now.
-    pub fn add(&mut self, name: &str, expression: &str, handler: Arc<dyn ScheduleHandler>) -> anyhow::Result<()> {
-        let schedule = Schedule::parse(expression).with_context(|| format!("the schedule of {name}"))?;
+    pub fn add(
+        &mut self,
+        name: &str,
+        expression: &str,
+        handler: Arc<dyn ScheduleHandler>,
+    ) -> anyhow::Result<()> {
+        let schedule =
+            Schedule::parse(expression).with_context(|| format!("the schedule of {name}"))?;
         let next = schedule.next_after(self.clock.now());
         tracing::info!(schedule = name, expression, next = ?next, "scheduled");
-        self.entries.push(Entry { name: name.to_owned(), schedule, handler, next });
+        self.entries.push(Entry {
+            name: name.to_owned(),
+            schedule,
+            handler,
+            next,
+        });
         Ok(())
     }
 
@@ -69,8 +83,13 @@ impl Scheduler {
         let now = self.clock.now();
         let mut fired = Vec::new();
         for entry in &mut self.entries {
-            let Some(due) = entry.next.filter(|due| *due <= now) else { continue };
-            let result = entry.handler.handle(scheduled_event(&entry.name, due)).await;
+            let Some(due) = entry.next.filter(|due| *due <= now) else {
+                continue;
+            };
+            let result = entry
+                .handler
+                .handle(scheduled_event(&entry.name, due))
+                .await;
             match &result {
                 Ok(report) => tracing::info!(schedule = %entry.name, %report, "schedule ran"),
                 Err(error) => {
@@ -79,8 +98,14 @@ impl Scheduler {
             }
             let following = entry.schedule.next_after(due);
             // Missed times are skipped: the next firing is the first one still ahead.
-            entry.next = following.filter(|t| *t > now).or_else(|| entry.schedule.next_after(now));
-            fired.push(Fired { name: entry.name.clone(), at: due, result });
+            entry.next = following
+                .filter(|t| *t > now)
+                .or_else(|| entry.schedule.next_after(now));
+            fired.push(Fired {
+                name: entry.name.clone(),
+                at: due,
+                result,
+            });
         }
         fired
     }
@@ -112,7 +137,11 @@ pub fn scheduled_event(rule: &str, at: DateTime<Utc>) -> EventBridgeEvent<Value>
     event.account = Some(super::ACCOUNT.to_owned());
     event.time = Some(at);
     event.region = Some(super::REGION.to_owned());
-    event.resources = Some(vec![format!("arn:aws:events:{}:{}:rule/{rule}", super::REGION, super::ACCOUNT)]);
+    event.resources = Some(vec![format!(
+        "arn:aws:events:{}:{}:rule/{rule}",
+        super::REGION,
+        super::ACCOUNT
+    )]);
     event.detail = Value::Object(serde_json::Map::new());
     event
 }
@@ -133,19 +162,29 @@ mod tests {
     #[async_trait]
     impl ScheduleHandler for Recorder {
         async fn handle(&self, event: EventBridgeEvent<Value>) -> anyhow::Result<Value> {
-            self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event);
+            self.events
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(event);
             Ok(Value::Null)
         }
     }
 
     impl Recorder {
         fn times(&self) -> Vec<Option<DateTime<Utc>>> {
-            self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().map(|e| e.time).collect()
+            self.events
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .map(|e| e.time)
+                .collect()
         }
     }
 
     fn start() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     #[tokio::test]
@@ -153,7 +192,11 @@ mod tests {
         let clock = Arc::new(ManualClock::new(start()));
         let recorder = Arc::new(Recorder::default());
         let mut scheduler = Scheduler::new(clock.clone());
-        assert!(scheduler.add("tick", "rate(1 hour)", recorder.clone()).is_ok());
+        assert!(
+            scheduler
+                .add("tick", "rate(1 hour)", recorder.clone())
+                .is_ok()
+        );
 
         clock.advance(TimeDelta::minutes(59));
         assert!(scheduler.fire_due().await.is_empty());
@@ -169,11 +212,18 @@ mod tests {
         let clock = Arc::new(ManualClock::new(start()));
         let recorder = Arc::new(Recorder::default());
         let mut scheduler = Scheduler::new(clock.clone());
-        assert!(scheduler.add("tick", "cron(0/10 * * * ? *)", recorder.clone()).is_ok());
+        assert!(
+            scheduler
+                .add("tick", "cron(0/10 * * * ? *)", recorder.clone())
+                .is_ok()
+        );
 
         clock.advance(TimeDelta::minutes(35));
         assert_eq!(scheduler.fire_due().await.len(), 1);
-        assert_eq!(recorder.times(), vec![Some(start() + TimeDelta::minutes(10))]);
+        assert_eq!(
+            recorder.times(),
+            vec![Some(start() + TimeDelta::minutes(10))]
+        );
         assert_eq!(scheduler.next_due(), Some(start() + TimeDelta::minutes(40)));
     }
 
@@ -182,23 +232,41 @@ mod tests {
         let clock = Arc::new(ManualClock::new(start()));
         let recorder = Arc::new(Recorder::default());
         let mut scheduler = Scheduler::new(clock.clone());
-        assert!(scheduler.add("nightly", "cron(0 3 * * ? *)", recorder.clone()).is_ok());
+        assert!(
+            scheduler
+                .add("nightly", "cron(0 3 * * ? *)", recorder.clone())
+                .is_ok()
+        );
         clock.advance(TimeDelta::days(1));
         scheduler.fire_due().await;
 
-        let events = recorder.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let events = recorder
+            .events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         assert_eq!(events.len(), 1);
         let json = serde_json::to_value(&events[0]).unwrap_or_default();
         assert_eq!(json["detail-type"], "Scheduled Event");
         assert_eq!(json["source"], "aws.events");
         assert_eq!(json["time"], "2026-01-02T03:00:00Z");
-        assert!(json["resources"][0].as_str().is_some_and(|r| r.ends_with(":rule/nightly")), "{json}");
+        assert!(
+            json["resources"][0]
+                .as_str()
+                .is_some_and(|r| r.ends_with(":rule/nightly")),
+            "{json}"
+        );
     }
 
     #[test]
     fn an_invalid_expression_is_refused_with_the_schedule_name() {
         let mut scheduler = Scheduler::new(Arc::new(ManualClock::new(start())));
         let error = scheduler.add("broken", "rate(1 week)", Arc::new(Recorder::default()));
-        assert!(error.as_ref().is_err_and(|e| format!("{e:#}").contains("broken")), "{error:?}");
+        assert!(
+            error
+                .as_ref()
+                .is_err_and(|e| format!("{e:#}").contains("broken")),
+            "{error:?}"
+        );
     }
 }

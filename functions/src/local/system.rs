@@ -4,7 +4,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use anyhow::{Context, anyhow};
-use infra::compose::{Backend, LocalConfig};
+use infra::compose::Backend;
+use infra::config::LocalConfig;
 use shared::auth::keys::KeySet;
 use shared::clock::OsRandom;
 use tokio::net::TcpListener;
@@ -17,8 +18,9 @@ use crate::local::{blobs, mailbox};
 use crate::{api, http};
 
 /// The largest upload the local blob store reads. The presigned policies decide what is
-/// accepted (avatars: 5 MB); this only bounds what one request can make the server buffer.
-const UPLOAD_LIMIT: usize = 16 * 1024 * 1024;
+/// accepted (avatars: 5 MB) and the upload route reads no more than its own limit; this one
+/// only must not be the lower of the two.
+const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 
 /// A running local system. Dropping it stops it too, without waiting.
 #[derive(Debug)]
@@ -36,24 +38,38 @@ impl LocalSystem {
             .await
             .with_context(|| format!("listening on 127.0.0.1:{}", options.port))?;
         let addr = listener.local_addr().context("reading the bound address")?;
-        let base_url = options.app_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-        let backend = Backend::local(LocalConfig { data_dir: options.data_dir.clone(), base_url })
-            .with_context(|| format!("opening the local backend in {}", options.data_dir.display()))?;
+        let base_url = options
+            .app_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let backend = Backend::local(LocalConfig::new(options.data_dir.clone(), base_url))
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the local backend in {}",
+                    options.data_dir.display()
+                )
+            })?;
         let Backend::Local(local) = &backend else {
             return Err(anyhow!("Backend::local built a backend that is not local"));
         };
 
         // Generated once and kept in the data directory, so the kid survives restarts.
         let secrets = backend.secrets()?;
-        let keys =
-            KeySet::load_or_create(secrets.as_ref(), backend.signing_keys_secret(), backend.clock().now(), &OsRandom)
-                .await
-                .context("loading or creating the signing key set")?;
+        let keys = KeySet::load_or_create(
+            secrets.as_ref(),
+            backend.signing_keys_secret(),
+            backend.clock().now(),
+            &OsRandom,
+        )
+        .await
+        .context("loading or creating the signing key set")?;
         tracing::info!(kid = %keys.current().kid, "signing keys ready");
 
         let api = api::router(&backend)?.merge(mailbox::routes(local.mailbox()));
         let uploads = blobs::routes(local.local_blobs());
-        let routes = http::limit(api, http::MAX_BODY_BYTES).merge(http::limit(uploads, UPLOAD_LIMIT));
+        let routes =
+            http::limit(api, http::MAX_BODY_BYTES).merge(http::limit(uploads, UPLOAD_LIMIT));
         let (stop, stopped) = watch::channel(false);
         let runtime = Runtime::from_catalog(&backend)?.spawn(&stopped);
         let mut on_stop = stopped.clone();
@@ -66,7 +82,12 @@ impl LocalSystem {
                 .into_future(),
         );
         tracing::info!(url = %format!("http://{addr}"), data_dir = %options.data_dir.display(), "local system up");
-        Ok(Self { addr, stop, server, runtime })
+        Ok(Self {
+            addr,
+            stop,
+            server,
+            runtime,
+        })
     }
 
     /// The address the server listens on.
@@ -78,7 +99,10 @@ impl LocalSystem {
     /// every part to end.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
-        self.server.await.context("the server task failed")?.context("the server failed")?;
+        self.server
+            .await
+            .context("the server task failed")?
+            .context("the server failed")?;
         for task in self.runtime {
             task.await.context("an event runtime task failed")?;
         }

@@ -44,22 +44,39 @@ pub struct PurgeReport {
 
 impl PurgeExpired {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
-        Self { store, batch: BATCH, budget: BUDGET }
+        Self {
+            store,
+            batch: BATCH,
+            budget: BUDGET,
+        }
     }
 
     pub fn with_limits(self, batch: usize, budget: Duration) -> Self {
-        Self { batch: batch.max(1), budget, ..self }
+        Self {
+            batch: batch.max(1),
+            budget,
+            ..self
+        }
     }
 
     pub async fn run(&self) -> anyhow::Result<PurgeReport> {
         let started = Instant::now();
-        let mut report = PurgeReport { removed: 0, batches: 0, finished: false };
+        let mut report = PurgeReport {
+            removed: 0,
+            batches: 0,
+            finished: false,
+        };
         while started.elapsed() < self.budget {
             let removed = self
                 .store
                 .purge_expired(self.batch)
                 .await
-                .with_context(|| format!("purging expired items after removing {} of them", report.removed))?;
+                .with_context(|| {
+                    format!(
+                        "purging expired items after removing {} of them",
+                        report.removed
+                    )
+                })?;
             report.batches += 1;
             report.removed += removed;
             if removed == 0 {
@@ -111,15 +128,28 @@ mod tests {
         async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn add(&self, _: &Key, _: &str, _: i64, _: Option<DateTime<Utc>>) -> Result<i64, StoreError> {
+        async fn add(
+            &self,
+            _: &Key,
+            _: &str,
+            _: i64,
+            _: Option<DateTime<Utc>>,
+        ) -> Result<i64, StoreError> {
             Ok(0)
         }
         async fn query(&self, _: Query) -> Result<Page, StoreError> {
             Ok(Page::default())
         }
         async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
-            let mut script = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let next = if script.is_empty() { 0 } else { script.remove(0) };
+            let mut script = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let next = if script.is_empty() {
+                0
+            } else {
+                script.remove(0)
+            };
             if next == usize::MAX {
                 return Err(StoreError::Unexpected(anyhow::anyhow!("throttled")));
             }
@@ -134,27 +164,57 @@ mod tests {
     #[tokio::test]
     async fn it_purges_in_batches_until_none_are_left() {
         let report = purge(vec![100, 100, 30]).run().await.ok();
-        assert_eq!(report, Some(PurgeReport { removed: 230, batches: 4, finished: true }));
+        assert_eq!(
+            report,
+            Some(PurgeReport {
+                removed: 230,
+                batches: 4,
+                finished: true
+            })
+        );
     }
 
     #[tokio::test]
     async fn it_stops_when_its_budget_is_spent() {
-        let report = purge(vec![100; 5]).with_limits(100, Duration::ZERO).run().await.ok();
-        assert_eq!(report, Some(PurgeReport { removed: 0, batches: 0, finished: false }));
+        let report = purge(vec![100; 5])
+            .with_limits(100, Duration::ZERO)
+            .run()
+            .await
+            .ok();
+        assert_eq!(
+            report,
+            Some(PurgeReport {
+                removed: 0,
+                batches: 0,
+                finished: false
+            })
+        );
     }
 
     #[tokio::test]
     async fn a_store_failure_fails_the_run_and_says_how_far_it_got() {
-        let error = purge(vec![100, usize::MAX]).run().await.err().map(|e| format!("{e:#}"));
+        let error = purge(vec![100, usize::MAX])
+            .run()
+            .await
+            .err()
+            .map(|e| format!("{e:#}"));
         assert!(
-            error.as_deref().is_some_and(|e| e.contains("after removing 100") && e.contains("throttled")),
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("after removing 100") && e.contains("throttled")),
             "{error:?}"
         );
     }
 
     #[tokio::test]
     async fn the_scheduled_handler_returns_the_report() {
-        let report = purge(vec![3]).handle(EventBridgeEvent::default()).await.ok();
-        assert_eq!(report, Some(serde_json::json!({"removed": 3, "batches": 2, "finished": true})));
+        let report = purge(vec![3])
+            .handle(EventBridgeEvent::default())
+            .await
+            .ok();
+        assert_eq!(
+            report,
+            Some(serde_json::json!({"removed": 3, "batches": 2, "finished": true}))
+        );
     }
 }

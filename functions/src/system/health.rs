@@ -20,7 +20,10 @@ pub fn router() -> Router {
 }
 
 async fn handle() -> axum::Json<Health> {
-    axum::Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+    axum::Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 #[cfg(test)]
@@ -32,11 +35,24 @@ mod tests {
 
     #[tokio::test]
     async fn health_reports_ok_and_the_version() {
-        let request = http::Request::get(PATH).body(Body::empty()).unwrap_or_default();
-        let response = router().oneshot(request).await.unwrap_or_else(|e| match e {});
+        let request = http::Request::get(PATH)
+            .body(Body::empty())
+            .unwrap_or_default();
+        let response = router()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|e| match e {});
         assert_eq!(response.status(), http::StatusCode::OK);
-        let bytes = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        assert_eq!(body, serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}));
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})
+        );
     }
 }

@@ -1,3 +1,5 @@
 //! Item store adapters.
 
 pub mod codec;
+pub mod dynamo;
+pub mod sqlite;

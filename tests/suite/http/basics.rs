@@ -11,7 +11,10 @@ async fn health_is_ok_and_names_the_version() -> anyhow::Result<()> {
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().await?;
     assert_eq!(body["status"], "ok");
-    assert!(body["version"].as_str().is_some_and(|v| !v.is_empty()), "{body}");
+    assert!(
+        body["version"].as_str().is_some_and(|v| !v.is_empty()),
+        "{body}"
+    );
     app.stop().await
 }
 
@@ -25,7 +28,10 @@ async fn the_key_set_publishes_ed25519_keys_with_ids() -> anyhow::Result<()> {
         assert_eq!(key["kty"], "OKP");
         assert_eq!(key["crv"], "Ed25519");
         assert_eq!(key["alg"], "EdDSA");
-        assert!(key["kid"].as_str().is_some_and(|kid| kid.len() >= 40), "{key}");
+        assert!(
+            key["kid"].as_str().is_some_and(|kid| kid.len() >= 40),
+            "{key}"
+        );
         assert!(key.get("d").is_none(), "a private key was published: {key}");
     }
     app.stop().await
@@ -54,8 +60,29 @@ async fn the_mailbox_starts_empty_and_has_a_page() -> anyhow::Result<()> {
     assert_eq!(app.mailbox().await?, Vec::<Value>::new());
     let page = app.get("/_local/mailbox/view").await?;
     assert_eq!(page.status(), 200);
-    assert!(page.headers()["content-type"].to_str()?.starts_with("text/html"));
-    assert!(page.headers()["content-security-policy"].to_str()?.starts_with("default-src 'none'"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/html")
+    );
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()?
+            .starts_with("default-src 'none'")
+    );
     assert!(page.text().await?.contains("No mail yet"));
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_local_blob_store_is_mounted_and_refuses_unsigned_downloads() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let response = app.get("/_local/blobs/avatars/someone.png").await?;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert!(response.headers().contains_key("x-request-id"));
     app.stop().await
 }

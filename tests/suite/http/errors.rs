@@ -13,13 +13,22 @@ async fn problem(response: Response, status: u16, code: &str) -> anyhow::Result<
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "no-referrer");
-    assert_eq!(headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    assert_eq!(
+        headers["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
     let body: Value = response.json().await?;
     assert_eq!(body["status"], status);
     assert_eq!(body["code"], code);
     assert_eq!(body["type"], "about:blank");
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
-    assert_eq!(body["request_id"].as_str(), headers["x-request-id"].to_str().ok());
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    assert_eq!(
+        body["request_id"].as_str(),
+        headers["x-request-id"].to_str().ok()
+    );
     Ok(body)
 }
 
@@ -44,8 +53,13 @@ async fn a_body_over_one_mebibyte_is_a_413_problem() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     // The limit holds on every route, whether or not its handler reads the body.
     let body = vec![b'x'; 1024 * 1024 + 1];
-    let response =
-        app.client.get(app.url("/health")).header("content-type", "application/json").body(body).send().await?;
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
     problem(response, 413, "payload_too_large").await?;
     app.stop().await
 }
@@ -64,7 +78,12 @@ async fn every_request_gets_its_own_id() -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_client_cannot_choose_its_request_id() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let response = app.client.get(app.url("/health")).header("x-request-id", "forged").send().await?;
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "forged")
+        .send()
+        .await?;
     assert_ne!(response.headers()["x-request-id"], "forged");
     app.stop().await
 }

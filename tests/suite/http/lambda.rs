@@ -7,7 +7,8 @@ use std::convert::Infallible;
 use functions::auth::jwks::{self, PublicKeys};
 use functions::http::app;
 use functions::system::health;
-use infra::compose::{Backend, LocalConfig};
+use infra::compose::Backend;
+use infra::config::LocalConfig;
 use lambda_http::http::response::Parts;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Body, IntoResponse, Request, Service};
@@ -49,13 +50,19 @@ where
     let request = lambda_http::request::from_str(event)?;
     let response = service.oneshot(request).await?;
     let (parts, body) = response.into_response().await.into_parts();
-    let Body::Text(text) = body else { anyhow::bail!("a JSON body should go back as text, not {body:?}") };
+    let Body::Text(text) = body else {
+        anyhow::bail!("a JSON body should go back as text, not {body:?}")
+    };
     Ok((parts, serde_json::from_str(&text)?))
 }
 
 #[tokio::test]
 async fn the_health_function_answers_an_api_gateway_event() -> anyhow::Result<()> {
-    let (parts, body) = invoke(app(health::router()), &gateway_event("GET", "/health", "Hx1-AbCdEf=")).await?;
+    let (parts, body) = invoke(
+        app(health::router()),
+        &gateway_event("GET", "/health", "Hx1-AbCdEf="),
+    )
+    .await?;
     assert_eq!(parts.status, 200);
     assert_eq!(body["status"], "ok");
     assert_eq!(parts.headers["x-request-id"], "Hx1-AbCdEf=");
@@ -64,8 +71,13 @@ async fn the_health_function_answers_an_api_gateway_event() -> anyhow::Result<()
 }
 
 #[tokio::test]
-async fn an_unknown_route_on_lambda_is_the_same_problem_with_the_gateway_request_id() -> anyhow::Result<()> {
-    let (parts, body) = invoke(app(health::router()), &gateway_event("GET", "/nope", "Zz9-QwErTy=")).await?;
+async fn an_unknown_route_on_lambda_is_the_same_problem_with_the_gateway_request_id()
+-> anyhow::Result<()> {
+    let (parts, body) = invoke(
+        app(health::router()),
+        &gateway_event("GET", "/nope", "Zz9-QwErTy="),
+    )
+    .await?;
     assert_eq!(parts.status, 404);
     assert_eq!(parts.headers["content-type"], "application/problem+json");
     assert_eq!(body["code"], "not_found");
@@ -76,14 +88,22 @@ async fn an_unknown_route_on_lambda_is_the_same_problem_with_the_gateway_request
 #[tokio::test]
 async fn the_jwks_function_publishes_the_key_set_of_its_backend() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let config = LocalConfig { data_dir: dir.path().to_owned(), base_url: "http://127.0.0.1:3000".into() };
-    let backend = Backend::local(config)?;
+    let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
     let secrets = backend.secrets()?;
-    let set = KeySet::load_or_create(secrets.as_ref(), backend.signing_keys_secret(), backend.clock().now(), &OsRandom)
-        .await?;
+    let set = KeySet::load_or_create(
+        secrets.as_ref(),
+        backend.signing_keys_secret(),
+        backend.clock().now(),
+        &OsRandom,
+    )
+    .await?;
 
     let keys = PublicKeys::new(secrets, backend.signing_keys_secret());
-    let (parts, body) = invoke(app(jwks::router(keys)), &gateway_event("GET", jwks::PATH, "J1")).await?;
+    let (parts, body) = invoke(
+        app(jwks::router(keys)),
+        &gateway_event("GET", jwks::PATH, "J1"),
+    )
+    .await?;
     assert_eq!(parts.status, 200);
     assert_eq!(body["keys"][0]["kid"], set.current().kid.as_str());
     Ok(())

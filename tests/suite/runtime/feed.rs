@@ -24,8 +24,16 @@ struct Fixture {
 fn fixture() -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let store = Arc::new(LocalStore::new(LocalDb::open(&dir.path().join("local.db"))?, clock.clone()));
-    Ok(Fixture { clock, store, seen: Arc::default(), _dir: dir })
+    let store = Arc::new(LocalStore::new(
+        LocalDb::open(&dir.path().join("local.db"))?,
+        clock.clone(),
+    ));
+    Ok(Fixture {
+        clock,
+        store,
+        seen: Arc::default(),
+        _dir: dir,
+    })
 }
 
 impl Fixture {
@@ -38,13 +46,16 @@ impl Fixture {
             async move {
                 let mut response = DynamoDbEventResponse::default();
                 for record in event.records {
-                    let fails = serde_json::to_value(&record.change.new_image)?["fail"] == json!({"BOOL": true});
+                    let fails = serde_json::to_value(&record.change.new_image)?["fail"]
+                        == json!({"BOOL": true});
                     if fails && response.batch_item_failures.is_empty() {
                         let mut failure = DynamoDbBatchItemFailure::default();
                         failure.item_identifier = record.change.sequence_number.clone();
                         response.batch_item_failures.push(failure);
                     }
-                    seen.lock().unwrap_or_else(PoisonError::into_inner).push(record);
+                    seen.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(record);
                 }
                 Ok(response)
             }
@@ -58,21 +69,29 @@ impl Fixture {
 }
 
 fn item(name: &str, extra: Value) -> Item {
-    let mut attrs = json!({ "name": name }).as_object().cloned().unwrap_or_default();
+    let mut attrs = json!({ "name": name })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     attrs.extend(extra.as_object().cloned().unwrap_or_default());
     Item::new(Key::new("user#1", "profile"), attrs)
 }
 
 fn image_name(image: &impl serde::Serialize) -> Value {
-    serde_json::to_value(image).map(|v| v["name"]["S"].clone()).unwrap_or_default()
+    serde_json::to_value(image)
+        .map(|v| v["name"]["S"].clone())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
-async fn a_consumer_sees_inserts_modifications_and_removals_with_their_images() -> anyhow::Result<()> {
+async fn a_consumer_sees_inserts_modifications_and_removals_with_their_images() -> anyhow::Result<()>
+{
     let fx = fixture()?;
     fx.store.put(item("Ada", json!({})), None).await?;
     fx.store.put(item("Ada L.", json!({})), None).await?;
-    fx.store.delete(&Key::new("user#1", "profile"), None).await?;
+    fx.store
+        .delete(&Key::new("user#1", "profile"), None)
+        .await?;
 
     let pump = fx.pump("recorder");
     let outcome = pump.pump_once().await?;
@@ -86,14 +105,24 @@ async fn a_consumer_sees_inserts_modifications_and_removals_with_their_images() 
     assert_eq!(image_name(&records[1].change.old_image), "Ada");
     assert_eq!(image_name(&records[1].change.new_image), "Ada L.");
     assert_eq!(image_name(&records[2].change.old_image), "Ada L.");
-    assert!(records[2].user_identity.is_none(), "a caller's delete is not a TTL deletion");
+    assert!(
+        records[2].user_identity.is_none(),
+        "a caller's delete is not a TTL deletion"
+    );
     let keys = serde_json::to_value(&records[2].change.keys)?;
     assert_eq!(keys, json!({"pk": {"S": "user#1"}, "sk": {"S": "profile"}}));
 
-    let sequence: Vec<u64> = records.iter().filter_map(|r| r.change.sequence_number.as_deref()?.parse().ok()).collect();
+    let sequence: Vec<u64> = records
+        .iter()
+        .filter_map(|r| r.change.sequence_number.as_deref()?.parse().ok())
+        .collect();
     assert!(sequence.windows(2).all(|w| w[0] < w[1]), "{sequence:?}");
     assert_eq!(outcome.position, sequence[2]);
-    assert_eq!(pump.pump_once().await?.delivered, 0, "the position was saved past the batch");
+    assert_eq!(
+        pump.pump_once().await?.delivered,
+        0,
+        "the position was saved past the batch"
+    );
     Ok(())
 }
 
@@ -101,17 +130,34 @@ async fn a_consumer_sees_inserts_modifications_and_removals_with_their_images() 
 async fn a_failed_record_is_delivered_again_with_what_followed_it() -> anyhow::Result<()> {
     let fx = fixture()?;
     fx.store.put(item("first", json!({})), None).await?;
-    fx.store.put(item("second", json!({"fail": true})), None).await?;
+    fx.store
+        .put(item("second", json!({"fail": true})), None)
+        .await?;
     fx.store.put(item("third", json!({})), None).await?;
     let pump = fx.pump("recorder");
 
     let first = pump.pump_once().await?;
-    let seqs: Vec<u64> = fx.seen().iter().filter_map(|r| r.change.sequence_number.as_deref()?.parse().ok()).collect();
-    assert_eq!(first, FeedOutcome { delivered: 3, position: seqs[0], failed_at: Some(seqs[1]) });
+    let seqs: Vec<u64> = fx
+        .seen()
+        .iter()
+        .filter_map(|r| r.change.sequence_number.as_deref()?.parse().ok())
+        .collect();
+    assert_eq!(
+        first,
+        FeedOutcome {
+            delivered: 3,
+            position: seqs[0],
+            failed_at: Some(seqs[1])
+        }
+    );
 
     let again = pump.pump_once().await?;
     assert_eq!(again.delivered, 2);
-    let names: Vec<Value> = fx.seen().iter().map(|r| image_name(&r.change.new_image)).collect();
+    let names: Vec<Value> = fx
+        .seen()
+        .iter()
+        .map(|r| image_name(&r.change.new_image))
+        .collect();
     assert_eq!(names, ["second", "third"]);
     Ok(())
 }
@@ -136,8 +182,15 @@ async fn an_expired_item_leaves_as_a_removal_by_the_service() -> anyhow::Result<
 
     fx.pump("recorder").pump_once().await?;
     let records = fx.seen();
-    let removal = records.last().map(serde_json::to_value).transpose()?.unwrap_or_default();
+    let removal = records
+        .last()
+        .map(serde_json::to_value)
+        .transpose()?
+        .unwrap_or_default();
     assert_eq!(removal["eventName"], "REMOVE");
-    assert_eq!(removal["userIdentity"], json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"}));
+    assert_eq!(
+        removal["userIdentity"],
+        json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"})
+    );
     Ok(())
 }

@@ -29,10 +29,24 @@ fn fixture() -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
     let db = LocalDb::open(&dir.path().join("local.db"))?;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let dead_letter = DeadLetter { queue: "work-dlq".into(), max_receives: 3 };
-    let work = Arc::new(LocalQueue::new(db.clone(), "work", clock.clone(), Some(dead_letter)));
+    let dead_letter = DeadLetter {
+        queue: "work-dlq".into(),
+        max_receives: 3,
+    };
+    let work = Arc::new(LocalQueue::new(
+        db.clone(),
+        "work",
+        clock.clone(),
+        Some(dead_letter),
+    ));
     let dead = Arc::new(LocalQueue::new(db, "work-dlq", clock.clone(), None));
-    Ok(Fixture { clock, work, dead, seen: Arc::default(), _dir: dir })
+    Ok(Fixture {
+        clock,
+        work,
+        dead,
+        seen: Arc::default(),
+        _dir: dir,
+    })
 }
 
 impl Fixture {
@@ -46,9 +60,15 @@ impl Fixture {
                 let mut response = SqsBatchResponse::default();
                 for record in event.records {
                     let body = record.body.unwrap_or_default();
-                    let count = record.attributes.get("ApproximateReceiveCount").cloned().unwrap_or_default();
+                    let count = record
+                        .attributes
+                        .get("ApproximateReceiveCount")
+                        .cloned()
+                        .unwrap_or_default();
                     assert_eq!(record.event_source.as_deref(), Some("aws:sqs"));
-                    seen.lock().unwrap_or_else(PoisonError::into_inner).push((body.clone(), count));
+                    seen.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((body.clone(), count));
                     if body == "crash" {
                         anyhow::bail!("the handler crashed");
                     }
@@ -59,7 +79,8 @@ impl Fixture {
                 Ok(response)
             }
         });
-        QueuePump::new("work", self.work.clone(), Arc::new(handler)).with_timing(VISIBILITY, NO_WAIT)
+        QueuePump::new("work", self.work.clone(), Arc::new(handler))
+            .with_timing(VISIBILITY, NO_WAIT)
     }
 
     fn seen(&self) -> Vec<(String, String)> {
@@ -79,12 +100,30 @@ async fn handled_messages_are_deleted_and_failed_ones_come_back() -> anyhow::Res
     }
     let pump = fx.pump();
 
-    assert_eq!(pump.pump_once().await?, BatchOutcome { received: 3, deleted: 2, failed: 1 });
-    assert_eq!(pump.pump_once().await?.received, 0, "a failed message stays hidden for its visibility timeout");
+    assert_eq!(
+        pump.pump_once().await?,
+        BatchOutcome {
+            received: 3,
+            deleted: 2,
+            failed: 1
+        }
+    );
+    assert_eq!(
+        pump.pump_once().await?.received,
+        0,
+        "a failed message stays hidden for its visibility timeout"
+    );
 
     fx.seen();
     fx.past_visibility();
-    assert_eq!(pump.pump_once().await?, BatchOutcome { received: 1, deleted: 0, failed: 1 });
+    assert_eq!(
+        pump.pump_once().await?,
+        BatchOutcome {
+            received: 1,
+            deleted: 0,
+            failed: 1
+        }
+    );
     assert_eq!(fx.seen(), vec![("fail-1".to_owned(), "2".to_owned())]);
     Ok(())
 }
@@ -98,12 +137,19 @@ async fn a_message_that_keeps_failing_is_dead_lettered() -> anyhow::Result<()> {
         assert_eq!(pump.pump_once().await?.failed, 1);
         fx.past_visibility();
     }
-    assert_eq!(pump.pump_once().await?.received, 0, "the fourth receive moves it to the dead-letter queue");
+    assert_eq!(
+        pump.pump_once().await?.received,
+        0,
+        "the fourth receive moves it to the dead-letter queue"
+    );
     let counts: Vec<String> = fx.seen().into_iter().map(|(_, count)| count).collect();
     assert_eq!(counts, ["1", "2", "3"]);
 
     let dead = fx.dead.receive(10, VISIBILITY, NO_WAIT).await?;
-    assert_eq!(dead.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["fail-forever"]);
+    assert_eq!(
+        dead.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["fail-forever"]
+    );
     Ok(())
 }
 
@@ -114,7 +160,14 @@ async fn a_handler_error_fails_the_whole_batch() -> anyhow::Result<()> {
         fx.work.send(body, Duration::ZERO).await?;
     }
     let pump = fx.pump();
-    assert_eq!(pump.pump_once().await?, BatchOutcome { received: 2, deleted: 0, failed: 2 });
+    assert_eq!(
+        pump.pump_once().await?,
+        BatchOutcome {
+            received: 2,
+            deleted: 0,
+            failed: 2
+        }
+    );
     fx.past_visibility();
     assert_eq!(pump.pump_once().await?.received, 2);
     Ok(())
@@ -124,17 +177,32 @@ async fn a_handler_error_fails_the_whole_batch() -> anyhow::Result<()> {
 async fn a_running_pump_delivers_what_is_sent_and_stops_on_request() -> anyhow::Result<()> {
     let fx = fixture()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(fx.pump().with_timing(VISIBILITY, Duration::from_millis(50)).run(stopped));
+    let task = tokio::spawn(
+        fx.pump()
+            .with_timing(VISIBILITY, Duration::from_millis(50))
+            .run(stopped),
+    );
     fx.work.send("ok-1", Duration::ZERO).await?;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while fx.seen.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "the pump never delivered the message");
+    while fx
+        .seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pump never delivered the message"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     stop.send_replace(true);
     tokio::time::timeout(Duration::from_secs(10), task).await??;
     fx.past_visibility();
-    assert!(fx.work.receive(10, VISIBILITY, NO_WAIT).await?.is_empty(), "the delivered message was deleted");
+    assert!(
+        fx.work.receive(10, VISIBILITY, NO_WAIT).await?.is_empty(),
+        "the delivered message was deleted"
+    );
     Ok(())
 }

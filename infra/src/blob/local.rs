@@ -1,0 +1,288 @@
+//! The local blob store: files in a directory, reached through HMAC-signed forms and URLs that
+//! the local server checks as S3 checks its own.
+//!
+//! Each blob is one file named after a hash of its key (so `a` and `a/b` can coexist, as on S3),
+//! holding its content type on the first line and then its bytes. Files are replaced atomically.
+
+mod form;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use shared::blob::{Blob, BlobError, BlobStore, PresignedPost, UploadPolicy, check_key};
+use shared::clock::Clock;
+
+pub use form::{SIGNATURE_FIELD, UploadRejected};
+
+/// Where the local server accepts uploads and serves downloads.
+pub const ROUTE: &str = "/_local/blobs";
+
+/// Why a download URL was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadRejected {
+    #[error("the download URL expired")]
+    Expired,
+    #[error("the download URL's signature does not match")]
+    BadSignature,
+    #[error("there is no blob under this key")]
+    NotFound,
+    #[error("invalid blob key")]
+    InvalidKey,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+#[derive(Clone)]
+pub struct LocalBlobs {
+    dir: PathBuf,
+    base_url: String,
+    signing_key: [u8; 32],
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for LocalBlobs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalBlobs")
+            .field("dir", &self.dir)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalBlobs {
+    /// `base_url` is where the local server is reachable, without a trailing slash.
+    pub fn new(
+        dir: PathBuf,
+        base_url: String,
+        signing_key: [u8; 32],
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        Self {
+            dir,
+            base_url,
+            signing_key,
+            clock,
+        }
+    }
+
+    /// Verifies a presigned-POST form (signature, expiry, exact key, exact content type, size
+    /// within the policy's range) and stores the file; returns its key.
+    pub async fn accept_upload(
+        &self,
+        fields: &BTreeMap<String, String>,
+        file: Vec<u8>,
+    ) -> Result<String, UploadRejected> {
+        let signed = |policy: &str, signature: &str| self.verify(policy.as_bytes(), signature);
+        let upload = form::verify(fields, file.len(), self.clock.now(), signed)?;
+        self.store(&upload.key, file, &upload.content_type)
+            .await
+            .map_err(|e| match e {
+                BlobError::InvalidKey(_) => UploadRejected::InvalidKey,
+                BlobError::Unexpected(e) => UploadRejected::Unexpected(e),
+            })?;
+        tracing::debug!(key = %upload.key, "blob uploaded");
+        Ok(upload.key)
+    }
+
+    /// Verifies a download URL's expiry and signature and returns the blob.
+    pub async fn download(
+        &self,
+        key: &str,
+        expires: i64,
+        signature: &str,
+    ) -> Result<Blob, DownloadRejected> {
+        check_key(key).map_err(|_| DownloadRejected::InvalidKey)?;
+        if expires <= self.clock.now().timestamp() {
+            return Err(DownloadRejected::Expired);
+        }
+        if !self.verify(download_message(key, expires).as_bytes(), signature) {
+            return Err(DownloadRejected::BadSignature);
+        }
+        match self.get(key).await {
+            Ok(Some(blob)) => Ok(blob),
+            Ok(None) => Err(DownloadRejected::NotFound),
+            Err(BlobError::InvalidKey(_)) => Err(DownloadRejected::InvalidKey),
+            Err(BlobError::Unexpected(e)) => Err(DownloadRejected::Unexpected(e)),
+        }
+    }
+
+    fn mac(&self, message: &[u8]) -> Hmac<Sha256> {
+        // HMAC takes keys of any length; only fixed-size MACs can refuse one.
+        #[allow(clippy::expect_used)]
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.signing_key).expect("HMAC accepts any key length");
+        mac.update(message);
+        mac
+    }
+
+    fn sign(&self, message: &[u8]) -> String {
+        hex::encode(self.mac(message).finalize().into_bytes())
+    }
+
+    /// Checks a hex `signature` over `message`, in constant time.
+    fn verify(&self, message: &[u8], signature: &str) -> bool {
+        hex::decode(signature).is_ok_and(|tag| self.mac(message).verify_slice(&tag).is_ok())
+    }
+
+    fn path_of(&self, key: &str) -> PathBuf {
+        self.dir.join(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    async fn store(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        check_content_type(content_type)?;
+        let (dir, path) = (self.dir.clone(), self.path_of(key));
+        let mut contents = Vec::with_capacity(content_type.len() + 1 + bytes.len());
+        contents.extend_from_slice(content_type.as_bytes());
+        contents.push(b'\n');
+        contents.extend_from_slice(&bytes);
+        blocking(move || write_atomically(&dir, &path, &contents)).await?;
+        Ok(())
+    }
+}
+
+/// What a download URL signs: the key and the expiry, under a prefix no form policy (base64)
+/// can start with.
+fn download_message(key: &str, expires: i64) -> String {
+    format!("GET\n{key}\n{expires}")
+}
+
+fn check_content_type(content_type: &str) -> Result<(), BlobError> {
+    let valid = !content_type.is_empty()
+        && content_type.len() <= 255
+        && content_type
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' ');
+    if valid {
+        Ok(())
+    } else {
+        Err(anyhow!("invalid content type {content_type:?}").into())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("a blob task did not finish")?
+}
+
+fn write_atomically(dir: &Path, path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let temp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+    let written = std::fs::File::create_new(&temp)
+        .and_then(|mut file| {
+            file.write_all(contents)?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(anyhow::Error::new(e).context(format!("writing {}", path.display())));
+    }
+    // The rename is durable once the directory entry is.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))
+}
+
+fn expiry(now: DateTime<Utc>, expires_in: Duration) -> Result<DateTime<Utc>, BlobError> {
+    let at = TimeDelta::from_std(expires_in)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d));
+    let at = at.and_then(|at| DateTime::from_timestamp(at.timestamp(), 0));
+    at.ok_or_else(|| {
+        anyhow!(
+            "an expiry {}s from now is out of range",
+            expires_in.as_secs()
+        )
+        .into()
+    })
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobs {
+    async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
+        check_key(&policy.key)?;
+        check_content_type(&policy.content_type)?;
+        let expires_at = expiry(self.clock.now(), policy.expires_in)?;
+        let encoded = form::encode_policy(policy, expires_at);
+        let signature = self.sign(encoded.as_bytes());
+        let fields = BTreeMap::from([
+            ("key".to_owned(), policy.key.clone()),
+            ("Content-Type".to_owned(), policy.content_type.clone()),
+            ("policy".to_owned(), encoded),
+            (SIGNATURE_FIELD.to_owned(), signature),
+        ]);
+        Ok(PresignedPost {
+            url: format!("{}{ROUTE}", self.base_url),
+            fields,
+            expires_at,
+        })
+    }
+
+    async fn presign_download(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        check_key(key)?;
+        let expires = expiry(self.clock.now(), expires_in)?.timestamp();
+        let signature = self.sign(download_message(key, expires).as_bytes());
+        Ok(format!(
+            "{}{ROUTE}/{key}?expires={expires}&signature={signature}",
+            self.base_url
+        ))
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        self.store(key, bytes, content_type).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        check_key(key)?;
+        let path = self.path_of(key);
+        let contents = blocking(move || match std::fs::read(&path) {
+            Ok(contents) => Ok(Some(contents)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+        })
+        .await?;
+        let Some(mut bytes) = contents else {
+            return Ok(None);
+        };
+        let split = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .context("a blob file without its content type")?;
+        let content_type = String::from_utf8(bytes[..split].to_vec())
+            .context("a blob's content type is not UTF-8")?;
+        bytes.drain(..=split);
+        Ok(Some(Blob {
+            bytes,
+            content_type,
+        }))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        let path = self.path_of(key);
+        blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                Err(anyhow::Error::new(e).context(format!("removing {}", path.display())))
+            }
+            _ => Ok(()),
+        })
+        .await?;
+        Ok(())
+    }
+}

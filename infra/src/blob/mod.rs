@@ -1,0 +1,4 @@
+//! Blob store adapters.
+
+pub mod s3;
+pub mod local;

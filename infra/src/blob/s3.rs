@@ -1,0 +1,179 @@
+//! The blob store on S3: objects in one bucket, presigned POST uploads and GET downloads.
+
+mod post_policy;
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::TimeDelta;
+use shared::blob::{Blob, BlobError, BlobStore, PresignedPost, UploadPolicy, check_key};
+use shared::clock::Clock;
+use std::sync::Arc;
+
+use self::post_policy::{PostPolicy, Signer};
+
+/// The blob store on one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3Blobs {
+    client: Client,
+    bucket: String,
+    /// Resolved on every presigned POST: on Lambda the credentials rotate.
+    credentials: Option<SharedCredentialsProvider>,
+    region: Option<String>,
+    /// Where POST forms go.
+    form_url: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl S3Blobs {
+    /// `sdk` supplies what presigned POST forms are signed with (credentials, region) and where
+    /// they go: the bucket's virtual-hosted endpoint, or `{endpoint_url}/{bucket}` (path style)
+    /// when the configuration overrides the endpoint, as emulators need (give such a client
+    /// `force_path_style(true)` too, so presigned GETs take the same shape).
+    pub fn new(
+        client: Client,
+        sdk: &aws_config::SdkConfig,
+        bucket: impl Into<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let bucket = bucket.into();
+        let region = sdk.region().map(|r| r.as_ref().to_owned());
+        let form_url = match sdk.endpoint_url() {
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None => format!(
+                "https://{bucket}.s3.{}.amazonaws.com/",
+                region.as_deref().unwrap_or("us-east-1")
+            ),
+        };
+        Self {
+            client,
+            bucket,
+            credentials: sdk.credentials_provider(),
+            region,
+            form_url,
+            clock,
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Blobs {
+    async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
+        check_key(&policy.key)?;
+        let provider = self
+            .credentials
+            .as_ref()
+            .context("no AWS credentials to sign an upload form with")?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .context("resolving AWS credentials")?;
+        let region = self
+            .region
+            .as_deref()
+            .context("no AWS region to sign an upload form for")?;
+        let now = self.clock.now();
+        let expires_at =
+            now + TimeDelta::from_std(policy.expires_in).context("upload form lifetime")?;
+        let fields = PostPolicy {
+            bucket: &self.bucket,
+            key: &policy.key,
+            content_type: &policy.content_type,
+            max_bytes: policy.max_bytes,
+            now,
+            expires_at,
+            region,
+        }
+        .sign(&Signer {
+            access_key_id: credentials.access_key_id(),
+            secret_access_key: credentials.secret_access_key(),
+            session_token: credentials.session_token(),
+        });
+        Ok(PresignedPost {
+            url: self.form_url.clone(),
+            fields,
+            expires_at,
+        })
+    }
+
+    async fn presign_download(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
+        check_key(key)?;
+        let config = PresigningConfig::builder()
+            .start_time(SystemTime::from(self.clock.now()))
+            .expires_in(expires_in)
+            .build()
+            .context("presigning a download")?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .context("presigning a download")?;
+        Ok(request.uri().to_owned())
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .context("storing a blob")?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        check_key(key)?;
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) if matches!(err.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context("reading a blob").into()),
+        };
+        let content_type = output
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let bytes = output
+            .body
+            .collect()
+            .await
+            .context("reading a blob's body")?;
+        Ok(Some(Blob {
+            bytes: bytes.into_bytes().to_vec(),
+            content_type,
+        }))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        check_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .context("deleting a blob")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! Configuration, read from the environment once at start.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+/// What the AWS backend needs to find its resources. Every resource is optional here and
+/// required by the accessor that uses it, so a function only needs the variables of the ports
+/// it uses. The SDK itself reads the standard AWS variables (region, credentials, and
+/// `AWS_ENDPOINT_URL` to talk to an emulator).
+#[derive(Debug, Clone, Default)]
+pub struct AwsEnv {
+    pub table_name: Option<String>,
+    pub jobs_queue_url: Option<String>,
+    pub blob_bucket: Option<String>,
+    pub mail_from: Option<String>,
+    pub signing_keys_secret: String,
+    /// Path-style S3 addressing (`{endpoint}/{bucket}/{key}`), which emulators need.
+    pub s3_force_path_style: bool,
+    pub secrets_cache_ttl: Duration,
+}
+
+impl AwsEnv {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Ok(Self {
+            table_name: var("TABLE_NAME"),
+            jobs_queue_url: var("JOBS_QUEUE_URL"),
+            blob_bucket: var("BLOB_BUCKET"),
+            mail_from: var("MAIL_FROM"),
+            signing_keys_secret: var("SIGNING_KEYS_SECRET")
+                .unwrap_or_else(|| shared::auth::keys::DEFAULT_SECRET_NAME.to_owned()),
+            s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
+            secrets_cache_ttl: Duration::from_secs(number("SECRETS_CACHE_SECONDS")?.unwrap_or(300)),
+        })
+    }
+
+    pub(crate) fn required(name: &str, value: &Option<String>) -> anyhow::Result<String> {
+        value.clone().with_context(|| format!("the environment variable {name} is not set"))
+    }
+}
+
+/// The local system's settings.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// Where every piece of local state lives (`./.local` by default).
+    pub data_dir: PathBuf,
+    /// The address the local server is reached at, for the links it signs.
+    pub base_url: String,
+    /// Receives of a job before it dead-letters, as the job queue's redrive policy on AWS.
+    pub max_receives: u32,
+}
+
+impl LocalConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, base_url: impl Into<String>) -> Self {
+        Self { data_dir: data_dir.into(), base_url: base_url.into(), max_receives: 5 }
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn flag(name: &str) -> anyhow::Result<bool> {
+    match var(name).as_deref() {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => anyhow::bail!("{name} must be true or false, not {other:?}"),
+    }
+}
+
+fn number(name: &str) -> anyhow::Result<Option<u64>> {
+    var(name).map(|v| v.parse().with_context(|| format!("{name} must be a number, not {v:?}"))).transpose()
+}

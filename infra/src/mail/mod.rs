@@ -1,0 +1,4 @@
+//! Mailer adapters.
+
+pub mod ses;
+pub mod mailbox;

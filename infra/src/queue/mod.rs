@@ -1,0 +1,4 @@
+//! Queue adapters.
+
+pub mod sqs;
+pub mod local;

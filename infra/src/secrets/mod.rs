@@ -1,0 +1,4 @@
+//! Secrets adapters.
+
+pub mod secrets_manager;
+pub mod local;

@@ -1,0 +1,152 @@
+//! What only the local store promises: durability and the change feed. The port's semantics are
+//! covered by the conformance suite.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta};
+use serde_json::json;
+use shared::clock::ManualClock;
+use shared::store::{Condition, Item, ItemStore, Key, Write};
+
+use super::{ChangeKind, LocalStore};
+use crate::local_db::LocalDb;
+
+fn start() -> DateTime<chrono::Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+}
+
+fn item(sk: &str, n: i64) -> Item {
+    let attrs = json!({ "n": n }).as_object().cloned().unwrap_or_default();
+    Item::new(Key::new("P", sk), attrs)
+}
+
+fn open(path: &std::path::Path, clock: &Arc<ManualClock>) -> anyhow::Result<LocalStore> {
+    Ok(LocalStore::new(LocalDb::open(path)?, clock.clone()))
+}
+
+#[tokio::test]
+async fn items_and_feed_positions_survive_reopening_the_database() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("local.db");
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = open(&path, &clock)?;
+    store.put(item("a", 1), None).await?;
+    store.set_feed_position("relay", 1).await?;
+    drop(store);
+
+    let store = open(&path, &clock)?;
+    assert_eq!(store.get(&Key::new("P", "a")).await?, Some(item("a", 1)));
+    assert_eq!(store.feed_position("relay").await?, 1);
+    assert_eq!(store.feed_position("never-saved").await?, 0);
+    assert_eq!(store.changes_after(0, 10).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_write_appears_on_the_feed_with_both_images() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = open(&dir.path().join("local.db"), &clock)?;
+    store.put(item("a", 1), None).await?;
+    store.put(item("a", 2), None).await?;
+    assert_eq!(store.add(&Key::new("P", "a"), "n", 5, None).await?, 7);
+    store.delete(&Key::new("P", "a"), None).await?;
+    store.delete(&Key::new("P", "a"), None).await?;
+
+    let changes = store.changes_after(0, 100).await?;
+    let kinds: Vec<_> = changes.iter().map(|c| c.kind).collect();
+    use ChangeKind::*;
+    assert_eq!(kinds, [Insert, Modify, Modify, Remove]);
+    assert_eq!(changes[1].old, Some(item("a", 1)));
+    assert_eq!(changes[1].new, Some(item("a", 2)));
+    assert_eq!(changes[2].new, Some(item("a", 7)));
+    assert_eq!(changes[3].old, Some(item("a", 7)));
+    assert_eq!(changes[3].new, None);
+    assert!(changes.iter().all(|c| !c.expired && c.at == start()));
+    assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(store.changes_after(changes[1].seq, 1).await?, changes[2..3]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_transaction_leaves_no_trace_on_the_feed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = open(&dir.path().join("local.db"), &clock)?;
+    let failed = store
+        .transact(vec![
+            Write::put(item("a", 1)),
+            Write::check(Key::new("P", "b"), Condition::Present),
+        ])
+        .await;
+    assert!(matches!(
+        failed,
+        Err(shared::store::StoreError::ConditionFailed { index: 1 })
+    ));
+    assert!(store.changes_after(0, 100).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_items_leave_through_an_expired_removal() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = open(&dir.path().join("local.db"), &clock)?;
+    let soon = start() + TimeDelta::seconds(10);
+    store.put(item("purged", 1).expiring_at(soon), None).await?;
+    store
+        .put(item("replaced", 1).expiring_at(soon), None)
+        .await?;
+    store.put(item("kept", 1), None).await?;
+    clock.advance(TimeDelta::seconds(10));
+
+    assert_eq!(store.purge_expired(1).await?, 1);
+    store
+        .put(item("replaced", 2), Some(Condition::Absent))
+        .await?;
+    assert_eq!(store.purge_expired(100).await?, 0);
+
+    let changes = store.changes_after(3, 100).await?;
+    let seen: Vec<_> = changes
+        .iter()
+        .map(|c| (c.kind, c.key.sk.as_str(), c.expired))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ChangeKind::Remove, "purged", true),
+            (ChangeKind::Remove, "replaced", true),
+            (ChangeKind::Insert, "replaced", false),
+        ]
+    );
+    assert_eq!(changes[0].old, Some(item("purged", 1).expiring_at(soon)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_add_over_an_expired_counter_starts_a_new_window() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = open(&dir.path().join("local.db"), &clock)?;
+    let key = Key::new("RATE", "ip");
+    let first = start() + TimeDelta::seconds(60);
+    assert_eq!(store.add(&key, "hits", 1, Some(first)).await?, 1);
+    assert_eq!(
+        store
+            .add(&key, "hits", 1, Some(first + TimeDelta::seconds(5)))
+            .await?,
+        2
+    );
+    assert_eq!(
+        store.get(&key).await?.and_then(|i| i.expires_at),
+        Some(first)
+    );
+    clock.advance(TimeDelta::seconds(60));
+    let second = first + TimeDelta::seconds(60);
+    assert_eq!(store.add(&key, "hits", 1, Some(second)).await?, 1);
+    assert_eq!(
+        store.get(&key).await?.and_then(|i| i.expires_at),
+        Some(second)
+    );
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! The AWS adapters against the emulator on loopback.
+
+mod blob;
+mod mail;
+mod queue;
+mod secrets;
+mod store;

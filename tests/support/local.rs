@@ -1,0 +1,78 @@
+//! Fixtures for the local adapters: a fresh data directory per test, and the local blob routes
+//! served on a random loopback port.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use infra::blob::local::LocalBlobs;
+use infra::local_db::LocalDb;
+use shared::clock::{Clock, OsRandom, Random, SystemClock};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+/// A fresh data directory, removed when dropped.
+#[derive(Debug)]
+pub struct LocalEnv {
+    pub dir: TempDir,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl LocalEnv {
+    pub fn new() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("creating a data directory")?;
+        Ok(Self {
+            dir,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The database of this directory (a new handle on the same file each call).
+    pub fn db(&self) -> anyhow::Result<LocalDb> {
+        LocalDb::open(&self.path().join("local.db"))
+    }
+}
+
+/// The local blob store of an environment, reachable over HTTP until dropped.
+#[derive(Debug)]
+pub struct BlobServer {
+    pub blobs: Arc<LocalBlobs>,
+    pub base_url: String,
+    task: JoinHandle<()>,
+}
+
+impl BlobServer {
+    pub async fn start(env: &LocalEnv) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port")?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let blobs = Arc::new(LocalBlobs::new(
+            env.path().join("blobs"),
+            base_url.clone(),
+            OsRandom.bytes::<32>(),
+            Arc::clone(&env.clock),
+        ));
+        let app = functions::local::blobs::routes(Arc::clone(&blobs));
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the local blob server stopped");
+            }
+        });
+        Ok(Self {
+            blobs,
+            base_url,
+            task,
+        })
+    }
+}
+
+impl Drop for BlobServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,157 @@
+//! The AWS emulator the suites talk to: one moto server per test process, on loopback.
+//!
+//! `AWS_EMULATOR_ENDPOINT` points the suites at a running emulator instead. Otherwise the
+//! server is started from the Python tools on first use, on a port the OS picks, and lives as
+//! long as the test process: a small Python wrapper runs `ThreadedMotoServer` and exits when
+//! its stdin reaches end of file, and the write end of that pipe is held in a static that is
+//! never dropped, so the server goes when the process goes, however it ends.
+//!
+//! Tests share the one server and run in parallel, so they never reset it: each test names its
+//! own resources uniquely (see [`crate::provision`]).
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use tokio::sync::OnceCell;
+
+use crate::python;
+
+/// Starts `ThreadedMotoServer` on a free loopback port, prints the port, and serves until its
+/// stdin closes.
+const WRAPPER: &str = r#"
+import os, sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdout = sys.stderr
+sys.stdin.read()
+os._exit(0)
+"#;
+
+/// How long the emulator may take to start (Python imports included).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The running emulator.
+#[derive(Debug)]
+pub struct Moto {
+    endpoint: String,
+    /// Present when this process started the server; holds its stdin open.
+    _server: Option<Server>,
+}
+
+#[derive(Debug)]
+struct Server {
+    _stdin: ChildStdin,
+    _child: Child,
+}
+
+/// The emulator of this test process, started on first use.
+pub async fn moto() -> anyhow::Result<&'static Moto> {
+    static MOTO: OnceCell<Moto> = OnceCell::const_new();
+    MOTO.get_or_try_init(start).await
+}
+
+impl Moto {
+    /// The emulator's base URL, without a trailing slash.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// An SDK configuration for the emulator: us-east-1, static test credentials, the
+    /// emulator as the endpoint of every service. Build clients from it inside the test that
+    /// uses them (clients hold connection pools tied to the runtime they were used on).
+    pub fn sdk_config(&self) -> SdkConfig {
+        let credentials = Credentials::new("testing", "testing", None, None, "moto");
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .endpoint_url(&self.endpoint)
+            .build()
+    }
+}
+
+async fn start() -> anyhow::Result<Moto> {
+    let moto = match std::env::var("AWS_EMULATOR_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => Moto {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            _server: None,
+        },
+        _ => tokio::task::spawn_blocking(launch)
+            .await
+            .context("starting moto")??,
+    };
+    wait_until_answering(&moto.endpoint).await?;
+    Ok(moto)
+}
+
+fn launch() -> anyhow::Result<Moto> {
+    let python = python::tools()?.join("python");
+    let logs = python::target_dir().join("moto");
+    fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let log = logs.join(format!("moto-{}.log", std::process::id()));
+    let stderr = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+
+    let mut child = Command::new(&python)
+        .args(["-c", WRAPPER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .with_context(|| format!("starting {}", python.display()))?;
+    let stdin = child.stdin.take().context("moto's stdin")?;
+    let stdout = child.stdout.take().context("moto's stdout")?;
+
+    let (port_tx, port_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = port_tx.send(lines.next());
+        // Keep draining, so a chatty library can never block the server on a full pipe.
+        lines.for_each(drop);
+    });
+    let port = match port_rx.recv_timeout(START_TIMEOUT) {
+        Ok(Some(Ok(line))) => line
+            .trim()
+            .parse::<u16>()
+            .with_context(|| format!("moto printed {line:?}"))?,
+        Ok(_) => bail!("moto exited before listening; see {}", log.display()),
+        Err(_) => bail!(
+            "moto did not start within {START_TIMEOUT:?}; see {}",
+            log.display()
+        ),
+    };
+    Ok(Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _server: Some(Server {
+            _stdin: stdin,
+            _child: child,
+        }),
+    })
+}
+
+/// Polls until the emulator answers HTTP at all (the status does not matter).
+async fn wait_until_answering(endpoint: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let url = format!("{endpoint}/moto-api/data.json");
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        match client.get(&url).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(e)
+                    .with_context(|| format!("the emulator at {endpoint} does not answer"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
