@@ -6,6 +6,6 @@ use functions::local::{LocalSystem, Options, shutdown_signal};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     functions::telemetry::init();
-    let system = LocalSystem::start(Options::from_process()?).await?;
+    let system = LocalSystem::start(Options::from_process()).await?;
     system.run_until(shutdown_signal()).await
 }

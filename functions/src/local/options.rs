@@ -1,5 +1,6 @@
 //! The local binary's options: flags first, then environment variables, then defaults.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -30,15 +31,27 @@ impl Options {
         }
     }
 
-    /// Reads this process's arguments and environment.
-    pub fn from_process() -> anyhow::Result<Self> {
-        Self::parse(std::env::args().skip(1), |name| std::env::var(name).ok())
+    /// Reads this process's arguments and environment. `--help` prints the usage and exits; a
+    /// bad argument prints what is wrong and the usage, and exits with status 2.
+    pub fn from_process() -> Self {
+        match Self::parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {
+            Ok(Some(options)) => options,
+            Ok(None) => {
+                let _ = writeln!(std::io::stdout(), "{USAGE}");
+                std::process::exit(0)
+            }
+            Err(error) => {
+                let _ = writeln!(std::io::stderr(), "{error:#}\n{USAGE}");
+                std::process::exit(2)
+            }
+        }
     }
 
+    /// The options, or `None` when the usage was asked for.
     pub fn parse(
         args: impl IntoIterator<Item = String>,
         env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<Option<Self>> {
         let (mut port, mut data_dir) = (env("PORT"), env("DATA_DIR"));
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -49,13 +62,13 @@ impl Options {
             let slot = match flag.as_str() {
                 "--port" => &mut port,
                 "--data-dir" => &mut data_dir,
-                "-h" | "--help" => bail!("{USAGE}"),
-                other => bail!("unknown argument {other:?}\n{USAGE}"),
+                "-h" | "--help" => return Ok(None),
+                other => bail!("unknown argument {other:?}"),
             };
             *slot = Some(
                 inline
                     .or_else(|| args.next())
-                    .with_context(|| format!("{flag} needs a value\n{USAGE}"))?,
+                    .with_context(|| format!("{flag} needs a value"))?,
             );
         }
         let port = match port {
@@ -65,11 +78,11 @@ impl Options {
             None => DEFAULT_PORT,
         };
         let data_dir = data_dir.map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
-        Ok(Self {
+        Ok(Some(Self {
             port,
             data_dir,
             app_url: env("APP_URL").filter(|url| !url.is_empty()),
-        })
+        }))
     }
 }
 
@@ -77,7 +90,7 @@ impl Options {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Options> {
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Option<Options>> {
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -89,7 +102,7 @@ mod tests {
 
     #[test]
     fn the_defaults_are_port_3000_and_dot_local() {
-        let options = parse(&[], &[]).ok();
+        let options = parse(&[], &[]).ok().flatten();
         assert_eq!(
             options,
             Some(Options {
@@ -107,26 +120,36 @@ mod tests {
             ("DATA_DIR", "/tmp/env"),
             ("APP_URL", "https://app.test"),
         ];
-        let options = parse(&["--port", "5000", "--data-dir=/tmp/flag"], &env).ok();
+        let options = parse(&["--port", "5000", "--data-dir=/tmp/flag"], &env)
+            .ok()
+            .flatten();
         let expected = Options {
             port: 5000,
             data_dir: "/tmp/flag".into(),
             app_url: Some("https://app.test".into()),
         };
         assert_eq!(options, Some(expected));
-        assert_eq!(parse(&[], &env).ok().map(|o| o.port), Some(4000));
+        assert_eq!(parse(&[], &env).ok().flatten().map(|o| o.port), Some(4000));
     }
 
     #[test]
-    fn bad_arguments_are_refused_with_the_usage() {
-        for args in [&["--port"][..], &["--port", "http"], &["--verbose"]] {
+    fn bad_arguments_are_refused_saying_why() {
+        let cases = [
+            (&["--port"][..], "needs a value"),
+            (&["--port", "http"], "not a port number"),
+            (&["--verbose"], "unknown argument"),
+        ];
+        for (args, why) in cases {
             let error = parse(args, &[]).err().map(|e| format!("{e:#}"));
             assert!(
-                error
-                    .as_deref()
-                    .is_some_and(|e| e.contains("usage") || e.contains("port number")),
-                "{args:?}"
+                error.as_deref().is_some_and(|e| e.contains(why)),
+                "{args:?}: {error:?}"
             );
         }
+    }
+
+    #[test]
+    fn help_asks_for_the_usage() {
+        assert!(matches!(parse(&["--port", "1", "--help"], &[]), Ok(None)));
     }
 }
