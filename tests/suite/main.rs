@@ -4,5 +4,5 @@
 // A test binary exports nothing; `pub` marks what its modules share.
 #![allow(unreachable_pub)]
 
-mod conformance;
 mod aws;
+mod conformance;
