@@ -1,1 +1,4 @@
 //! Suite.
+
+mod fixtures;
+mod template;

@@ -2,3 +2,4 @@
 //! harnesses built on them.
 
 pub mod python;
+pub mod template;
