@@ -69,8 +69,14 @@ fn every_file_in_events_is_listed_with_its_kind() -> anyhow::Result<()> {
     let listed: BTreeSet<String> = EVENTS.iter().map(|(name, _)| (*name).to_owned()).collect();
     let unlisted: Vec<_> = on_disk.difference(&listed).collect();
     let absent: Vec<_> = listed.difference(&on_disk).collect();
-    assert!(unlisted.is_empty(), "events/ files without a kind in tests/suite/fixtures.rs: {unlisted:?}");
-    assert!(absent.is_empty(), "listed in tests/suite/fixtures.rs but not in events/: {absent:?}");
+    assert!(
+        unlisted.is_empty(),
+        "events/ files without a kind in tests/suite/fixtures.rs: {unlisted:?}"
+    );
+    assert!(
+        absent.is_empty(),
+        "listed in tests/suite/fixtures.rs but not in events/: {absent:?}"
+    );
     Ok(())
 }
 
@@ -78,7 +84,11 @@ fn every_file_in_events_is_listed_with_its_kind() -> anyhow::Result<()> {
 fn every_event_deserializes_into_its_lambda_type() {
     let failures: Vec<String> = EVENTS
         .iter()
-        .filter_map(|&(name, kind)| decode(name, kind).err().map(|e| format!("events/{name} as {kind:?}: {e:#}")))
+        .filter_map(|&(name, kind)| {
+            decode(name, kind)
+                .err()
+                .map(|e| format!("events/{name} as {kind:?}: {e:#}"))
+        })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -86,9 +96,14 @@ fn every_event_deserializes_into_its_lambda_type() {
 #[test]
 fn every_http_function_has_a_sample_request_on_its_route() -> anyhow::Result<()> {
     for function in FUNCTIONS {
-        let Trigger::Http { method, path } = function.trigger else { continue };
+        let Trigger::Http { method, path } = function.trigger else {
+            continue;
+        };
         let name = format!("{}.json", function.name);
-        ensure!(EVENTS.contains(&(name.as_str(), Kind::HttpRequest)), "no HTTP request sample events/{name}");
+        ensure!(
+            EVENTS.contains(&(name.as_str(), Kind::HttpRequest)),
+            "no HTTP request sample events/{name}"
+        );
         let request = lambda_http::request::from_str(&read(&name)?)?;
 
         assert_eq!(request.method().as_str(), method, "events/{name}");
@@ -96,9 +111,19 @@ fn every_http_function_has_a_sample_request_on_its_route() -> anyhow::Result<()>
         let RequestContext::ApiGatewayV2(context) = request.request_context() else {
             bail!("events/{name} is not an HTTP API (payload 2.0) request")
         };
-        assert_eq!(context.route_key.as_deref(), Some(format!("{method} {path}").as_str()), "events/{name}");
-        assert!(context.request_id.is_some(), "events/{name} has no requestContext.requestId");
-        assert!(context.http.source_ip.is_some(), "events/{name} has no requestContext.http.sourceIp");
+        assert_eq!(
+            context.route_key.as_deref(),
+            Some(format!("{method} {path}").as_str()),
+            "events/{name}"
+        );
+        assert!(
+            context.request_id.is_some(),
+            "events/{name} has no requestContext.requestId"
+        );
+        assert!(
+            context.http.source_ip.is_some(),
+            "events/{name} has no requestContext.http.sourceIp"
+        );
     }
     Ok(())
 }
@@ -109,17 +134,29 @@ fn the_sqs_sample_carries_two_json_job_messages() -> anyhow::Result<()> {
     assert_eq!(event.records.len(), 2);
     for record in &event.records {
         let body = record.body.as_deref().context("a record without a body")?;
-        let job: serde_json::Value = serde_json::from_str(body).context("a body that is not JSON")?;
-        assert!(job.get("job_id").is_some(), "a message without job_id: {body}");
-        assert!(record.message_id.is_some() && record.attributes.contains_key("ApproximateReceiveCount"));
+        let job: serde_json::Value =
+            serde_json::from_str(body).context("a body that is not JSON")?;
+        assert!(
+            job.get("job_id").is_some(),
+            "a message without job_id: {body}"
+        );
+        assert!(
+            record.message_id.is_some()
+                && record.attributes.contains_key("ApproximateReceiveCount")
+        );
     }
     Ok(())
 }
 
 #[test]
-fn the_stream_sample_inserts_modifies_and_removes_items_in_the_tables_wire_form() -> anyhow::Result<()> {
+fn the_stream_sample_inserts_modifies_and_removes_items_in_the_tables_wire_form()
+-> anyhow::Result<()> {
     let event: StreamEvent = serde_json::from_str(&read("dynamodb-stream.json")?)?;
-    let names: Vec<&str> = event.records.iter().map(|r| r.event_name.as_str()).collect();
+    let names: Vec<&str> = event
+        .records
+        .iter()
+        .map(|r| r.event_name.as_str())
+        .collect();
     assert_eq!(names, ["INSERT", "MODIFY", "REMOVE"]);
     for record in &event.records {
         let change = &record.change;
@@ -128,13 +165,32 @@ fn the_stream_sample_inserts_modifies_and_removes_items_in_the_tables_wire_form(
             "MODIFY" => (true, true),
             _ => (true, false),
         };
-        assert_eq!(!change.old_image.is_empty(), has_old, "{} old image", record.event_name);
-        assert_eq!(!change.new_image.is_empty(), has_new, "{} new image", record.event_name);
-        for image in [&change.old_image, &change.new_image].into_iter().filter(|i| !i.is_empty()) {
-            let item = infra::store::codec::from_image(image.clone())
-                .with_context(|| format!("{} image is not an item in wire form", record.event_name))?;
-            let keys = infra::store::codec::from_image(change.keys.clone()).context("Keys hold pk and sk")?;
-            assert_eq!(item.key, keys.key, "{}: Keys and image disagree", record.event_name);
+        assert_eq!(
+            !change.old_image.is_empty(),
+            has_old,
+            "{} old image",
+            record.event_name
+        );
+        assert_eq!(
+            !change.new_image.is_empty(),
+            has_new,
+            "{} new image",
+            record.event_name
+        );
+        for image in [&change.old_image, &change.new_image]
+            .into_iter()
+            .filter(|i| !i.is_empty())
+        {
+            let item = infra::store::codec::from_image(image.clone()).with_context(|| {
+                format!("{} image is not an item in wire form", record.event_name)
+            })?;
+            let keys = infra::store::codec::from_image(change.keys.clone())
+                .context("Keys hold pk and sk")?;
+            assert_eq!(
+                item.key, keys.key,
+                "{}: Keys and image disagree",
+                record.event_name
+            );
         }
     }
     Ok(())

@@ -28,17 +28,23 @@ impl Template {
     /// The workspace's template.yaml.
     pub fn load() -> anyhow::Result<Self> {
         let path = path();
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let doc: Value = serde_yaml::from_str(text)?;
-        Ok(Self { doc: long_form(doc) })
+        Ok(Self {
+            doc: long_form(doc),
+        })
     }
 
     /// Every resource of the given type, by logical id.
-    pub fn resources_of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    pub fn resources_of_type<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
         self.doc
             .get("Resources")
             .and_then(Value::as_mapping)
@@ -51,7 +57,9 @@ impl Template {
     /// Every `AWS::Serverless::Function`, with the binary it runs and what triggers it.
     pub fn functions(&self) -> anyhow::Result<Vec<TemplateFunction>> {
         self.resources_of_type("AWS::Serverless::Function")
-            .map(|(id, resource)| TemplateFunction::parse(id, resource).with_context(|| format!("function {id}")))
+            .map(|(id, resource)| {
+                TemplateFunction::parse(id, resource).with_context(|| format!("function {id}"))
+            })
             .collect()
     }
 }
@@ -76,7 +84,11 @@ impl TemplateFunction {
                 routes.push(Route::of_event(event).with_context(|| format!("event {name}"))?);
             }
         }
-        Ok(Self { logical_id: logical_id.to_owned(), binary, routes })
+        Ok(Self {
+            logical_id: logical_id.to_owned(),
+            binary,
+            routes,
+        })
     }
 }
 
@@ -97,10 +109,12 @@ impl Route {
                 method: string_at(event, &["Properties", "Method"])?.to_ascii_uppercase(),
                 path: string_at(event, &["Properties", "Path"])?.to_owned(),
             }),
-            "Schedule" => Ok(Self::Schedule { expression: string_at(event, &["Properties", "Schedule"])?.to_owned() }),
-            "ScheduleV2" => {
-                Ok(Self::Schedule { expression: string_at(event, &["Properties", "ScheduleExpression"])?.to_owned() })
-            }
+            "Schedule" => Ok(Self::Schedule {
+                expression: string_at(event, &["Properties", "Schedule"])?.to_owned(),
+            }),
+            "ScheduleV2" => Ok(Self::Schedule {
+                expression: string_at(event, &["Properties", "ScheduleExpression"])?.to_owned(),
+            }),
             other => bail!("event type {other} has no counterpart in the function catalog"),
         }
     }
@@ -109,8 +123,13 @@ impl Route {
 impl From<&Trigger> for Route {
     fn from(trigger: &Trigger) -> Self {
         match *trigger {
-            Trigger::Http { method, path } => Self::Http { method: method.to_ascii_uppercase(), path: path.to_owned() },
-            Trigger::Schedule { expression } => Self::Schedule { expression: expression.to_owned() },
+            Trigger::Http { method, path } => Self::Http {
+                method: method.to_ascii_uppercase(),
+                path: path.to_owned(),
+            },
+            Trigger::Schedule { expression } => Self::Schedule {
+                expression: expression.to_owned(),
+            },
         }
     }
 }
@@ -131,12 +150,18 @@ pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<St
 
     let mut by_binary: BTreeMap<&str, Vec<&TemplateFunction>> = BTreeMap::new();
     for function in template {
-        by_binary.entry(&function.binary).or_default().push(function);
+        by_binary
+            .entry(&function.binary)
+            .or_default()
+            .push(function);
     }
     for (binary, functions) in &by_binary {
         if functions.len() > 1 {
             let ids: Vec<_> = functions.iter().map(|f| f.logical_id.as_str()).collect();
-            found.push(format!("binary `{binary}` is built by several template functions: {}", ids.join(", ")));
+            found.push(format!(
+                "binary `{binary}` is built by several template functions: {}",
+                ids.join(", ")
+            ));
         }
     }
 
@@ -148,7 +173,10 @@ pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<St
     }
     for (route, ids) in &owners {
         if ids.len() > 1 {
-            found.push(format!("{route} is served by several template functions: {}", ids.join(", ")));
+            found.push(format!(
+                "{route} is served by several template functions: {}",
+                ids.join(", ")
+            ));
         }
     }
 
@@ -164,19 +192,31 @@ pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<St
 
     let mut catalog_routes: BTreeMap<&str, BTreeSet<Route>> = BTreeMap::new();
     for function in catalog {
-        catalog_routes.entry(function.name).or_default().insert(Route::from(&function.trigger));
+        catalog_routes
+            .entry(function.name)
+            .or_default()
+            .insert(Route::from(&function.trigger));
     }
     for (name, routes) in &catalog_routes {
         let Some(functions) = by_binary.get(name) else {
-            found.push(format!("function `{name}` is in the catalog but not in template.yaml"));
+            found.push(format!(
+                "function `{name}` is in the catalog but not in template.yaml"
+            ));
             continue;
         };
-        let declared: BTreeSet<Route> = functions.iter().flat_map(|f| f.routes.iter().cloned()).collect();
+        let declared: BTreeSet<Route> = functions
+            .iter()
+            .flat_map(|f| f.routes.iter().cloned())
+            .collect();
         for route in routes.difference(&declared) {
-            found.push(format!("function `{name}`: {route} is in the catalog but not in template.yaml"));
+            found.push(format!(
+                "function `{name}`: {route} is in the catalog but not in template.yaml"
+            ));
         }
         for route in declared.difference(routes) {
-            found.push(format!("function `{name}`: {route} is in template.yaml but not in the catalog"));
+            found.push(format!(
+                "function `{name}`: {route} is in template.yaml but not in the catalog"
+            ));
         }
     }
     found
@@ -187,9 +227,13 @@ pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<St
 fn string_at<'a>(value: &'a Value, path: &[&str]) -> anyhow::Result<&'a str> {
     let mut current = value;
     for (depth, key) in path.iter().enumerate() {
-        current = current.get(key).ok_or_else(|| anyhow!("{} is missing", path[..=depth].join(".")))?;
+        current = current
+            .get(key)
+            .ok_or_else(|| anyhow!("{} is missing", path[..=depth].join(".")))?;
     }
-    current.as_str().ok_or_else(|| anyhow!("{} is not a literal string: {current:?}", path.join(".")))
+    current
+        .as_str()
+        .ok_or_else(|| anyhow!("{} is not a literal string: {current:?}", path.join(".")))
 }
 
 /// `value` with every short-form intrinsic tag rewritten into its long form.
@@ -201,7 +245,9 @@ fn long_form(value: Value) -> Value {
             let argument = match (name, long_form(tagged.value)) {
                 // `!GetAtt Resource.Attribute` is the one short form whose argument changes shape.
                 ("GetAtt", Value::String(target)) => match target.split_once('.') {
-                    Some((resource, attribute)) => Value::Sequence(vec![resource.into(), attribute.into()]),
+                    Some((resource, attribute)) => {
+                        Value::Sequence(vec![resource.into(), attribute.into()])
+                    }
                     None => Value::String(target),
                 },
                 (_, argument) => argument,
@@ -213,7 +259,12 @@ fn long_form(value: Value) -> Value {
             Value::Mapping(Mapping::from_iter([(Value::String(key), argument)]))
         }
         Value::Sequence(items) => Value::Sequence(items.into_iter().map(long_form).collect()),
-        Value::Mapping(entries) => Value::Mapping(entries.into_iter().map(|(k, v)| (k, long_form(v))).collect()),
+        Value::Mapping(entries) => Value::Mapping(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, long_form(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -241,7 +292,9 @@ mod tests {
             "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: {BuildProperties: {Binary: f}}\n    \
              Properties:\n      Events:\n        E: {Type: SNS, Properties: {Topic: t}}\n",
         )?;
-        let Err(error) = template.functions() else { bail!("an SNS event was accepted") };
+        let Err(error) = template.functions() else {
+            bail!("an SNS event was accepted")
+        };
         assert!(format!("{error:#}").contains("SNS"), "{error:#}");
         Ok(())
     }
