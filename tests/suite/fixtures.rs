@@ -203,3 +203,87 @@ fn the_schedule_sample_is_an_eventbridge_scheduled_event() -> anyhow::Result<()>
     assert_eq!(event.source, "aws.events");
     Ok(())
 }
+
+/// The sample events, fed to the handlers they are samples for.
+mod fed_to_their_handlers {
+    use std::sync::Arc;
+
+    use chrono::TimeDelta;
+    use functions::auth::jwks::{self, PublicKeys};
+    use functions::event::ScheduleHandler;
+    use functions::http::app;
+    use functions::maintenance::purge_expired::PurgeExpired;
+    use functions::system::health;
+    use infra::compose::Backend;
+    use infra::config::LocalConfig;
+    use shared::auth::keys::KeySet;
+    use shared::clock::OsRandom;
+    use shared::store::{Item, ItemStore, Key};
+
+    use super::read;
+    use crate::http::lambda::invoke;
+
+    async fn local_backend(dir: &tempfile::TempDir) -> anyhow::Result<Backend> {
+        Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await
+    }
+
+    #[tokio::test]
+    async fn events_health_json_is_answered_by_the_health_function() -> anyhow::Result<()> {
+        let (parts, body) = invoke(app(health::router()), &read("health.json")?).await?;
+        assert_eq!(parts.status, 200);
+        assert_eq!(body["status"], "ok");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn events_jwks_json_is_answered_by_the_jwks_function() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let backend = local_backend(&dir).await?;
+        let secrets = backend.secrets()?;
+        let name = backend.signing_keys_secret();
+        let set = KeySet::load_or_create(secrets.as_ref(), name, backend.clock().now(), &OsRandom)
+            .await?;
+
+        let keys = PublicKeys::new(secrets, name);
+        let (parts, body) = invoke(app(jwks::router(keys)), &read("jwks.json")?).await?;
+        assert_eq!(parts.status, 200);
+        assert_eq!(body["keys"][0]["kid"], set.current().kid.as_str());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn events_schedule_json_makes_purge_expired_remove_expired_items() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let backend = local_backend(&dir).await?;
+        let store = backend.store()?;
+        let now = backend.clock().now();
+        let expired = Key::new("SESSION#fixture", "S");
+        let live = Key::new("SESSION#live", "S");
+        store
+            .put(
+                Item::new(expired.clone(), Default::default())
+                    .expiring_at(now - TimeDelta::seconds(5)),
+                None,
+            )
+            .await?;
+        store
+            .put(
+                Item::new(live.clone(), Default::default()).expiring_at(now + TimeDelta::hours(1)),
+                None,
+            )
+            .await?;
+
+        let handler = PurgeExpired::new(Arc::clone(&store));
+        let report = handler
+            .handle(serde_json::from_str(&read("schedule.json")?)?)
+            .await?;
+
+        assert_eq!(report["removed"], 1, "{report}");
+        assert!(store.get(&live).await?.is_some());
+        let page = store
+            .query(shared::store::Query::partition("SESSION#fixture"))
+            .await?;
+        assert!(page.items.is_empty());
+        Ok(())
+    }
+}
