@@ -218,7 +218,7 @@ mod fed_to_their_handlers {
     use infra::config::LocalConfig;
     use shared::auth::keys::KeySet;
     use shared::clock::OsRandom;
-    use shared::store::{Item, ItemStore, Key};
+    use shared::store::{Item, Key};
 
     use super::read;
     use crate::http::lambda::invoke;
