@@ -11,8 +11,11 @@
 //! - [`local`]: the whole system in one process: the server, the mailbox pages, and the event
 //!   runtime that feeds the handlers real Lambda event types.
 //!
-//! `src/bin/` holds one thin main per Lambda function and `local`, the local system.
+//! - [`admin`]: the operator's command line (creating the signing key set on AWS or locally).
+//!
+//! `src/bin/` holds one thin main per Lambda function, `local` (the local system) and `admin`.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod catalog;

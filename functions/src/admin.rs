@@ -1,0 +1,121 @@
+//! The admin command line: one-off operations against either backend, run by an operator.
+//!
+//! ```text
+//! admin [--data-dir DIR] init-keys
+//! ```
+//!
+//! Without `--data-dir` it works on AWS, configured from the environment like a function
+//! (`SIGNING_KEYS_SECRET`, the usual AWS variables); with it, on the local system's data.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use infra::compose::Backend;
+use infra::config::LocalConfig;
+use shared::auth::keys::KeySet;
+use shared::clock::OsRandom;
+
+pub const USAGE: &str = "usage: admin [--data-dir DIR] <command>
+commands:
+  init-keys   create the token signing key set (current + next key) unless one exists; prints its kid
+options:
+  --data-dir DIR   act on the local system's data under DIR instead of on AWS";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    InitKeys,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub data_dir: Option<PathBuf>,
+    pub command: Command,
+}
+
+impl Invocation {
+    pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
+        let mut args = args.into_iter();
+        let (mut data_dir, mut command) = (None, None);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--data-dir" => {
+                    data_dir = Some(PathBuf::from(
+                        args.next().context("--data-dir needs a value")?,
+                    ))
+                }
+                "init-keys" if command.is_none() => command = Some(Command::InitKeys),
+                other => bail!("unexpected argument {other:?}"),
+            }
+        }
+        let command = command.context("no command given")?;
+        Ok(Self { data_dir, command })
+    }
+}
+
+/// Runs the command and returns what to tell the operator.
+pub async fn run(invocation: Invocation) -> anyhow::Result<String> {
+    let backend = match &invocation.data_dir {
+        // The base URL only matters to signed blob links, which no admin command makes.
+        Some(dir) => Backend::local(LocalConfig::new(dir, "http://127.0.0.1:3000")).await?,
+        None => Backend::aws_from_env().await?,
+    };
+    match invocation.command {
+        Command::InitKeys => {
+            let secrets = backend.secrets()?;
+            let name = backend.signing_keys_secret();
+            let set =
+                KeySet::load_or_create(secrets.as_ref(), name, backend.clock().now(), &OsRandom)
+                    .await?;
+            Ok(format!(
+                "signing key set {name}: current kid {}",
+                set.current().kid
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn init_keys_parses_with_and_without_a_data_dir() {
+        let aws = Invocation::parse(args(&["init-keys"])).ok();
+        assert_eq!(
+            aws,
+            Some(Invocation {
+                data_dir: None,
+                command: Command::InitKeys
+            })
+        );
+        let local = Invocation::parse(args(&["--data-dir", "/tmp/x", "init-keys"])).ok();
+        assert_eq!(
+            local.and_then(|i| i.data_dir),
+            Some(PathBuf::from("/tmp/x"))
+        );
+    }
+
+    #[test]
+    fn a_missing_or_unknown_command_is_refused() {
+        assert!(Invocation::parse(args(&[])).is_err());
+        assert!(Invocation::parse(args(&["drop-table"])).is_err());
+        assert!(Invocation::parse(args(&["--data-dir"])).is_err());
+    }
+
+    #[tokio::test]
+    async fn init_keys_is_idempotent() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let invocation = Invocation {
+            data_dir: Some(dir.path().to_owned()),
+            command: Command::InitKeys,
+        };
+        let first = run(invocation.clone()).await?;
+        let second = run(invocation).await?;
+        assert_eq!(first, second);
+        Ok(())
+    }
+}

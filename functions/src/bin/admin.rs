@@ -1,0 +1,16 @@
+//! `admin`: one-off operations against AWS or the local data; `admin --help` lists them.
+
+use std::io::Write as _;
+
+use functions::admin::{Invocation, USAGE, run};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    functions::telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        return Ok(writeln!(std::io::stdout(), "{USAGE}")?);
+    }
+    let invocation = Invocation::parse(args).map_err(|e| anyhow::anyhow!("{e:#}\n{USAGE}"))?;
+    Ok(writeln!(std::io::stdout(), "{}", run(invocation).await?)?)
+}
