@@ -2,6 +2,7 @@
 //! the [`Scheduler`]; queue and stream consumers get a [`QueuePump`] or a [`FeedPump`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use infra::compose::Backend;
@@ -70,6 +71,16 @@ impl Runtime {
             }
         }
         Ok(runtime)
+    }
+
+    /// Sets the visibility timeout of every queue consumer's received messages.
+    pub fn with_queue_visibility(mut self, visibility: Duration) -> Self {
+        self.queue_pumps = self
+            .queue_pumps
+            .into_iter()
+            .map(|pump| pump.with_visibility(visibility))
+            .collect();
+        self
     }
 
     pub fn with_queue_pump(mut self, pump: QueuePump) -> Self {

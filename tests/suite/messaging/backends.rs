@@ -18,8 +18,16 @@ pub async fn local() -> anyhow::Result<(Ctx, LocalEnv)> {
     let env = LocalEnv::new()?;
     let db = env.db()?;
     let queue = |name: &str| {
-        let dead_letter = DeadLetter { queue: format!("{name}-dlq"), max_receives: MAX_RECEIVES };
-        Arc::new(LocalQueue::new(db.clone(), name, env.clock.clone(), Some(dead_letter)))
+        let dead_letter = DeadLetter {
+            queue: format!("{name}-dlq"),
+            max_receives: MAX_RECEIVES,
+        };
+        Arc::new(LocalQueue::new(
+            db.clone(),
+            name,
+            env.clock.clone(),
+            Some(dead_letter),
+        ))
     };
     let ctx = Ctx {
         store: Arc::new(LocalStore::new(db.clone(), env.clock.clone())),

@@ -1,8 +1,8 @@
 //! What the messaging cases share: the ports, a counting reaction, a queue that fails on cue,
 //! and stream events built from outbox items.
 
-use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -49,8 +49,14 @@ pub fn registered() -> Event {
 
 /// Writes a change (a user item) and its event in one transaction.
 pub async fn write_with_change(store: &dyn ItemStore, event: &Event) -> anyhow::Result<()> {
-    let attrs = json!({"name": "Ada"}).as_object().cloned().unwrap_or_default();
-    let user = Item::new(Key::new(format!("USER#{}", event.aggregate_id), "USER"), attrs);
+    let attrs = json!({"name": "Ada"})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let user = Item::new(
+        Key::new(format!("USER#{}", event.aggregate_id), "USER"),
+        attrs,
+    );
     store
         .transact(vec![Write::put(user), outbox_write(event)])
         .await
@@ -101,7 +107,9 @@ pub async fn is_relayed(store: &dyn ItemStore, event: &Event) -> anyhow::Result<
 pub async fn receive_n(queue: &dyn Queue, n: usize) -> anyhow::Result<Vec<ReceivedMessage>> {
     let received = Mutex::new(Vec::new());
     eventually(&format!("{n} messages"), || async {
-        let batch = queue.receive(10, Duration::from_secs(60), Duration::from_secs(1)).await?;
+        let batch = queue
+            .receive(10, Duration::from_secs(60), Duration::from_secs(1))
+            .await?;
         for message in &batch {
             queue.delete(&message.receipt).await?;
         }
@@ -110,7 +118,9 @@ pub async fn receive_n(queue: &dyn Queue, n: usize) -> anyhow::Result<Vec<Receiv
         Ok((received.len() >= n).then_some(()))
     })
     .await?;
-    let received = received.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let received = received
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
     assert_eq!(received.len(), n, "more messages than expected");
     Ok(received)
 }
@@ -139,7 +149,11 @@ impl Tally {
     }
 
     pub fn failing(name: &str, store: Arc<dyn ItemStore>, times: usize) -> Arc<Self> {
-        Arc::new(Self { name: name.to_owned(), store, fail_first: AtomicUsize::new(times) })
+        Arc::new(Self {
+            name: name.to_owned(),
+            store,
+            fail_first: AtomicUsize::new(times),
+        })
     }
 
     fn key(&self, aggregate: &str) -> Key {
@@ -149,7 +163,9 @@ impl Tally {
     /// How many events of this aggregate it counted.
     pub async fn count(&self, aggregate: &str) -> anyhow::Result<i64> {
         let item = self.store.get(&self.key(aggregate)).await?;
-        Ok(item.and_then(|i| i.attrs.get("count").and_then(Value::as_i64)).unwrap_or(0))
+        Ok(item
+            .and_then(|i| i.attrs.get("count").and_then(Value::as_i64))
+            .unwrap_or(0))
     }
 
     /// The reactions table with this tally on user registrations.
@@ -165,12 +181,19 @@ impl Reaction for Tally {
     }
 
     async fn react(&self, event: &Event) -> anyhow::Result<Vec<Write>> {
-        if self.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        if self
+            .fail_first
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
             bail!("the tally {} fails on cue", self.name);
         }
         let key = self.key(&event.aggregate_id);
         let count = self.count(&event.aggregate_id).await?;
-        let attrs = json!({"count": count + 1}).as_object().cloned().unwrap_or_default();
+        let attrs = json!({"count": count + 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         let condition = match count {
             0 => Condition::Absent,
             n => Condition::Equals("count".into(), json!(n)),
@@ -189,7 +212,11 @@ pub struct FailingSend {
 
 impl FailingSend {
     pub fn new(inner: Arc<dyn Queue>, nth: usize) -> Arc<Self> {
-        Arc::new(Self { inner, nth, sends: AtomicUsize::new(0) })
+        Arc::new(Self {
+            inner,
+            nth,
+            sends: AtomicUsize::new(0),
+        })
     }
 }
 
@@ -197,7 +224,10 @@ impl FailingSend {
 impl Queue for FailingSend {
     async fn send(&self, body: &str, delay: Duration) -> Result<String, QueueError> {
         if self.sends.fetch_add(1, Ordering::SeqCst) + 1 == self.nth {
-            return Err(QueueError::Unexpected(anyhow::anyhow!("send {} fails on cue", self.nth)));
+            return Err(QueueError::Unexpected(anyhow::anyhow!(
+                "send {} fails on cue",
+                self.nth
+            )));
         }
         self.inner.send(body, delay).await
     }
