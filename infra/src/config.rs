@@ -41,13 +41,16 @@ impl AwsEnv {
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
             secrets_cache_ttl: Duration::from_secs(number("SECRETS_CACHE_SECONDS")?.unwrap_or(300)),
             outbox_reconcile_after: Duration::from_secs(
-                number("OUTBOX_RECONCILE_AFTER_SECONDS")?.unwrap_or(OUTBOX_RECONCILE_AFTER.as_secs()),
+                number("OUTBOX_RECONCILE_AFTER_SECONDS")?
+                    .unwrap_or(OUTBOX_RECONCILE_AFTER.as_secs()),
             ),
         })
     }
 
     pub(crate) fn required(name: &str, value: &Option<String>) -> anyhow::Result<String> {
-        value.clone().with_context(|| format!("the environment variable {name} is not set"))
+        value
+            .clone()
+            .with_context(|| format!("the environment variable {name} is not set"))
     }
 }
 
@@ -88,5 +91,10 @@ fn flag(name: &str) -> anyhow::Result<bool> {
 }
 
 fn number(name: &str) -> anyhow::Result<Option<u64>> {
-    var(name).map(|v| v.parse().with_context(|| format!("{name} must be a number, not {v:?}"))).transpose()
+    var(name)
+        .map(|v| {
+            v.parse()
+                .with_context(|| format!("{name} must be a number, not {v:?}"))
+        })
+        .transpose()
 }

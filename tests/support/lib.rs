@@ -6,3 +6,4 @@ pub mod local;
 pub mod moto;
 pub mod provision;
 pub mod python;
+pub mod template;

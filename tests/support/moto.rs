@@ -1,10 +1,11 @@
 //! The AWS emulator the suites talk to: one moto server per test process, on loopback.
 //!
-//! `AWS_EMULATOR_ENDPOINT` points the suites at a running emulator instead. Otherwise the
-//! server is started from the Python tools on first use, on a port the OS picks, and lives as
-//! long as the test process: a small Python wrapper runs `ThreadedMotoServer` and exits when
-//! its stdin reaches end of file, and the write end of that pipe is held in a static that is
-//! never dropped, so the server goes when the process goes, however it ends.
+//! `AWS_EMULATOR_ENDPOINT` points the suites at a running emulator instead (one that applies
+//! each request atomically, as AWS does). Otherwise the server is started from the Python tools
+//! on first use, on a port the OS picks, and lives as long as the test process: a small Python
+//! wrapper serves moto one request at a time (see `WRAPPER`) and exits when its stdin reaches
+//! end of file, and the write end of that pipe is held in a static that is never dropped, so
+//! the server goes when the process goes, however it ends.
 //!
 //! Tests share the one server and run in parallel, so they never reset it: each test names its
 //! own resources uniquely (see [`crate::provision`]).
@@ -23,14 +24,34 @@ use tokio::sync::OnceCell;
 
 use crate::python;
 
-/// Starts `ThreadedMotoServer` on a free loopback port, prints the port, and serves until its
-/// stdin closes.
+/// Serves moto on a free loopback port, prints the port, and serves until its stdin closes.
+///
+/// Moto handles concurrent requests on threads without isolating them from each other, so two
+/// `UpdateItem` calls on one item can both read the old value and one addition is lost, where
+/// DynamoDB applies each request to an item atomically. Requests are therefore applied one at a
+/// time, as AWS appears to a client. A receive is the exception: its long poll waits for other
+/// requests' messages, and moto's queues guard their own messages.
 const WRAPPER: &str = r#"
-import os, sys
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
+import os, sys, threading
+from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication, MotoRequestHandler, create_backend_app,
+)
+
+moto = DomainDispatcherApplication(create_backend_app)
+one_at_a_time = threading.Lock()
+
+def serialized(environ, start_response):
+    if environ.get("HTTP_X_AMZ_TARGET") == "AmazonSQS.ReceiveMessage":
+        return moto(environ, start_response)
+    with one_at_a_time:
+        return list(moto(environ, start_response))
+
+server = make_server(
+    "127.0.0.1", 0, serialized, threaded=True, request_handler=MotoRequestHandler,
+)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print(server.server_port, flush=True)
 sys.stdout = sys.stderr
 sys.stdin.read()
 os._exit(0)

@@ -44,16 +44,22 @@ fn install() -> anyhow::Result<PathBuf> {
         return Ok(bin);
     }
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    run(Command::new(&python).args(["-m", "venv", "--clear"]).arg(&venv))?;
+    run(Command::new(&python)
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv))?;
     let requirements = root.join("requirements.txt");
     fs::write(&requirements, REQUIREMENTS)?;
-    run(Command::new(bin.join("pip")).args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements))?;
+    run(Command::new(bin.join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements))?;
     fs::write(&stamp, REQUIREMENTS)?;
     Ok(bin)
 }
 
 fn run(command: &mut Command) -> anyhow::Result<()> {
-    let output = command.output().with_context(|| format!("starting {command:?}"))?;
+    let output = command
+        .output()
+        .with_context(|| format!("starting {command:?}"))?;
     if !output.status.success() {
         bail!(
             "{command:?} failed ({}):\n{}{}",

@@ -1,42 +1,13 @@
-//! The S3 blob store, presigned POST uploads and GET downloads included.
+//! The S3 blob store: what is particular to S3 is how its forms and URLs are signed.
 
 use std::time::Duration;
 
-use shared::blob::{BlobError, BlobStore, UploadPolicy};
+use shared::blob::{BlobStore, UploadPolicy};
 use tests::moto::moto;
 use tests::provision;
 
 #[tokio::test]
-async fn a_blob_reads_back_until_deleted() -> anyhow::Result<()> {
-    let blobs = provision::blobs(moto().await?).await?;
-    assert_eq!(blobs.get("a/b.txt").await?, None);
-    blobs
-        .put("a/b.txt", b"hello".to_vec(), "text/plain")
-        .await?;
-    let blob = blobs.get("a/b.txt").await?;
-    assert_eq!(
-        blob.map(|b| (b.bytes, b.content_type)),
-        Some((b"hello".to_vec(), "text/plain".to_owned()))
-    );
-    blobs.delete("a/b.txt").await?;
-    assert_eq!(blobs.get("a/b.txt").await?, None);
-    blobs.delete("a/b.txt").await?;
-    Ok(())
-}
-
-#[tokio::test]
-async fn an_invalid_key_is_refused() -> anyhow::Result<()> {
-    let blobs = provision::blobs(moto().await?).await?;
-    let result = blobs.put("../escape", vec![], "text/plain").await;
-    assert!(
-        matches!(result, Err(BlobError::InvalidKey(_))),
-        "{result:?}"
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_presigned_post_uploads_a_file() -> anyhow::Result<()> {
+async fn forms_and_download_urls_are_signed_with_sigv4_for_the_bucket() -> anyhow::Result<()> {
     let moto = moto().await?;
     let blobs = provision::blobs(moto).await?;
     let policy = UploadPolicy {
@@ -47,13 +18,15 @@ async fn a_presigned_post_uploads_a_file() -> anyhow::Result<()> {
     };
     let post = blobs.presign_upload(&policy).await?;
     assert!(post.url.starts_with(moto.endpoint()), "{}", post.url);
-    assert_eq!(post.fields.get("key"), Some(&policy.key));
+    assert_eq!(
+        post.fields.get("x-amz-algorithm").map(String::as_str),
+        Some("AWS4-HMAC-SHA256")
+    );
     for field in [
         "policy",
         "x-amz-signature",
         "x-amz-credential",
         "x-amz-date",
-        "x-amz-algorithm",
     ] {
         assert!(
             post.fields.contains_key(field),
@@ -61,50 +34,26 @@ async fn a_presigned_post_uploads_a_file() -> anyhow::Result<()> {
             post.fields.keys()
         );
     }
-
-    let mut form = reqwest::multipart::Form::new();
-    for (name, value) in &post.fields {
-        form = form.text(name.clone(), value.clone());
-    }
-    let png = b"\x89PNG\r\n\x1a\nnot really".to_vec();
-    form = form.part(
-        "file",
-        reqwest::multipart::Part::bytes(png.clone())
-            .file_name("a.png")
-            .mime_str("image/png")?,
-    );
-    let response = reqwest::Client::new()
-        .post(&post.url)
-        .multipart(form)
-        .send()
-        .await?;
+    let credential = post
+        .fields
+        .get("x-amz-credential")
+        .cloned()
+        .unwrap_or_default();
     assert!(
-        response.status().is_success(),
-        "{}: {}",
-        response.status(),
-        response.text().await?
+        credential.ends_with("/us-east-1/s3/aws4_request"),
+        "{credential}"
     );
 
-    let stored = blobs.get(&policy.key).await?;
-    assert_eq!(
-        stored.map(|b| (b.bytes, b.content_type)),
-        Some((png, "image/png".to_owned()))
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_presigned_get_downloads_the_blob() -> anyhow::Result<()> {
-    let blobs = provision::blobs(moto().await?).await?;
-    blobs
-        .put("docs/report.pdf", b"%PDF-1.7".to_vec(), "application/pdf")
-        .await?;
     let url = blobs
-        .presign_download("docs/report.pdf", Duration::from_secs(60))
+        .presign_download(&policy.key, Duration::from_secs(60))
         .await?;
-    assert!(url.contains("X-Amz-Signature="), "{url}");
-    let response = reqwest::get(&url).await?;
-    assert!(response.status().is_success(), "{}", response.status());
-    assert_eq!(response.bytes().await?.as_ref(), b"%PDF-1.7");
+    assert!(url.starts_with(moto.endpoint()), "{url}");
+    for parameter in [
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+        "X-Amz-Signature=",
+        "X-Amz-Expires=60",
+    ] {
+        assert!(url.contains(parameter), "{parameter} missing from {url}");
+    }
     Ok(())
 }

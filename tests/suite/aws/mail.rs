@@ -1,4 +1,4 @@
-//! The SES mailer.
+//! The SES mailer: its sender identity.
 
 use serde_json::Value;
 use shared::mail::{Mail, MailError, Mailer};
@@ -15,12 +15,11 @@ fn mail(to: &str) -> Mail {
 }
 
 #[tokio::test]
-async fn a_sent_mail_reaches_the_provider() -> anyhow::Result<()> {
+async fn mail_goes_out_from_the_configured_sender() -> anyhow::Result<()> {
     let moto = moto().await?;
     let mailer = provision::mailer(moto).await?;
     let to = format!("{}@example.org", provision::unique("user"));
     let id = mailer.send(&mail(&to)).await?;
-    assert!(!id.is_empty());
 
     let data: Value = reqwest::get(format!("{}/moto-api/data.json", moto.endpoint()))
         .await?
@@ -35,14 +34,6 @@ async fn a_sent_mail_reaches_the_provider() -> anyhow::Result<()> {
         panic!("message {id} not among {sent:?}")
     };
     assert_eq!(ours["source"], provision::SENDER);
-    assert_eq!(ours["subject"], "Verify your email");
-    assert_eq!(ours["destinations"]["ToAddresses"][0], to.as_str());
-    assert!(
-        ours["body"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("this link")
-    );
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! The AWS adapters against the emulator on loopback.
+//! What is particular to the AWS adapters, against the emulator on loopback; the port contracts
+//! they share with the local adapters are the conformance suites.
 
 mod blob;
 mod mail;

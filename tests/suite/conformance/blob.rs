@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use shared::blob::{BlobStore, PresignedPost, UploadPolicy};
+use shared::blob::{BlobError, BlobStore, PresignedPost, UploadPolicy};
 
 use super::unique;
 
@@ -89,6 +89,47 @@ pub async fn the_upload_policy_pins_key_content_type_and_size(ctx: BlobCtx) -> a
     Ok(())
 }
 
+pub async fn an_upload_outside_its_policy_is_refused(ctx: BlobCtx) -> anyhow::Result<()> {
+    let policy = policy(16);
+    let post = ctx.blobs.presign_upload(&policy).await?;
+    let other_key = format!("{}.other", policy.key);
+    let with = |name: &str, value: &str| {
+        let mut changed = post.clone();
+        changed.fields.insert(name.to_owned(), value.to_owned());
+        changed
+    };
+    // The policy re-encoded with a larger size limit, without a signature to match it.
+    let widened = {
+        let encoded = post.fields.get("policy").cloned().unwrap_or_default();
+        let mut document: Value = serde_json::from_slice(&STANDARD.decode(encoded)?)?;
+        for condition in document["conditions"].as_array_mut().into_iter().flatten() {
+            if condition[0] == "content-length-range" {
+                condition[2] = json!(1 << 20);
+            }
+        }
+        STANDARD.encode(document.to_string())
+    };
+    let small: &[u8] = b"fits";
+    let attempts = [
+        ("a file over the size limit", post.clone(), vec![b'x'; 17]),
+        ("another key", with("key", &other_key), small.to_vec()),
+        (
+            "another content type",
+            with("Content-Type", "text/html"),
+            small.to_vec(),
+        ),
+        ("a forged policy", with("policy", &widened), vec![b'x'; 17]),
+    ];
+    for (what, form, file) in attempts {
+        let content_type = form.fields.get("Content-Type").cloned().unwrap_or_default();
+        let status = upload(&form, &file, &content_type).await?;
+        assert!(!status.is_success(), "{what}: the upload answered {status}");
+    }
+    assert_eq!(ctx.blobs.get(&policy.key).await?, None);
+    assert_eq!(ctx.blobs.get(&other_key).await?, None);
+    Ok(())
+}
+
 pub async fn a_presigned_download_url_fetches_the_bytes(ctx: BlobCtx) -> anyhow::Result<()> {
     let key = format!("conformance/{}/data.bin", unique("blob"));
     let bytes: Vec<u8> = (0..=255).collect();
@@ -132,19 +173,52 @@ pub async fn a_missing_blob_is_none(ctx: BlobCtx) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn an_invalid_key_is_refused(ctx: BlobCtx) -> anyhow::Result<()> {
+    for key in ["../escape", "/absolute", "a//b", "with space"] {
+        let invalid = |result: Result<(), BlobError>| {
+            assert!(
+                matches!(&result, Err(BlobError::InvalidKey(k)) if k == key),
+                "{key:?}: {result:?}"
+            );
+        };
+        invalid(ctx.blobs.put(key, b"x".to_vec(), "text/plain").await);
+        invalid(ctx.blobs.get(key).await.map(drop));
+        invalid(ctx.blobs.delete(key).await);
+        let download = ctx.blobs.presign_download(key, Duration::from_secs(60));
+        invalid(download.await.map(drop));
+        let upload = UploadPolicy {
+            key: key.to_owned(),
+            ..policy(16)
+        };
+        invalid(ctx.blobs.presign_upload(&upload).await.map(drop));
+    }
+    Ok(())
+}
+
 /// Instantiates every blob case for one implementation: `blob_suite!(local, factory)` where
-/// `factory()` is an async fn returning `anyhow::Result<(BlobCtx, guard)>`.
+/// `factory()` is an async fn returning `anyhow::Result<(BlobCtx, guard)>`. An implementation that
+/// cannot show a case adds `except { case: "why" }` (see `instantiate!`).
 macro_rules! blob_suite {
-    ($name:ident, $factory:expr) => {
+    ($name:ident, $factory:expr $(, except { $($skip:ident: $reason:literal),* $(,)? })?) => {
         mod $name {
-            crate::conformance::instantiate!($factory;
+            crate::conformance::instantiate!($factory; except { $($($skip: $reason),*)? };
                 a_presigned_upload_stores_the_file,
                 the_upload_policy_pins_key_content_type_and_size,
+                an_upload_outside_its_policy_is_refused,
                 a_presigned_download_url_fetches_the_bytes,
                 a_put_replaces_a_blob_and_a_deleted_blob_is_gone,
                 a_missing_blob_is_none,
+                an_invalid_key_is_refused,
             );
         }
     };
 }
 blob_suite!(local, crate::conformance::local::blob);
+blob_suite!(
+    aws,
+    crate::conformance::aws::blob,
+    except {
+        an_upload_outside_its_policy_is_refused: "moto stores any POST upload: it checks neither the \
+        form's signature nor its policy's conditions (key, Content-Type, content-length-range)",
+    }
+);

@@ -70,10 +70,11 @@ struct MailboxReader(Mailbox);
 
 #[async_trait]
 impl SentMail for MailboxReader {
-    async fn sent(&self) -> anyhow::Result<Vec<SentMessage>> {
+    async fn sent_to(&self, to: &str) -> anyhow::Result<Vec<SentMessage>> {
         let stored = self.0.list().await?;
         Ok(stored
             .into_iter()
+            .filter(|m| m.to == to)
             .map(|m| SentMessage {
                 id: m.id,
                 to: m.to,

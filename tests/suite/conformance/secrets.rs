@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use shared::secrets::Secrets;
+use shared::secrets::{Secrets, SecretsError};
 
 pub struct SecretsCtx {
     pub secrets: Arc<dyn Secrets>,
@@ -75,18 +75,36 @@ pub async fn of_racing_creators_exactly_one_wins(ctx: SecretsCtx) -> anyhow::Res
     Ok(())
 }
 
-/// Instantiates every secrets case for one implementation: `secrets_suite!(local, factory)`
-/// where `factory()` is an async fn returning `anyhow::Result<(SecretsCtx, guard)>`.
+pub async fn an_invalid_secret_name_is_refused(ctx: SecretsCtx) -> anyhow::Result<()> {
+    for name in ["../etc/passwd", "", "with space", "a//b"] {
+        let invalid = |result: Result<(), SecretsError>| {
+            assert!(
+                matches!(&result, Err(SecretsError::InvalidName(n)) if n == name),
+                "{name:?}: {result:?}"
+            );
+        };
+        invalid(ctx.secrets.get(name).await.map(drop));
+        invalid(ctx.secrets.put(name, "v").await);
+        invalid(ctx.secrets.create(name, "v").await.map(drop));
+    }
+    Ok(())
+}
+
+/// Instantiates every secrets case for one implementation: `secrets_suite!(local, factory)` where
+/// `factory()` is an async fn returning `anyhow::Result<(SecretsCtx, guard)>`. An implementation that
+/// cannot show a case adds `except { case: "why" }` (see `instantiate!`).
 macro_rules! secrets_suite {
-    ($name:ident, $factory:expr) => {
+    ($name:ident, $factory:expr $(, except { $($skip:ident: $reason:literal),* $(,)? })?) => {
         mod $name {
-            crate::conformance::instantiate!($factory;
+            crate::conformance::instantiate!($factory; except { $($($skip: $reason),*)? };
                 a_missing_secret_is_none,
                 a_put_secret_reads_back_and_a_second_put_overwrites_it,
                 only_the_first_create_wins,
                 of_racing_creators_exactly_one_wins,
+                an_invalid_secret_name_is_refused,
             );
         }
     };
 }
 secrets_suite!(local, crate::conformance::local::secrets);
+secrets_suite!(aws, crate::conformance::aws::secrets);

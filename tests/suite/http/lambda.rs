@@ -42,7 +42,7 @@ fn gateway_event(method: &str, path: &str, request_id: &str) -> String {
 }
 
 /// Serves one event and returns the response as lambda_http hands it back to Lambda.
-async fn invoke<S>(service: S, event: &str) -> anyhow::Result<(Parts, Value)>
+pub async fn invoke<S>(service: S, event: &str) -> anyhow::Result<(Parts, Value)>
 where
     S: Service<Request, Error = Infallible>,
     S::Response: IntoResponse,

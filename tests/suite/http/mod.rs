@@ -3,4 +3,4 @@
 
 mod basics;
 mod errors;
-mod lambda;
+pub mod lambda;

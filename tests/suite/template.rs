@@ -1,0 +1,142 @@
+//! template.yaml: cfn-lint clean, and in agreement with the function catalog.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail, ensure};
+use functions::catalog::{FUNCTIONS, Trigger};
+use serde_yaml::Value;
+use tests::template::{self, Route, Template};
+
+#[test]
+fn cfn_lint_finds_nothing_in_the_template() -> anyhow::Result<()> {
+    let cfn_lint = tests::python::tools()?.join("cfn-lint");
+    // Informational checks too: each one is cheap to satisfy and says something about intent.
+    let output = Command::new(&cfn_lint)
+        .args(["--include-checks", "I", "--"])
+        .arg(template::path())
+        .output()
+        .with_context(|| format!("running {}", cfn_lint.display()))?;
+    assert!(
+        output.status.success(),
+        "cfn-lint reported findings ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+#[test]
+fn the_template_and_the_catalog_declare_the_same_functions_routes_and_schedules()
+-> anyhow::Result<()> {
+    let functions = Template::load()?.functions()?;
+    let mismatches = template::mismatches(&functions, FUNCTIONS);
+    assert!(
+        mismatches.is_empty(),
+        "template.yaml and functions/src/catalog.rs disagree:\n{}",
+        mismatches.join("\n")
+    );
+    Ok(())
+}
+
+#[test]
+fn the_parity_check_reports_a_route_missing_from_the_template() -> anyhow::Result<()> {
+    let mut functions = Template::load()?.functions()?;
+    let function = FUNCTIONS
+        .iter()
+        .find(|f| matches!(f.trigger, Trigger::Http { .. }))
+        .context("the catalog has no HTTP function")?;
+    let route = Route::from(&function.trigger);
+    let declared = functions
+        .iter_mut()
+        .find(|f| f.binary == function.name)
+        .with_context(|| format!("`{}` is not in the template", function.name))?;
+    let before = declared.routes.len();
+    declared.routes.retain(|r| *r != route);
+    ensure!(
+        declared.routes.len() < before,
+        "the template lacks {route} of `{}`",
+        function.name
+    );
+
+    let mismatches = template::mismatches(&functions, FUNCTIONS);
+    let expected = format!(
+        "function `{}`: {route} is in the catalog but not in template.yaml",
+        function.name
+    );
+    assert!(
+        mismatches.contains(&expected),
+        "{expected:?} not reported in {mismatches:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_parity_check_reports_a_function_missing_from_the_catalog() -> anyhow::Result<()> {
+    let functions = Template::load()?.functions()?;
+    let Some((dropped, rest)) = FUNCTIONS.split_first() else {
+        bail!("the catalog is empty")
+    };
+
+    let mismatches = template::mismatches(&functions, rest);
+    assert!(
+        mismatches.iter().any(|m| m.contains(&format!("`{}`", dropped.name)) && m.contains("not in the catalog")),
+        "{mismatches:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn every_catalog_function_has_its_binary() {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin");
+    let missing: Vec<_> = FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .filter(|name| !bin.join(format!("{name}.rs")).is_file())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no functions/src/bin/<name>.rs for {missing:?}"
+    );
+}
+
+#[test]
+fn the_job_queue_hides_a_message_for_six_worker_timeouts() -> anyhow::Result<()> {
+    let template = Template::load()?;
+    let timeouts = template
+        .doc
+        .get("Mappings")
+        .and_then(|m| m.get("Worker"))
+        .and_then(|w| w.get("Timeouts"));
+    let seconds = |key: &str| {
+        timeouts
+            .and_then(|t| t.get(key))
+            .and_then(Value::as_u64)
+            .context(key.to_owned())
+    };
+    let (worker, visibility) = (
+        seconds("FunctionSeconds")?,
+        seconds("QueueVisibilitySeconds")?,
+    );
+    assert!(
+        visibility >= 6 * worker,
+        "visibility timeout {visibility} s < 6 × worker timeout {worker} s"
+    );
+
+    let (_, queue) = template
+        .resources_of_type("AWS::SQS::Queue")
+        .find(|(id, _)| *id == "JobsQueue")
+        .context("JobsQueue")?;
+    let used = queue
+        .get("Properties")
+        .and_then(|p| p.get("VisibilityTimeout"));
+    let expected: Value =
+        serde_yaml::from_str("{'Fn::FindInMap': [Worker, Timeouts, QueueVisibilitySeconds]}")?;
+    assert_eq!(
+        used,
+        Some(&expected),
+        "JobsQueue must take its visibility timeout from the Worker mapping"
+    );
+    Ok(())
+}
