@@ -2,9 +2,11 @@
 //!
 //! [`cases`] are written once over the ports and run on the local adapters and on the AWS
 //! adapters against the emulator; [`system`] runs the local event runtime end to end, through
-//! a crash.
+//! a crash; [`template`] checks the pipeline's resources in template.yaml.
 
 mod backends;
 mod cases;
-mod harness;
+pub mod harness;
+mod samples;
 mod system;
+mod template;
