@@ -64,7 +64,7 @@ pub async fn an_event_delivered_twice_has_one_effect(ctx: Ctx) -> anyhow::Result
     assert!(is_relayed(ctx.store.as_ref(), &event).await?);
 
     let messages = receive_n(ctx.events.as_ref(), 1).await?;
-    assert_eq!(events_of(&messages)?, [event.clone()]);
+    assert_eq!(events_of(&messages)?, std::slice::from_ref(&event));
     let delivery: SqsEvent = sqs_event("events", &messages);
 
     let tally = Tally::new("tally", ctx.store.clone());
@@ -177,7 +177,7 @@ pub async fn reconciliation_publishes_what_the_relay_never_saw(ctx: Ctx) -> anyh
     );
     assert_eq!(
         events_of(&receive_n(ctx.events.as_ref(), 1).await?)?,
-        [lost.clone()]
+        std::slice::from_ref(&lost)
     );
     assert!(is_relayed(ctx.store.as_ref(), &lost).await?);
     assert!(
