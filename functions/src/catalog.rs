@@ -22,6 +22,11 @@ pub enum Trigger {
     },
     /// An EventBridge schedule, in its `rate(...)` or `cron(...)` syntax.
     Schedule { expression: &'static str },
+    /// The table's change stream (DynamoDB Streams; the local store's change feed).
+    Stream,
+    /// An SQS queue: `events` or `jobs` (the local queue names; `EventsQueue` and `JobsQueue`
+    /// in the template).
+    Queue { queue: &'static str },
 }
 
 pub const FUNCTIONS: &[Function] = &[
@@ -43,6 +48,20 @@ pub const FUNCTIONS: &[Function] = &[
         name: "purge_expired",
         trigger: Trigger::Schedule {
             expression: "rate(1 hour)",
+        },
+    },
+    Function {
+        name: "relay",
+        trigger: Trigger::Stream,
+    },
+    Function {
+        name: "consumer",
+        trigger: Trigger::Queue { queue: "events" },
+    },
+    Function {
+        name: "reconcile_outbox",
+        trigger: Trigger::Schedule {
+            expression: "rate(5 minutes)",
         },
     },
 ];

@@ -6,7 +6,10 @@
 //! - Endpoints, one file each, all of the same shape (route constants, `router(state)`, the
 //!   handler): [`system::health`], [`auth::jwks`]. [`api`] mounts them all on one router.
 //! - [`event`]: the handler shapes of SQS, stream and schedule functions;
-//!   [`maintenance::purge_expired`] is the first scheduled one.
+//!   [`maintenance`] holds the scheduled ones ([`maintenance::purge_expired`],
+//!   [`maintenance::reconcile_outbox`]).
+//! - [`messaging`]: the event pipeline: the stream [`messaging::relay`], the events
+//!   [`messaging::consumer`] and the reactions it runs.
 //! - [`telemetry`]: tracing setup.
 //! - [`local`]: the whole system in one process: the server, the mailbox pages, and the event
 //!   runtime that feeds the handlers real Lambda event types.
@@ -23,5 +26,6 @@ pub mod event;
 pub mod http;
 pub mod local;
 pub mod maintenance;
+pub mod messaging;
 pub mod system;
 pub mod telemetry;

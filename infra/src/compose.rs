@@ -68,6 +68,13 @@ impl Backend {
         }
     }
 
+    pub fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        match self {
+            Backend::Aws(aws) => aws.events_queue(),
+            Backend::Local(local) => Ok(local.local_queue(EVENTS_QUEUE)),
+        }
+    }
+
     pub fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         match self {
             Backend::Aws(aws) => aws.blobs(),
@@ -89,6 +96,14 @@ impl Backend {
         }
     }
 
+    /// How old a pending outbox event must be before the reconciliation publishes it.
+    pub fn outbox_reconcile_after(&self) -> std::time::Duration {
+        match self {
+            Backend::Aws(aws) => aws.env.outbox_reconcile_after,
+            Backend::Local(local) => local.config.outbox_reconcile_after,
+        }
+    }
+
     /// The name of the signing key set in [`Backend::secrets`].
     pub fn signing_keys_secret(&self) -> &str {
         match self {
@@ -100,6 +115,9 @@ impl Backend {
 
 /// The local name of the job queue; its dead-letter queue is `jobs-dlq`.
 pub const JOBS_QUEUE: &str = "jobs";
+
+/// The local name of the events queue; its dead-letter queue is `events-dlq`.
+pub const EVENTS_QUEUE: &str = "events";
 
 /// Ports on AWS. Each accessor builds a client from the shared SDK configuration; building one
 /// is cheap and makes no network call.
@@ -138,6 +156,14 @@ impl AwsBackend {
 
     pub fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
         let url = AwsEnv::required("JOBS_QUEUE_URL", &self.env.jobs_queue_url)?;
+        Ok(Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            url,
+        )))
+    }
+
+    pub fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        let url = AwsEnv::required("EVENTS_QUEUE_URL", &self.env.events_queue_url)?;
         Ok(Arc::new(SqsQueue::new(
             aws_sdk_sqs::Client::new(&self.sdk),
             url,
@@ -231,13 +257,15 @@ impl LocalBackend {
         self.store.clone()
     }
 
-    /// A handle on a local queue. `jobs` dead-letters into `jobs-dlq` after the configured number
-    /// of receives, as the job queue's redrive policy does on AWS.
+    /// A handle on a local queue. `jobs` and `events` dead-letter into `jobs-dlq` and
+    /// `events-dlq` after the configured number of receives, as their redrive policies do on AWS.
     pub fn local_queue(&self, name: &str) -> Arc<LocalQueue> {
-        let dead_letter = (name == JOBS_QUEUE).then(|| DeadLetter {
-            queue: format!("{name}-dlq"),
-            max_receives: self.config.max_receives,
-        });
+        let dead_letter = [JOBS_QUEUE, EVENTS_QUEUE]
+            .contains(&name)
+            .then(|| DeadLetter {
+                queue: format!("{name}-dlq"),
+                max_receives: self.config.max_receives,
+            });
         Arc::new(LocalQueue::new(
             self.db.clone(),
             name,

@@ -10,5 +10,6 @@ mod aws;
 mod conformance;
 mod fixtures;
 mod http;
+mod messaging;
 mod runtime;
 mod template;

@@ -99,6 +99,11 @@ pub enum Route {
     Http { method: String, path: String },
     /// `rate(...)` or `cron(...)`.
     Schedule { expression: String },
+    /// The table's stream: a `DynamoDB` event on `!GetAtt Table.StreamArn`.
+    Stream,
+    /// An `SQS` event on `!GetAtt <Name>Queue.Arn`; `queue` is the catalog's name for it,
+    /// `<name>` in lower case (`EventsQueue` is `events`).
+    Queue { queue: String },
 }
 
 impl Route {
@@ -115,6 +120,25 @@ impl Route {
             "ScheduleV2" => Ok(Self::Schedule {
                 expression: string_at(event, &["Properties", "ScheduleExpression"])?.to_owned(),
             }),
+            "DynamoDB" => {
+                let stream = get_att(event, &["Properties", "Stream"])?;
+                if stream != ("Table", "StreamArn") {
+                    bail!("a DynamoDB event on {stream:?}, not on the table's stream");
+                }
+                Ok(Self::Stream)
+            }
+            "SQS" => {
+                let (queue, attribute) = get_att(event, &["Properties", "Queue"])?;
+                let name = queue
+                    .strip_suffix("Queue")
+                    .filter(|name| !name.is_empty() && attribute == "Arn")
+                    .with_context(|| {
+                        format!("an SQS event on {queue}.{attribute}, not on a <Name>Queue.Arn")
+                    })?;
+                Ok(Self::Queue {
+                    queue: name.to_ascii_lowercase(),
+                })
+            }
             other => bail!("event type {other} has no counterpart in the function catalog"),
         }
     }
@@ -130,6 +154,10 @@ impl From<&Trigger> for Route {
             Trigger::Schedule { expression } => Self::Schedule {
                 expression: expression.to_owned(),
             },
+            Trigger::Stream => Self::Stream,
+            Trigger::Queue { queue } => Self::Queue {
+                queue: queue.to_owned(),
+            },
         }
     }
 }
@@ -139,6 +167,8 @@ impl fmt::Display for Route {
         match self {
             Self::Http { method, path } => write!(f, "route {method} {path}"),
             Self::Schedule { expression } => write!(f, "schedule {expression}"),
+            Self::Stream => write!(f, "the table's stream"),
+            Self::Queue { queue } => write!(f, "queue {queue}"),
         }
     }
 }
@@ -234,6 +264,26 @@ fn string_at<'a>(value: &'a Value, path: &[&str]) -> anyhow::Result<&'a str> {
     current
         .as_str()
         .ok_or_else(|| anyhow!("{} is not a literal string: {current:?}", path.join(".")))
+}
+
+/// The resource and attribute of the `Fn::GetAtt` at `path` below `value`.
+fn get_att<'a>(value: &'a Value, path: &[&str]) -> anyhow::Result<(&'a str, &'a str)> {
+    let mut current = value;
+    for (depth, key) in path.iter().enumerate() {
+        current = current
+            .get(key)
+            .ok_or_else(|| anyhow!("{} is missing", path[..=depth].join(".")))?;
+    }
+    let target = current
+        .get("Fn::GetAtt")
+        .and_then(Value::as_sequence)
+        .and_then(|parts| Some((parts.first()?.as_str()?, parts.get(1)?.as_str()?)));
+    target.ok_or_else(|| {
+        anyhow!(
+            "{} is not a !GetAtt Resource.Attribute: {current:?}",
+            path.join(".")
+        )
+    })
 }
 
 /// `value` with every short-form intrinsic tag rewritten into its long form.

@@ -67,6 +67,12 @@ impl QueuePump {
         }
     }
 
+    /// Sets the visibility timeout of received messages: how long a message a crashed
+    /// consumer held stays hidden.
+    pub fn with_visibility(self, visibility: Duration) -> Self {
+        Self { visibility, ..self }
+    }
+
     /// Receives one batch (waiting up to the receive wait for it) and delivers it.
     pub async fn pump_once(&self) -> anyhow::Result<BatchOutcome> {
         let messages = self
