@@ -14,12 +14,14 @@
 //!
 //! Capabilities built on the ports live in their own folders:
 //!
-//! - [`auth`]: signing keys and the public key set (JWKS).
+//! - [`auth`]: signing keys and the public key set (JWKS);
+//! - [`messaging`]: domain events, the transactional outbox and the consumers' inbox.
 
 pub mod auth;
 pub mod blob;
 pub mod clock;
 pub mod mail;
+pub mod messaging;
 pub mod queue;
 pub mod secrets;
 pub mod store;

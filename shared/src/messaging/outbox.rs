@@ -1,0 +1,162 @@
+//! The transactional outbox: events stored in the same transaction as the change they describe.
+//!
+//! A use case adds [`outbox_write`] for each of its events to the writes of its own change and
+//! commits them with one [`ItemStore::transact`] (one `TransactWriteItems` on AWS): either the
+//! change and its events exist, or neither does. Publishing happens later, from the store's
+//! change feed (the relay), and, for anything the feed lost, from a scheduled reconciliation
+//! that asks [`pending_older_than`].
+//!
+//! An outbox item is keyed `OUTBOX#<event id>`. While pending it sits in the pending index
+//! (`gsi1`: `OUTBOX#PENDING`, sorted by `<occurred_at>#<id>`); [`mark_relayed`] takes it out
+//! of the index, stamps `relayed_at` and lets it expire a week later, long enough to audit.
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::messaging::event::Event;
+use crate::store::{
+    Condition, Index, IndexKey, Item, ItemStore, Key, Query, SortKey, StoreError, Write,
+};
+
+/// The partition key prefix of outbox items; the sort key is [`OUTBOX_SK`].
+pub const OUTBOX_PREFIX: &str = "OUTBOX#";
+pub const OUTBOX_SK: &str = "EVENT";
+
+/// The pending index partition (in [`Index::Gsi1`]).
+pub const PENDING_PK: &str = "OUTBOX#PENDING";
+
+/// How long a relayed event stays in the outbox.
+pub const RETENTION: TimeDelta = TimeDelta::days(7);
+
+/// The attribute that marks an event relayed.
+const RELAYED_AT: &str = "relayed_at";
+
+/// The stored form of an outbox item's attributes.
+#[derive(Debug, Serialize, Deserialize)]
+struct OutboxRecord {
+    #[serde(flatten)]
+    event: Event,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relayed_at: Option<DateTime<Utc>>,
+}
+
+/// The key of an event's outbox item.
+pub fn outbox_key(event_id: Uuid) -> Key {
+    Key::new(format!("{OUTBOX_PREFIX}{event_id}"), OUTBOX_SK)
+}
+
+/// Whether a key is an outbox item's.
+pub fn is_outbox_key(key: &Key) -> bool {
+    key.pk.starts_with(OUTBOX_PREFIX) && key.sk == OUTBOX_SK
+}
+
+/// The write that stores a pending event; add it to the transaction of the change it
+/// describes. It fails the transaction if an event with the same id was ever stored (and is
+/// still kept), so replaying a use case cannot publish an event twice.
+pub fn outbox_write(event: &Event) -> Write {
+    let sort = format!("{}#{}", sort_time(event.occurred_at), event.id);
+    let item = record_item(event, None).with_index(Index::Gsi1, IndexKey::new(PENDING_PK, sort));
+    Write::put_if(item, Condition::Absent)
+}
+
+/// Marks a pending event relayed: out of the pending index, kept for [`RETENTION`] from `now`.
+/// Returns `false` when it was relayed already (or is gone), which is not an error: the relay
+/// and the reconciliation may both publish an event, and consumers deduplicate.
+pub async fn mark_relayed(
+    store: &dyn ItemStore,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let item = record_item(event, Some(now)).expiring_at(now + RETENTION);
+    match store.put(item, Some(Condition::Missing(RELAYED_AT.into()))).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Up to `limit` events still pending that occurred more than `age` before `now`, oldest first.
+/// The pending index is eventually consistent on AWS: an event relayed a moment ago may still
+/// be listed.
+pub async fn pending_older_than(
+    store: &dyn ItemStore,
+    age: TimeDelta,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let cutoff = sort_time(now - age);
+    let mut events = Vec::new();
+    let mut cursor = None;
+    while events.len() < limit {
+        let page = store
+            .query(
+                Query::index(Index::Gsi1, PENDING_PK)
+                    .sort_key(SortKey::LessThan(cutoff.clone()))
+                    .limit((limit - events.len()).min(1000))
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            events.push(event_of(item)?);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(events)
+}
+
+/// The event an outbox item holds.
+pub fn event_of(item: &Item) -> Result<Event, StoreError> {
+    Ok(item.record::<OutboxRecord>()?.event)
+}
+
+fn record_item(event: &Event, relayed_at: Option<DateTime<Utc>>) -> Item {
+    let record = OutboxRecord { event: event.clone(), relayed_at };
+    // A struct with a flattened struct serializes to a JSON object, and none of its field
+    // names is reserved by the store: this cannot fail.
+    #[allow(clippy::expect_used)]
+    Item::from_record(outbox_key(event.id), &record).expect("an outbox record is a JSON object")
+}
+
+/// A time as a fixed-width, lexicographically ordered string.
+fn sort_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messaging::event::EventType;
+    use serde_json::json;
+
+    fn event() -> Event {
+        let at = DateTime::from_timestamp(1_764_111_250, 5_000_000).unwrap_or_default();
+        Event::new(Uuid::nil(), EventType::UserDeleted, "u-1", json!({"n": 1}), at)
+    }
+
+    #[test]
+    fn a_pending_event_is_in_the_pending_index_and_never_overwrites() {
+        let Write::Put { item, condition } = outbox_write(&event()) else {
+            panic!("not a put")
+        };
+        assert_eq!(condition, Some(Condition::Absent));
+        assert!(is_outbox_key(&item.key));
+        assert_eq!(item.key.pk, format!("OUTBOX#{}", Uuid::nil()));
+        let expected = format!("2025-11-25T22:54:10.005Z#{}", Uuid::nil());
+        assert_eq!(item.gsi1, Some(IndexKey::new(PENDING_PK, expected)));
+        assert_eq!(item.expires_at, None);
+        assert_eq!(item.attrs["type"], "user.deleted");
+        assert!(item.check_attribute_names().is_ok());
+        assert_eq!(event_of(&item).ok(), Some(event()));
+    }
+
+    #[test]
+    fn sort_times_order_as_the_times_do() {
+        let a = DateTime::from_timestamp(9, 0).unwrap_or_default();
+        let b = DateTime::from_timestamp(10, 0).unwrap_or_default();
+        assert!(sort_time(a) < sort_time(b));
+    }
+}
