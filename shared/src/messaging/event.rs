@@ -142,7 +142,13 @@ mod tests {
 
     fn sample() -> Event {
         let at = DateTime::from_timestamp(1_764_111_250, 0).unwrap_or_default();
-        Event::new(Uuid::nil(), EventType::UserRegistered, "u-1", json!({"user_id": "u-1"}), at)
+        Event::new(
+            Uuid::nil(),
+            EventType::UserRegistered,
+            "u-1",
+            json!({"user_id": "u-1"}),
+            at,
+        )
     }
 
     #[test]
@@ -179,6 +185,11 @@ mod tests {
             user_id: String,
         }
         let payload = sample().payload_as::<Registered>().ok();
-        assert_eq!(payload, Some(Registered { user_id: "u-1".into() }));
+        assert_eq!(
+            payload,
+            Some(Registered {
+                user_id: "u-1".into()
+            })
+        );
     }
 }

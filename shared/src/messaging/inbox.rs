@@ -42,7 +42,11 @@ pub fn inbox_key(event_id: Uuid, consumer: &str) -> Key {
 /// The write that claims an event for a consumer; it fails when the consumer claimed the event
 /// before. Put it in the transaction of the consumer's effect (see the module documentation).
 pub fn inbox_claim(event_id: Uuid, consumer: &str, now: DateTime<Utc>) -> Write {
-    let claim = Claim { event_id, consumer: consumer.to_owned(), claimed_at: now };
+    let claim = Claim {
+        event_id,
+        consumer: consumer.to_owned(),
+        claimed_at: now,
+    };
     // A struct of a uuid, a string and a time serializes to a JSON object: this cannot fail.
     #[allow(clippy::expect_used)]
     let item = Item::from_record(inbox_key(event_id, consumer), &claim)
@@ -95,7 +99,10 @@ mod tests {
         };
         assert_eq!(condition, Some(Condition::Absent));
         assert_eq!(item.key, inbox_key(Uuid::nil(), "welcome"));
-        assert!(item.expires_at.is_some_and(|at| at - now > TimeDelta::days(14)));
+        assert!(
+            item.expires_at
+                .is_some_and(|at| at - now > TimeDelta::days(14))
+        );
         assert!(item.check_attribute_names().is_ok());
     }
 }

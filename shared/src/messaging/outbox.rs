@@ -69,7 +69,10 @@ pub async fn mark_relayed(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let item = record_item(event, Some(now)).expiring_at(now + RETENTION);
-    match store.put(item, Some(Condition::Missing(RELAYED_AT.into()))).await {
+    match store
+        .put(item, Some(Condition::Missing(RELAYED_AT.into())))
+        .await
+    {
         Ok(()) => Ok(true),
         Err(StoreError::ConditionFailed { .. }) => Ok(false),
         Err(e) => Err(e),
@@ -114,7 +117,10 @@ pub fn event_of(item: &Item) -> Result<Event, StoreError> {
 }
 
 fn record_item(event: &Event, relayed_at: Option<DateTime<Utc>>) -> Item {
-    let record = OutboxRecord { event: event.clone(), relayed_at };
+    let record = OutboxRecord {
+        event: event.clone(),
+        relayed_at,
+    };
     // A struct with a flattened struct serializes to a JSON object, and none of its field
     // names is reserved by the store: this cannot fail.
     #[allow(clippy::expect_used)]
@@ -134,7 +140,13 @@ mod tests {
 
     fn event() -> Event {
         let at = DateTime::from_timestamp(1_764_111_250, 5_000_000).unwrap_or_default();
-        Event::new(Uuid::nil(), EventType::UserDeleted, "u-1", json!({"n": 1}), at)
+        Event::new(
+            Uuid::nil(),
+            EventType::UserDeleted,
+            "u-1",
+            json!({"n": 1}),
+            at,
+        )
     }
 
     #[test]
