@@ -16,13 +16,33 @@ pub struct Function {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     /// An HTTP API route. Paths use API Gateway's `{param}` syntax.
-    Http { method: &'static str, path: &'static str },
+    Http {
+        method: &'static str,
+        path: &'static str,
+    },
     /// An EventBridge schedule, in its `rate(...)` or `cron(...)` syntax.
     Schedule { expression: &'static str },
 }
 
 pub const FUNCTIONS: &[Function] = &[
-    Function { name: "health", trigger: Trigger::Http { method: "GET", path: "/health" } },
-    Function { name: "jwks", trigger: Trigger::Http { method: "GET", path: "/.well-known/jwks.json" } },
-    Function { name: "purge_expired", trigger: Trigger::Schedule { expression: "rate(1 hour)" } },
+    Function {
+        name: "health",
+        trigger: Trigger::Http {
+            method: "GET",
+            path: "/health",
+        },
+    },
+    Function {
+        name: "jwks",
+        trigger: Trigger::Http {
+            method: "GET",
+            path: "/.well-known/jwks.json",
+        },
+    },
+    Function {
+        name: "purge_expired",
+        trigger: Trigger::Schedule {
+            expression: "rate(1 hour)",
+        },
+    },
 ];

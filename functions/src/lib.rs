@@ -7,6 +7,7 @@
 //!   handler): [`system::health`], [`auth::jwks`]. [`api`] mounts them all on one router.
 //! - [`event`]: the handler shapes of SQS, stream and schedule functions;
 //!   [`maintenance::purge_expired`] is the first scheduled one.
+//! - [`jobs`]: background jobs: one file per job type, the registry, the queue worker.
 //! - [`telemetry`]: tracing setup.
 //! - [`local`]: the whole system in one process: the server, the mailbox pages, and the event
 //!   runtime that feeds the handlers real Lambda event types.
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod catalog;
 pub mod event;
 pub mod http;
+pub mod jobs;
 pub mod local;
 pub mod maintenance;
 pub mod system;

@@ -36,7 +36,9 @@ impl AwsEnv {
     }
 
     pub(crate) fn required(name: &str, value: &Option<String>) -> anyhow::Result<String> {
-        value.clone().with_context(|| format!("the environment variable {name} is not set"))
+        value
+            .clone()
+            .with_context(|| format!("the environment variable {name} is not set"))
     }
 }
 
@@ -53,8 +55,17 @@ pub struct LocalConfig {
 
 impl LocalConfig {
     pub fn new(data_dir: impl Into<PathBuf>, base_url: impl Into<String>) -> Self {
-        Self { data_dir: data_dir.into(), base_url: base_url.into(), max_receives: 5 }
+        Self {
+            data_dir: data_dir.into(),
+            base_url: base_url.into(),
+            max_receives: 5,
+        }
     }
+}
+
+/// The front end's base URL (`APP_URL`), which links in mails point at.
+pub fn app_url_from_env() -> anyhow::Result<String> {
+    var("APP_URL").context("the environment variable APP_URL is not set")
 }
 
 fn var(name: &str) -> Option<String> {
@@ -70,5 +81,10 @@ fn flag(name: &str) -> anyhow::Result<bool> {
 }
 
 fn number(name: &str) -> anyhow::Result<Option<u64>> {
-    var(name).map(|v| v.parse().with_context(|| format!("{name} must be a number, not {v:?}"))).transpose()
+    var(name)
+        .map(|v| {
+            v.parse()
+                .with_context(|| format!("{name} must be a number, not {v:?}"))
+        })
+        .transpose()
 }

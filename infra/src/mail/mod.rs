@@ -1,4 +1,4 @@
 //! Mailer adapters.
 
-pub mod ses;
 pub mod mailbox;
+pub mod ses;
