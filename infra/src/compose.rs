@@ -128,60 +128,35 @@ impl AwsBackend {
 
     /// The backend over an explicit SDK configuration (tests point it at an emulator).
     pub fn new(sdk: aws_config::SdkConfig, env: AwsEnv) -> Self {
-        Self {
-            sdk,
-            env,
-            clock: Arc::new(SystemClock),
-        }
+        Self { sdk, env, clock: Arc::new(SystemClock) }
     }
 
     pub fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
         let table = AwsEnv::required("TABLE_NAME", &self.env.table_name)?;
         let client = aws_sdk_dynamodb::Client::new(&self.sdk);
-        Ok(Arc::new(DynamoStore::new(
-            client,
-            table,
-            self.clock.clone(),
-        )))
+        Ok(Arc::new(DynamoStore::new(client, table, self.clock.clone())))
     }
 
     pub fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
         let url = AwsEnv::required("JOBS_QUEUE_URL", &self.env.jobs_queue_url)?;
-        Ok(Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(&self.sdk),
-            url,
-        )))
+        Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url)))
     }
 
     pub fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         let bucket = AwsEnv::required("BLOB_BUCKET", &self.env.blob_bucket)?;
-        let config = aws_sdk_s3::config::Builder::from(&self.sdk)
-            .force_path_style(self.env.s3_force_path_style)
-            .build();
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk).force_path_style(self.env.s3_force_path_style).build();
         let client = aws_sdk_s3::Client::from_conf(config);
-        Ok(Arc::new(S3Blobs::new(
-            client,
-            &self.sdk,
-            bucket,
-            self.clock.clone(),
-        )))
+        Ok(Arc::new(S3Blobs::new(client, &self.sdk, bucket, self.clock.clone())))
     }
 
     pub fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
         let from = AwsEnv::required("MAIL_FROM", &self.env.mail_from)?;
-        Ok(Arc::new(SesMailer::new(
-            aws_sdk_ses::Client::new(&self.sdk),
-            from,
-        )))
+        Ok(Arc::new(SesMailer::new(aws_sdk_ses::Client::new(&self.sdk), from)))
     }
 
     pub fn secrets(&self) -> Arc<dyn Secrets> {
         let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
-        Arc::new(SecretsManager::new(
-            client,
-            self.env.secrets_cache_ttl,
-            self.clock.clone(),
-        ))
+        Arc::new(SecretsManager::new(client, self.env.secrets_cache_ttl, self.clock.clone()))
     }
 }
 
@@ -210,8 +185,7 @@ const BLOB_SIGNING_SECRET: &str = "local-blob-signing-key";
 impl LocalBackend {
     pub async fn open(config: LocalConfig) -> anyhow::Result<Self> {
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let db = LocalDb::open(&dir.join("data.sqlite"))?;
         let secrets = Arc::new(LocalSecrets::new(dir.join("secrets")));
@@ -219,12 +193,7 @@ impl LocalBackend {
         Ok(Self {
             store: Arc::new(LocalStore::new(db.clone(), clock.clone())),
             mailbox: Arc::new(Mailbox::new(dir.join("mailbox"), clock.clone())),
-            blobs: Arc::new(LocalBlobs::new(
-                dir.join("blobs"),
-                config.base_url.clone(),
-                blob_key,
-                clock.clone(),
-            )),
+            blobs: Arc::new(LocalBlobs::new(dir.join("blobs"), config.base_url.clone(), blob_key, clock.clone())),
             secrets,
             db,
             clock,
@@ -243,16 +212,9 @@ impl LocalBackend {
     /// A handle on a local queue. `jobs` dead-letters into `jobs-dlq` after the configured number
     /// of receives, as the job queue's redrive policy does on AWS.
     pub fn local_queue(&self, name: &str) -> Arc<LocalQueue> {
-        let dead_letter = (name == JOBS_QUEUE).then(|| DeadLetter {
-            queue: format!("{name}-dlq"),
-            max_receives: self.config.max_receives,
-        });
-        Arc::new(LocalQueue::new(
-            self.db.clone(),
-            name,
-            self.clock.clone(),
-            dead_letter,
-        ))
+        let dead_letter = (name == JOBS_QUEUE)
+            .then(|| DeadLetter { queue: format!("{name}-dlq"), max_receives: self.config.max_receives });
+        Arc::new(LocalQueue::new(self.db.clone(), name, self.clock.clone(), dead_letter))
     }
 
     pub fn mailbox(&self) -> Arc<Mailbox> {
@@ -268,12 +230,7 @@ impl LocalBackend {
 async fn blob_signing_key(secrets: &dyn Secrets) -> anyhow::Result<[u8; 32]> {
     let generated = hex::encode(shared::clock::Random::bytes::<32>(&OsRandom));
     secrets.create(BLOB_SIGNING_SECRET, &generated).await?;
-    let stored = secrets
-        .get(BLOB_SIGNING_SECRET)
-        .await?
-        .context("the local blob signing key is missing")?;
+    let stored = secrets.get(BLOB_SIGNING_SECRET).await?.context("the local blob signing key is missing")?;
     let bytes = hex::decode(stored.trim()).context("the local blob signing key is not hex")?;
-    bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("the local blob signing key is not 32 bytes"))
+    bytes.try_into().map_err(|_| anyhow::anyhow!("the local blob signing key is not 32 bytes"))
 }

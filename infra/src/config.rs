@@ -36,9 +36,7 @@ impl AwsEnv {
     }
 
     pub(crate) fn required(name: &str, value: &Option<String>) -> anyhow::Result<String> {
-        value
-            .clone()
-            .with_context(|| format!("the environment variable {name} is not set"))
+        value.clone().with_context(|| format!("the environment variable {name} is not set"))
     }
 }
 
@@ -55,11 +53,7 @@ pub struct LocalConfig {
 
 impl LocalConfig {
     pub fn new(data_dir: impl Into<PathBuf>, base_url: impl Into<String>) -> Self {
-        Self {
-            data_dir: data_dir.into(),
-            base_url: base_url.into(),
-            max_receives: 5,
-        }
+        Self { data_dir: data_dir.into(), base_url: base_url.into(), max_receives: 5 }
     }
 }
 
@@ -81,10 +75,5 @@ fn flag(name: &str) -> anyhow::Result<bool> {
 }
 
 fn number(name: &str) -> anyhow::Result<Option<u64>> {
-    var(name)
-        .map(|v| {
-            v.parse()
-                .with_context(|| format!("{name} must be a number, not {v:?}"))
-        })
-        .transpose()
+    var(name).map(|v| v.parse().with_context(|| format!("{name} must be a number, not {v:?}"))).transpose()
 }

@@ -1,4 +1,4 @@
 //! Blob store adapters.
 
-pub mod local;
 pub mod s3;
+pub mod local;

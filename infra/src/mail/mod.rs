@@ -1,4 +1,4 @@
 //! Mailer adapters.
 
-pub mod mailbox;
 pub mod ses;
+pub mod mailbox;

@@ -1,4 +1,4 @@
 //! Queue adapters.
 
-pub mod local;
 pub mod sqs;
+pub mod local;

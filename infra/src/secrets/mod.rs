@@ -1,4 +1,4 @@
 //! Secrets adapters.
 
-pub mod local;
 pub mod secrets_manager;
+pub mod local;

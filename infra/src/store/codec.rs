@@ -20,9 +20,7 @@ pub const EXPIRY_INDEX: &str = "expiry";
 /// The expiry shard of a key: stable, spread by a hash of the partition key.
 pub fn expiry_shard(key: &Key) -> String {
     // FNV-1a: stable across processes and versions, unlike std's hasher.
-    let hash = key.pk.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
+    let hash = key.pk.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
     format!("exp#{}", hash % EXPIRY_SHARDS)
 }
 
@@ -69,34 +67,21 @@ pub fn from_wire(mut wire: Map<String, Value>) -> anyhow::Result<Item> {
     let expires_at = match wire.remove("ttl") {
         None | Some(Value::Null) => None,
         Some(ttl) => {
-            let secs = ttl
-                .as_i64()
-                .with_context(|| format!("ttl should be epoch seconds, not {ttl}"))?;
-            Some(
-                DateTime::from_timestamp(secs, 0)
-                    .with_context(|| format!("ttl {secs} is out of range"))?,
-            )
+            let secs = ttl.as_i64().with_context(|| format!("ttl should be epoch seconds, not {ttl}"))?;
+            Some(DateTime::from_timestamp(secs, 0).with_context(|| format!("ttl {secs} is out of range"))?)
         }
     };
-    Ok(Item {
-        key: Key { pk, sk },
-        gsi1,
-        gsi2,
-        expires_at,
-        attrs: wire,
-    })
+    Ok(Item { key: Key { pk, sk }, gsi1, gsi2, expires_at, attrs: wire })
 }
 
 /// The item as a DynamoDB attribute map, as stream records carry it.
 pub fn to_image(item: &Item) -> anyhow::Result<serde_dynamo::Item> {
-    serde_dynamo::to_item(Value::Object(to_wire(item)))
-        .context("encoding an item as DynamoDB attributes")
+    serde_dynamo::to_item(Value::Object(to_wire(item))).context("encoding an item as DynamoDB attributes")
 }
 
 /// The item held by a DynamoDB attribute map (a stream record image).
 pub fn from_image(image: serde_dynamo::Item) -> anyhow::Result<Item> {
-    let wire: Map<String, Value> =
-        serde_dynamo::from_item(image).context("decoding DynamoDB attributes")?;
+    let wire: Map<String, Value> = serde_dynamo::from_item(image).context("decoding DynamoDB attributes")?;
     from_wire(wire)
 }
 
@@ -106,11 +91,8 @@ mod tests {
     use serde_json::json;
 
     fn sample() -> Item {
-        let attrs =
-            json!({"email": "a@example.com", "n": 3, "tags": ["x"], "nested": {"ok": true}});
-        let Value::Object(attrs) = attrs else {
-            unreachable!()
-        };
+        let attrs = json!({"email": "a@example.com", "n": 3, "tags": ["x"], "nested": {"ok": true}});
+        let Value::Object(attrs) = attrs else { unreachable!() };
         Item::new(Key::new("USER#1", "PROFILE"), attrs)
             .with_index(Index::Gsi1, IndexKey::new("EMAIL#a@example.com", "USER#1"))
             .expiring_at(DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default())
@@ -137,9 +119,8 @@ mod tests {
     fn expiry_shards_are_stable_and_bounded() {
         let key = Key::new("SESSION#abc", "S");
         assert_eq!(expiry_shard(&key), expiry_shard(&key));
-        let shards: std::collections::HashSet<_> = (0..200)
-            .map(|i| expiry_shard(&Key::new(format!("K#{i}"), "S")))
-            .collect();
+        let shards: std::collections::HashSet<_> =
+            (0..200).map(|i| expiry_shard(&Key::new(format!("K#{i}"), "S"))).collect();
         assert!(shards.len() > 8 && shards.len() <= EXPIRY_SHARDS as usize);
     }
 }
