@@ -39,7 +39,7 @@ mod tests {
             .iter()
             .filter_map(|f| match f.trigger {
                 Trigger::Http { method, path } => Some((f.name, method, path)),
-                Trigger::Schedule { .. } => None,
+                Trigger::Schedule { .. } | Trigger::Stream | Trigger::Queue { .. } => None,
             })
             .collect();
         assert_eq!(catalog, ENDPOINTS.iter().copied().collect());

@@ -16,33 +16,21 @@ pub struct Function {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
     /// An HTTP API route. Paths use API Gateway's `{param}` syntax.
-    Http {
-        method: &'static str,
-        path: &'static str,
-    },
+    Http { method: &'static str, path: &'static str },
     /// An EventBridge schedule, in its `rate(...)` or `cron(...)` syntax.
     Schedule { expression: &'static str },
+    /// The table's change stream (DynamoDB Streams; the local store's change feed).
+    Stream,
+    /// An SQS queue: `events` or `jobs` (the local queue names; `EventsQueue` and `JobsQueue`
+    /// in the template).
+    Queue { queue: &'static str },
 }
 
 pub const FUNCTIONS: &[Function] = &[
-    Function {
-        name: "health",
-        trigger: Trigger::Http {
-            method: "GET",
-            path: "/health",
-        },
-    },
-    Function {
-        name: "jwks",
-        trigger: Trigger::Http {
-            method: "GET",
-            path: "/.well-known/jwks.json",
-        },
-    },
-    Function {
-        name: "purge_expired",
-        trigger: Trigger::Schedule {
-            expression: "rate(1 hour)",
-        },
-    },
+    Function { name: "health", trigger: Trigger::Http { method: "GET", path: "/health" } },
+    Function { name: "jwks", trigger: Trigger::Http { method: "GET", path: "/.well-known/jwks.json" } },
+    Function { name: "purge_expired", trigger: Trigger::Schedule { expression: "rate(1 hour)" } },
+    Function { name: "relay", trigger: Trigger::Stream },
+    Function { name: "consumer", trigger: Trigger::Queue { queue: "events" } },
+    Function { name: "reconcile_outbox", trigger: Trigger::Schedule { expression: "rate(5 minutes)" } },
 ];

@@ -6,7 +6,10 @@
 //! - Endpoints, one file each, all of the same shape (route constants, `router(state)`, the
 //!   handler): [`system::health`], [`auth::jwks`]. [`api`] mounts them all on one router.
 //! - [`event`]: the handler shapes of SQS, stream and schedule functions;
-//!   [`maintenance::purge_expired`] is the first scheduled one.
+//!   [`maintenance`] holds the scheduled ones ([`maintenance::purge_expired`],
+//!   [`maintenance::reconcile_outbox`]).
+//! - [`messaging`]: the event pipeline: the stream [`messaging::relay`], the events
+//!   [`messaging::consumer`] and the reactions it runs.
 //! - [`jobs`]: background jobs: one file per job type, the registry, the queue worker.
 //! - [`telemetry`]: tracing setup.
 //! - [`local`]: the whole system in one process: the server, the mailbox pages, and the event
@@ -22,5 +25,6 @@ pub mod http;
 pub mod jobs;
 pub mod local;
 pub mod maintenance;
+pub mod messaging;
 pub mod system;
 pub mod telemetry;

@@ -68,6 +68,13 @@ impl Backend {
         }
     }
 
+    pub fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        match self {
+            Backend::Aws(aws) => aws.events_queue(),
+            Backend::Local(local) => Ok(local.local_queue(EVENTS_QUEUE)),
+        }
+    }
+
     pub fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         match self {
             Backend::Aws(aws) => aws.blobs(),
@@ -86,6 +93,14 @@ impl Backend {
         match self {
             Backend::Aws(aws) => Ok(aws.secrets()),
             Backend::Local(local) => Ok(local.secrets.clone()),
+        }
+    }
+
+    /// How old a pending outbox event must be before the reconciliation publishes it.
+    pub fn outbox_reconcile_after(&self) -> std::time::Duration {
+        match self {
+            Backend::Aws(aws) => aws.env.outbox_reconcile_after,
+            Backend::Local(local) => local.config.outbox_reconcile_after,
         }
     }
 
@@ -109,6 +124,9 @@ impl Backend {
 
 /// The local name of the job queue; its dead-letter queue is `jobs-dlq`.
 pub const JOBS_QUEUE: &str = "jobs";
+
+/// The local name of the events queue; its dead-letter queue is `events-dlq`.
+pub const EVENTS_QUEUE: &str = "events";
 
 /// Ports on AWS. Each accessor builds a client from the shared SDK configuration; building one
 /// is cheap and makes no network call.
@@ -139,6 +157,11 @@ impl AwsBackend {
 
     pub fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
         let url = AwsEnv::required("JOBS_QUEUE_URL", &self.env.jobs_queue_url)?;
+        Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url)))
+    }
+
+    pub fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        let url = AwsEnv::required("EVENTS_QUEUE_URL", &self.env.events_queue_url)?;
         Ok(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&self.sdk), url)))
     }
 
@@ -209,10 +232,11 @@ impl LocalBackend {
         self.store.clone()
     }
 
-    /// A handle on a local queue. `jobs` dead-letters into `jobs-dlq` after the configured number
-    /// of receives, as the job queue's redrive policy does on AWS.
+    /// A handle on a local queue. `jobs` and `events` dead-letter into `jobs-dlq` and
+    /// `events-dlq` after the configured number of receives, as their redrive policies do on AWS.
     pub fn local_queue(&self, name: &str) -> Arc<LocalQueue> {
-        let dead_letter = (name == JOBS_QUEUE)
+        let dead_letter = [JOBS_QUEUE, EVENTS_QUEUE]
+            .contains(&name)
             .then(|| DeadLetter { queue: format!("{name}-dlq"), max_receives: self.config.max_receives });
         Arc::new(LocalQueue::new(self.db.clone(), name, self.clock.clone(), dead_letter))
     }

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+/// How old a pending outbox event must be, by default, before the reconciliation publishes it:
+/// well past the relay's usual delay of a second or two, so the two rarely both publish.
+pub const OUTBOX_RECONCILE_AFTER: Duration = Duration::from_secs(5 * 60);
+
 /// What the AWS backend needs to find its resources. Every resource is optional here and
 /// required by the accessor that uses it, so a function only needs the variables of the ports
 /// it uses. The SDK itself reads the standard AWS variables (region, credentials, and
@@ -13,12 +17,15 @@ use anyhow::Context;
 pub struct AwsEnv {
     pub table_name: Option<String>,
     pub jobs_queue_url: Option<String>,
+    pub events_queue_url: Option<String>,
     pub blob_bucket: Option<String>,
     pub mail_from: Option<String>,
     pub signing_keys_secret: String,
     /// Path-style S3 addressing (`{endpoint}/{bucket}/{key}`), which emulators need.
     pub s3_force_path_style: bool,
     pub secrets_cache_ttl: Duration,
+    /// How old a pending outbox event must be before the reconciliation publishes it.
+    pub outbox_reconcile_after: Duration,
 }
 
 impl AwsEnv {
@@ -26,12 +33,16 @@ impl AwsEnv {
         Ok(Self {
             table_name: var("TABLE_NAME"),
             jobs_queue_url: var("JOBS_QUEUE_URL"),
+            events_queue_url: var("EVENTS_QUEUE_URL"),
             blob_bucket: var("BLOB_BUCKET"),
             mail_from: var("MAIL_FROM"),
             signing_keys_secret: var("SIGNING_KEYS_SECRET")
                 .unwrap_or_else(|| shared::auth::keys::DEFAULT_SECRET_NAME.to_owned()),
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
             secrets_cache_ttl: Duration::from_secs(number("SECRETS_CACHE_SECONDS")?.unwrap_or(300)),
+            outbox_reconcile_after: Duration::from_secs(
+                number("OUTBOX_RECONCILE_AFTER_SECONDS")?.unwrap_or(OUTBOX_RECONCILE_AFTER.as_secs()),
+            ),
         })
     }
 
@@ -47,13 +58,20 @@ pub struct LocalConfig {
     pub data_dir: PathBuf,
     /// The address the local server is reached at, for the links it signs.
     pub base_url: String,
-    /// Receives of a job before it dead-letters, as the job queue's redrive policy on AWS.
+    /// Receives of a message before it dead-letters, as the queues' redrive policies on AWS.
     pub max_receives: u32,
+    /// How old a pending outbox event must be before the reconciliation publishes it.
+    pub outbox_reconcile_after: Duration,
 }
 
 impl LocalConfig {
     pub fn new(data_dir: impl Into<PathBuf>, base_url: impl Into<String>) -> Self {
-        Self { data_dir: data_dir.into(), base_url: base_url.into(), max_receives: 5 }
+        Self {
+            data_dir: data_dir.into(),
+            base_url: base_url.into(),
+            max_receives: 5,
+            outbox_reconcile_after: OUTBOX_RECONCILE_AFTER,
+        }
     }
 }
 

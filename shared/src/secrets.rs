@@ -19,17 +19,9 @@ pub enum SecretsError {
 pub fn check_name(name: &str) -> Result<(), SecretsError> {
     let valid = !name.is_empty()
         && name.len() <= 256
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
-        && name
-            .split('/')
-            .all(|s| !s.is_empty() && s != "." && s != "..");
-    if valid {
-        Ok(())
-    } else {
-        Err(SecretsError::InvalidName(name.to_owned()))
-    }
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+        && name.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+    if valid { Ok(()) } else { Err(SecretsError::InvalidName(name.to_owned())) }
 }
 
 #[async_trait]

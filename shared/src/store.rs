@@ -35,14 +35,7 @@ use serde_json::{Map, Value};
 
 /// Attribute names the store uses for itself; [`Item::attrs`] may not use them.
 pub const RESERVED_ATTRIBUTES: &[&str] = &[
-    "pk",
-    "sk",
-    "gsi1pk",
-    "gsi1sk",
-    "gsi2pk",
-    "gsi2sk",
-    "ttl",
-    "exp_shard",
+    "pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "ttl", "exp_shard",
 ];
 
 /// The primary key of an item.
@@ -54,10 +47,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -96,10 +86,7 @@ pub struct IndexKey {
 
 impl IndexKey {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 }
 
@@ -117,13 +104,7 @@ pub struct Item {
 
 impl Item {
     pub fn new(key: Key, attrs: Map<String, Value>) -> Self {
-        Self {
-            key,
-            gsi1: None,
-            gsi2: None,
-            expires_at: None,
-            attrs,
-        }
+        Self { key, gsi1: None, gsi2: None, expires_at: None, attrs }
     }
 
     /// Builds an item from any serializable record that serializes to a JSON object.
@@ -139,12 +120,11 @@ impl Item {
 
     /// Reads the attributes back as a record.
     pub fn record<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_value(Value::Object(self.attrs.clone())).map_err(|e| {
-            StoreError::Unexpected(anyhow::Error::new(e).context(format!(
+        serde_json::from_value(Value::Object(self.attrs.clone()))
+            .map_err(|e| StoreError::Unexpected(anyhow::Error::new(e).context(format!(
                 "item {}/{} does not hold the expected record",
                 self.key.pk, self.key.sk
-            )))
-        })
+            ))))
     }
 
     pub fn with_index(mut self, index: Index, key: IndexKey) -> Self {
@@ -169,17 +149,12 @@ impl Item {
 
     /// Whether the item is expired at `now`.
     pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at
-            .is_some_and(|at| at.timestamp() <= now.timestamp())
+        self.expires_at.is_some_and(|at| at.timestamp() <= now.timestamp())
     }
 
     /// Checks that no attribute uses a reserved name.
     pub fn check_attribute_names(&self) -> Result<(), StoreError> {
-        match self
-            .attrs
-            .keys()
-            .find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str()))
-        {
+        match self.attrs.keys().find(|k| RESERVED_ATTRIBUTES.contains(&k.as_str())) {
             Some(name) => Err(StoreError::Unexpected(anyhow::anyhow!(
                 "attribute name {name:?} is reserved by the store"
             ))),
@@ -210,46 +185,28 @@ pub enum Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
     /// Creates or replaces the item.
-    Put {
-        item: Item,
-        condition: Option<Condition>,
-    },
+    Put { item: Item, condition: Option<Condition> },
     /// Removes the item; removing a missing item is not an error unless a condition says so.
-    Delete {
-        key: Key,
-        condition: Option<Condition>,
-    },
+    Delete { key: Key, condition: Option<Condition> },
     /// Writes nothing; fails the transaction when the condition does not hold.
     Check { key: Key, condition: Condition },
 }
 
 impl Write {
     pub fn put(item: Item) -> Self {
-        Write::Put {
-            item,
-            condition: None,
-        }
+        Write::Put { item, condition: None }
     }
 
     pub fn put_if(item: Item, condition: Condition) -> Self {
-        Write::Put {
-            item,
-            condition: Some(condition),
-        }
+        Write::Put { item, condition: Some(condition) }
     }
 
     pub fn delete(key: Key) -> Self {
-        Write::Delete {
-            key,
-            condition: None,
-        }
+        Write::Delete { key, condition: None }
     }
 
     pub fn delete_if(key: Key, condition: Condition) -> Self {
-        Write::Delete {
-            key,
-            condition: Some(condition),
-        }
+        Write::Delete { key, condition: Some(condition) }
     }
 
     pub fn check(key: Key, condition: Condition) -> Self {
@@ -292,21 +249,11 @@ pub struct Query {
 
 impl Query {
     pub fn partition(pk: impl Into<String>) -> Self {
-        Self {
-            index: None,
-            pk: pk.into(),
-            sk: SortKey::Any,
-            limit: 100,
-            descending: false,
-            cursor: None,
-        }
+        Self { index: None, pk: pk.into(), sk: SortKey::Any, limit: 100, descending: false, cursor: None }
     }
 
     pub fn index(index: Index, pk: impl Into<String>) -> Self {
-        Self {
-            index: Some(index),
-            ..Self::partition(pk)
-        }
+        Self { index: Some(index), ..Self::partition(pk) }
     }
 
     pub fn sort_key(mut self, sk: SortKey) -> Self {

@@ -1,0 +1,149 @@
+//! The `consumer` function: hands each event from the events queue to the reactions registered
+//! for its type, each reaction's writes committed with its inbox claim.
+//!
+//! A duplicate delivery fails the claim, changes nothing, and is acknowledged. A message that
+//! is not an event is reported failed, so after the queue's maximum receives it rests in the
+//! dead-letter queue for someone to look at; a reaction that fails is reported failed too and
+//! retried later, while the reactions that succeeded keep their claims and are not repeated.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use infra::compose::Backend;
+use shared::clock::Clock;
+use shared::messaging::event::Event;
+use shared::messaging::inbox::{Applied, apply_once};
+use shared::store::ItemStore;
+
+use crate::event::SqsHandler;
+use crate::messaging::reaction::Reactions;
+use crate::messaging::subscriptions::subscriptions;
+
+/// The function's name in the catalog.
+pub const FUNCTION: &str = "consumer";
+
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    reactions: Reactions,
+}
+
+/// What consuming one event did, per reaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consumed {
+    pub applied: Vec<String>,
+    pub duplicates: Vec<String>,
+}
+
+impl Consumer {
+    pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>, reactions: Reactions) -> Self {
+        Self {
+            store,
+            clock,
+            reactions,
+        }
+    }
+
+    /// The consumer with the system's [`subscriptions`].
+    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
+        Ok(Self::new(
+            backend.store()?,
+            backend.clock(),
+            subscriptions(backend)?,
+        ))
+    }
+
+    /// Runs every reaction to the event once. Each reaction that fails is retried with the
+    /// event, the others are not repeated.
+    pub async fn consume(&self, event: &Event) -> anyhow::Result<Consumed> {
+        let mut consumed = Consumed {
+            applied: Vec::new(),
+            duplicates: Vec::new(),
+        };
+        let mut failed = Vec::new();
+        for reaction in self.reactions.to(event.event_type) {
+            let name = reaction.name();
+            let outcome = match reaction.react(event).await {
+                Ok(writes) => apply_once(
+                    self.store.as_ref(),
+                    event.id,
+                    name,
+                    self.clock.now(),
+                    writes,
+                )
+                .await
+                .map_err(anyhow::Error::from),
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(Applied::Applied) => consumed.applied.push(name.to_owned()),
+                Ok(Applied::Duplicate) => consumed.duplicates.push(name.to_owned()),
+                Err(error) => {
+                    tracing::error!(event = %event.id, reaction = name, error = %format_args!("{error:#}"), "reaction failed");
+                    failed.push(name.to_owned());
+                }
+            }
+        }
+        if failed.is_empty() {
+            Ok(consumed)
+        } else {
+            Err(anyhow!("reactions {failed:?} to event {} failed", event.id))
+        }
+    }
+}
+
+#[async_trait]
+impl SqsHandler for Consumer {
+    async fn handle(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse> {
+        let mut response = SqsBatchResponse::default();
+        for message in &event.records {
+            let Some(id) = message.message_id.as_deref() else {
+                return Err(anyhow!(
+                    "a message without an id cannot be acknowledged alone"
+                ));
+            };
+            let Some(event) = parse(id, message) else {
+                response.add_failure(id);
+                continue;
+            };
+            match self.consume(&event).await {
+                Ok(consumed) => {
+                    tracing::debug!(event = %event.id, r#type = %event.event_type, ?consumed, "consumed");
+                }
+                Err(_) => response.add_failure(id),
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// The event a message carries; `None` (logged) when it carries none. The log names the
+/// message and where parsing failed, never the body's values, which may be personal data.
+fn parse(id: &str, message: &SqsMessage) -> Option<Event> {
+    let body = message.body.as_deref().unwrap_or_default();
+    match serde_json::from_str::<Event>(body) {
+        Ok(event) => Some(event),
+        Err(error) => {
+            let claimed_type = serde_json::from_str::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    v.get("type")?
+                        .as_str()
+                        .filter(|t| t.len() <= 64)
+                        .map(str::to_owned)
+                });
+            tracing::error!(
+                message = id,
+                category = ?error.classify(),
+                line = error.line(),
+                column = error.column(),
+                r#type = claimed_type.as_deref().unwrap_or("?"),
+                "a message that is not an event; it will dead-letter"
+            );
+            None
+        }
+    }
+}

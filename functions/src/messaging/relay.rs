@@ -1,0 +1,106 @@
+//! The `relay` function: publishes the events the table's stream shows being added to the
+//! outbox, and marks them relayed.
+//!
+//! Records are handled in stream order. On the first one that fails, the relay stops and
+//! reports that record's sequence number, so Lambda (or the local feed pump) retries it and
+//! everything after it, and nothing before it. An outbox item that cannot be read is logged
+//! and skipped: retrying cannot fix it, and it stays pending where the reconciliation will
+//! report it again.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use infra::compose::Backend;
+use infra::store::codec;
+use shared::clock::Clock;
+use shared::messaging::event::Event;
+use shared::messaging::outbox::{event_of, is_outbox_key, mark_relayed};
+use shared::store::ItemStore;
+
+use crate::event::StreamHandler;
+use crate::messaging::publisher::Publisher;
+
+/// The function's name in the catalog.
+pub const FUNCTION: &str = "relay";
+
+#[derive(Debug, Clone)]
+pub struct Relay {
+    publisher: Publisher,
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Relay {
+    pub fn new(publisher: Publisher, store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            publisher,
+            store,
+            clock,
+        }
+    }
+
+    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
+        Ok(Self::new(
+            Publisher::from_backend(backend)?,
+            backend.store()?,
+            backend.clock(),
+        ))
+    }
+
+    /// Publishes and marks one event.
+    async fn relay(&self, event: &Event) -> anyhow::Result<()> {
+        let message = self.publisher.publish(event).await?;
+        let marked = mark_relayed(self.store.as_ref(), event, self.clock.now())
+            .await
+            .with_context(|| format!("marking event {} relayed", event.id))?;
+        tracing::debug!(event = %event.id, r#type = %event.event_type, %message, marked, "relayed");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StreamHandler for Relay {
+    async fn handle(&self, event: StreamEvent) -> anyhow::Result<DynamoDbEventResponse> {
+        let mut response = DynamoDbEventResponse::default();
+        for record in &event.records {
+            let Some(event) = outbox_insert(record) else {
+                continue;
+            };
+            if let Err(error) = self.relay(&event).await {
+                tracing::error!(event = %event.id, error = %format_args!("{error:#}"), "relay failed; retrying from this record");
+                let Some(sequence) = record.change.sequence_number.clone() else {
+                    return Err(error.context("a failed stream record has no sequence number"));
+                };
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence);
+                response.batch_item_failures.push(failure);
+                break;
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// The event of a record that inserts an outbox item; `None` for every other record.
+fn outbox_insert(record: &EventRecord) -> Option<Event> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let key = codec::from_image(record.change.keys.clone()).ok()?.key;
+    if !is_outbox_key(&key) {
+        return None;
+    }
+    let event = codec::from_image(record.change.new_image.clone())
+        .context("decoding the image")
+        .and_then(|item| Ok(event_of(&item)?));
+    match event {
+        Ok(event) => Some(event),
+        Err(error) => {
+            tracing::error!(pk = %key.pk, error = %format_args!("{error:#}"), "an outbox item that is not an event; skipped");
+            None
+        }
+    }
+}
