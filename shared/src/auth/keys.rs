@@ -53,12 +53,7 @@ impl StoredKey {
         let mut seed = [0u8; 32];
         random.fill(&mut seed);
         let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
-        Self {
-            kid: thumbprint(&public),
-            state,
-            created_at: now,
-            seed: URL_SAFE_NO_PAD.encode(seed),
-        }
+        Self { kid: thumbprint(&public), state, created_at: now, seed: URL_SAFE_NO_PAD.encode(seed) }
     }
 
     fn signing_key(&self) -> Result<SigningKey, KeySetError> {
@@ -66,9 +61,7 @@ impl StoredKey {
             .decode(&self.seed)
             .ok()
             .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(|| {
-                KeySetError::Malformed(format!("key {} has a malformed seed", self.kid))
-            })?;
+            .ok_or_else(|| KeySetError::Malformed(format!("key {} has a malformed seed", self.kid)))?;
         Ok(SigningKey::from_bytes(&seed))
     }
 
@@ -80,10 +73,8 @@ impl StoredKey {
     /// The private key as PKCS#8 v1 DER, the form JWT libraries take.
     pub fn private_pkcs8_der(&self) -> Result<Vec<u8>, KeySetError> {
         // RFC 8410: SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
-        const PREFIX: [u8; 16] = [
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
+        const PREFIX: [u8; 16] =
+            [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
         let mut der = PREFIX.to_vec();
         der.extend_from_slice(self.signing_key()?.as_bytes());
         Ok(der)
@@ -92,10 +83,7 @@ impl StoredKey {
 
 /// The RFC 7638 thumbprint of an Ed25519 public key.
 fn thumbprint(public: &[u8; 32]) -> String {
-    let canonical = format!(
-        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-        URL_SAFE_NO_PAD.encode(public)
-    );
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, URL_SAFE_NO_PAD.encode(public));
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -127,18 +115,9 @@ impl KeySet {
     }
 
     pub fn parse(json: &str) -> Result<Self, KeySetError> {
-        let set: KeySet =
-            serde_json::from_str(json).map_err(|e| KeySetError::Malformed(e.to_string()))?;
-        if set
-            .keys
-            .iter()
-            .filter(|k| k.state == KeyState::Current)
-            .count()
-            != 1
-        {
-            return Err(KeySetError::Malformed(
-                "the set must hold exactly one current key".into(),
-            ));
+        let set: KeySet = serde_json::from_str(json).map_err(|e| KeySetError::Malformed(e.to_string()))?;
+        if set.keys.iter().filter(|k| k.state == KeyState::Current).count() != 1 {
+            return Err(KeySetError::Malformed("the set must hold exactly one current key".into()));
         }
         for key in &set.keys {
             key.signing_key()?;
@@ -149,18 +128,12 @@ impl KeySet {
     pub fn current(&self) -> &StoredKey {
         // `parse` and `generate` guarantee exactly one current key.
         #[allow(clippy::expect_used)]
-        self.keys
-            .iter()
-            .find(|k| k.state == KeyState::Current)
-            .expect("a key set has a current key")
+        self.keys.iter().find(|k| k.state == KeyState::Current).expect("a key set has a current key")
     }
 
     /// Reads the set from the secrets port.
     pub async fn load(secrets: &dyn Secrets, name: &str) -> Result<Self, KeySetError> {
-        let json = secrets
-            .get(name)
-            .await?
-            .ok_or_else(|| KeySetError::Missing(name.to_owned()))?;
+        let json = secrets.get(name).await?.ok_or_else(|| KeySetError::Missing(name.to_owned()))?;
         Self::parse(&json)
     }
 
@@ -175,8 +148,7 @@ impl KeySet {
         match Self::load(secrets, name).await {
             Err(KeySetError::Missing(_)) => {
                 let set = Self::generate(now, random);
-                let json = serde_json::to_string(&set)
-                    .map_err(|e| KeySetError::Malformed(e.to_string()))?;
+                let json = serde_json::to_string(&set).map_err(|e| KeySetError::Malformed(e.to_string()))?;
                 if secrets.create(name, &json).await? {
                     tracing::info!(secret = name, kid = %set.current().kid, "generated a new signing key set");
                     Ok(set)
@@ -243,14 +215,9 @@ mod tests {
     #[test]
     fn a_key_id_is_the_rfc7638_thumbprint() {
         // RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
-        let x = URL_SAFE_NO_PAD
-            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
-            .unwrap_or_default();
+        let x = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap_or_default();
         let public: [u8; 32] = x.try_into().unwrap_or([0; 32]);
-        assert_eq!(
-            thumbprint(&public),
-            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
-        );
+        assert_eq!(thumbprint(&public), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
     }
 
     #[test]
@@ -266,10 +233,7 @@ mod tests {
         let mut set = KeySet::generate(Utc::now(), &OsRandom);
         set.keys.retain(|k| k.state != KeyState::Current);
         let json = serde_json::to_string(&set).unwrap_or_default();
-        assert!(matches!(
-            KeySet::parse(&json),
-            Err(KeySetError::Malformed(_))
-        ));
+        assert!(matches!(KeySet::parse(&json), Err(KeySetError::Malformed(_))));
     }
 
     #[test]
