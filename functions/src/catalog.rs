@@ -33,4 +33,6 @@ pub const FUNCTIONS: &[Function] = &[
     Function { name: "relay", trigger: Trigger::Stream },
     Function { name: "consumer", trigger: Trigger::Queue { queue: "events" } },
     Function { name: "reconcile_outbox", trigger: Trigger::Schedule { expression: "rate(5 minutes)" } },
+    Function { name: "worker", trigger: Trigger::Queue { queue: "jobs" } },
+    Function { name: "redrive_stuck_jobs", trigger: Trigger::Schedule { expression: "rate(5 minutes)" } },
 ];

@@ -8,4 +8,5 @@
 mod aws;
 mod conformance;
 mod http;
+mod jobs;
 mod runtime;

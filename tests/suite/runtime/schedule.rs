@@ -18,7 +18,7 @@ fn purge_schedule() -> Option<&'static str> {
         .find(|f| f.name == purge_expired::FUNCTION)
         .and_then(|f| match f.trigger {
             Trigger::Schedule { expression } => Some(expression),
-            Trigger::Http { .. } => None,
+            Trigger::Http { .. } | Trigger::Stream | Trigger::Queue { .. } => None,
         })
 }
 
