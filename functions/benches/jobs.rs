@@ -38,16 +38,29 @@ impl JobType for Noop {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let jobs = args.first().copied().unwrap_or(2000);
     let pumps = args.get(1).copied().unwrap_or(4);
     let dir = tempfile::tempdir()?;
     let backend = Backend::local(LocalConfig::new(dir.path(), "http://localhost")).await?;
     let store = backend.store()?;
     let noop = Noop::default();
-    let worker = Arc::new(Worker::new(store.clone(), backend.jobs_queue()?, backend.clock(), Registry::new().with(noop.clone())));
-    let relay = ReconcileOutbox::new(store.clone(), Publisher::from_backend(&backend)?, backend.clock(), Duration::ZERO)
-        .with_limit(500);
+    let worker = Arc::new(Worker::new(
+        store.clone(),
+        backend.jobs_queue()?,
+        backend.clock(),
+        Registry::new().with(noop.clone()),
+    ));
+    let relay = ReconcileOutbox::new(
+        store.clone(),
+        Publisher::from_backend(&backend)?,
+        backend.clock(),
+        Duration::ZERO,
+    )
+    .with_limit(500);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for _ in 0..pumps {
@@ -59,7 +72,13 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let clock = backend.clock();
     for _ in 0..jobs {
-        enqueue(store.as_ref(), clock.as_ref(), &OsRandom, NewJob::new("noop", json!({}))).await?;
+        enqueue(
+            store.as_ref(),
+            clock.as_ref(),
+            &OsRandom,
+            NewJob::new("noop", json!({})),
+        )
+        .await?;
     }
     let enqueued = started.elapsed();
     let mut relayed = 0;
@@ -92,7 +111,15 @@ async fn main() -> anyhow::Result<()> {
         task.await?;
     }
     println!("jobs: {jobs}, pumps: {pumps} (batches of 10)");
-    println!("enqueue:                {:>8.0} jobs/s ({:.2?})", jobs as f64 / enqueued.as_secs_f64(), enqueued);
-    println!("enqueue -> succeeded:   {:>8.0} jobs/s ({:.2?})", jobs as f64 / total.as_secs_f64(), total);
+    println!(
+        "enqueue:                {:>8.0} jobs/s ({:.2?})",
+        jobs as f64 / enqueued.as_secs_f64(),
+        enqueued
+    );
+    println!(
+        "enqueue -> succeeded:   {:>8.0} jobs/s ({:.2?})",
+        jobs as f64 / total.as_secs_f64(),
+        total
+    );
     Ok(())
 }
