@@ -64,4 +64,14 @@ pub const FUNCTIONS: &[Function] = &[
             expression: "rate(5 minutes)",
         },
     },
+    Function {
+        name: "worker",
+        trigger: Trigger::Queue { queue: "jobs" },
+    },
+    Function {
+        name: "redrive_stuck_jobs",
+        trigger: Trigger::Schedule {
+            expression: "rate(5 minutes)",
+        },
+    },
 ];

@@ -10,6 +10,7 @@
 //!   [`maintenance::reconcile_outbox`]).
 //! - [`messaging`]: the event pipeline: the stream [`messaging::relay`], the events
 //!   [`messaging::consumer`] and the reactions it runs.
+//! - [`jobs`]: background jobs: one file per job type, the registry, the queue worker.
 //! - [`telemetry`]: tracing setup.
 //! - [`local`]: the whole system in one process: the server, the mailbox pages, and the event
 //!   runtime that feeds the handlers real Lambda event types.
@@ -24,6 +25,7 @@ pub mod auth;
 pub mod catalog;
 pub mod event;
 pub mod http;
+pub mod jobs;
 pub mod local;
 pub mod maintenance;
 pub mod messaging;

@@ -111,6 +111,15 @@ impl Backend {
             Backend::Local(_) => shared::auth::keys::DEFAULT_SECRET_NAME,
         }
     }
+
+    /// The front end's base URL, for the links in mails: `APP_URL` on AWS, the local server's
+    /// address (or the configured one) locally.
+    pub fn app_url(&self) -> anyhow::Result<String> {
+        match self {
+            Backend::Aws(_) => crate::config::app_url_from_env(),
+            Backend::Local(local) => Ok(local.config.base_url.clone()),
+        }
+    }
 }
 
 /// The local name of the job queue; its dead-letter queue is `jobs-dlq`.

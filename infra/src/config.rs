@@ -78,6 +78,11 @@ impl LocalConfig {
     }
 }
 
+/// The front end's base URL (`APP_URL`), which links in mails point at.
+pub fn app_url_from_env() -> anyhow::Result<String> {
+    var("APP_URL").context("the environment variable APP_URL is not set")
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

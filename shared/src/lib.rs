@@ -15,11 +15,15 @@
 //! Capabilities built on the ports live in their own folders:
 //!
 //! - [`auth`]: signing keys and the public key set (JWKS);
-//! - [`messaging`]: domain events, the transactional outbox and the consumers' inbox.
+//! - [`messaging`]: domain events, the transactional outbox and the consumers' inbox;
+//! - [`jobs`]: background job records, their status rules, and enqueueing through the outbox;
+//! - [`emails`]: the mails the system sends, rendered from small templates.
 
 pub mod auth;
 pub mod blob;
 pub mod clock;
+pub mod emails;
+pub mod jobs;
 pub mod mail;
 pub mod messaging;
 pub mod queue;

@@ -10,6 +10,7 @@ mod aws;
 mod conformance;
 mod fixtures;
 mod http;
+mod jobs;
 mod messaging;
 mod runtime;
 mod template;

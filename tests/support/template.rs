@@ -195,9 +195,14 @@ pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<St
         }
     }
 
+    // An HTTP route has one owner; several functions may share a schedule expression.
     let mut owners: BTreeMap<&Route, Vec<&str>> = BTreeMap::new();
     for function in template {
-        for route in &function.routes {
+        for route in function
+            .routes
+            .iter()
+            .filter(|r| matches!(r, Route::Http { .. }))
+        {
             owners.entry(route).or_default().push(&function.logical_id);
         }
     }

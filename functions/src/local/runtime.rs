@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 
 use crate::catalog::{FUNCTIONS, Trigger};
 use crate::event::{ScheduleHandler, SqsHandler, StreamHandler};
+use crate::jobs::redrive_stuck_jobs::{self, RedriveStuckJobs};
+use crate::jobs::worker::{self, Worker};
 use crate::local::feed_pump::FeedPump;
 use crate::local::queue_pump::QueuePump;
 use crate::local::scheduler::Scheduler;
@@ -118,6 +120,7 @@ pub fn schedule_handler(
     match function {
         purge_expired::FUNCTION => Ok(Arc::new(PurgeExpired::new(backend.store()?))),
         reconcile_outbox::FUNCTION => Ok(Arc::new(ReconcileOutbox::from_backend(backend)?)),
+        redrive_stuck_jobs::FUNCTION => Ok(Arc::new(RedriveStuckJobs::from_backend(backend)?)),
         other => bail!("no schedule handler is written for the function {other}"),
     }
 }
@@ -144,6 +147,7 @@ pub fn sqs_handler(
             backend.clock(),
             reactions.clone(),
         ))),
+        worker::FUNCTION => Ok(Arc::new(Worker::from_backend(backend)?)),
         other => Err(anyhow!(
             "no queue handler is written for the function {other}"
         )),

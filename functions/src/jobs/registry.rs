@@ -1,0 +1,133 @@
+//! The registry: job types erased behind their names, so the worker can run any of them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use infra::compose::Backend;
+use serde_json::Value;
+
+use crate::jobs::purge_expired::PurgeExpiredJob;
+use crate::jobs::redrive_stuck_jobs::RedriveStuckJobs;
+use crate::jobs::send_email::SendEmail;
+use crate::jobs::{JobError, JobType};
+
+#[async_trait]
+trait Runner: Send + Sync + fmt::Debug {
+    async fn run(&self, payload: Value) -> Result<Value, JobError>;
+    fn sensitive(&self) -> bool;
+}
+
+#[derive(Debug)]
+struct Typed<J>(J);
+
+#[async_trait]
+impl<J: JobType> Runner for Typed<J> {
+    async fn run(&self, payload: Value) -> Result<Value, JobError> {
+        let payload = serde_json::from_value(payload).map_err(|e| {
+            JobError::Permanent(
+                anyhow!(e).context(format!("the payload is not a {} payload", J::NAME)),
+            )
+        })?;
+        self.0.run(payload).await
+    }
+
+    fn sensitive(&self) -> bool {
+        J::SENSITIVE
+    }
+}
+
+/// Job types by name.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    types: BTreeMap<&'static str, Arc<dyn Runner>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a job type; a later one of the same name replaces an earlier one.
+    pub fn with<J: JobType>(mut self, job: J) -> Self {
+        self.types.insert(J::NAME, Arc::new(Typed(job)));
+        self
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.types.keys().copied()
+    }
+
+    /// Runs a job of type `name`. An unknown type, or a payload that does not fit it, is a
+    /// permanent failure.
+    pub async fn run(&self, name: &str, payload: Value) -> Result<Value, JobError> {
+        match self.types.get(name) {
+            Some(runner) => runner.run(payload).await,
+            None => Err(JobError::Permanent(anyhow!(
+                "no job type is registered as {name:?}"
+            ))),
+        }
+    }
+
+    pub fn is_sensitive(&self, name: &str) -> bool {
+        self.types.get(name).is_some_and(|r| r.sensitive())
+    }
+}
+
+/// Every job type of the system, built over the backend.
+pub fn standard(backend: &Backend) -> anyhow::Result<Registry> {
+    Ok(Registry::new()
+        .with(SendEmail::new(backend.mailer()?, backend.app_url()?))
+        .with(PurgeExpiredJob::new(backend.store()?))
+        .with(RedriveStuckJobs::from_backend(backend)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    #[derive(Debug)]
+    struct Double;
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Number {
+        n: i64,
+    }
+
+    #[async_trait]
+    impl JobType for Double {
+        const NAME: &'static str = "double";
+        type Payload = Number;
+        async fn run(&self, payload: Number) -> Result<Value, JobError> {
+            Ok(json!(payload.n * 2))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_registered_type_runs_with_its_typed_payload() {
+        let registry = Registry::new().with(Double);
+        assert_eq!(
+            registry.run("double", json!({"n": 21})).await.ok(),
+            Some(json!(42))
+        );
+        assert_eq!(registry.names().collect::<Vec<_>>(), ["double"]);
+        assert!(!registry.is_sensitive("double"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_type_or_a_misfit_payload_fails_for_good() {
+        let registry = Registry::new().with(Double);
+        assert!(matches!(
+            registry.run("triple", json!({"n": 1})).await,
+            Err(JobError::Permanent(_))
+        ));
+        assert!(matches!(
+            registry.run("double", json!({"n": "x"})).await,
+            Err(JobError::Permanent(_))
+        ));
+    }
+}

@@ -1,0 +1,209 @@
+//! Jobs in the item store.
+//!
+//! A job is the item `JOB#<id>` / `JOB`. Its `gsi1` keys list jobs by status:
+//! `JOBS#<status>`, sorted by `<updated_at>#<id>`, so "running since before T" (stuck jobs) is
+//! one range query. Every save is conditional on the version the caller read and bumps it, so
+//! two deliveries of one job cannot both move it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::jobs::job::{Job, JobError, JobStatus};
+use crate::store::{
+    Condition, Cursor, Index, IndexKey, Item, ItemStore, Key, Query, SortKey, StoreError, Write,
+};
+
+/// How long a succeeded or cancelled job is kept; failed and dead ones stay until handled.
+pub const RETENTION: TimeDelta = TimeDelta::days(30);
+
+pub fn job_key(id: Uuid) -> Key {
+    Key::new(format!("JOB#{id}"), "JOB")
+}
+
+fn status_partition(status: JobStatus) -> String {
+    format!("JOBS#{status}")
+}
+
+fn sort_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The item a job is stored as.
+pub fn job_item(job: &Job) -> Result<Item, StoreError> {
+    let index = IndexKey::new(
+        status_partition(job.status),
+        format!("{}#{}", sort_time(job.updated_at), job.id),
+    );
+    let item = Item::from_record(job_key(job.id), job)?.with_index(Index::Gsi1, index);
+    Ok(match job.status {
+        JobStatus::Succeeded | JobStatus::Cancelled => item.expiring_at(job.updated_at + RETENTION),
+        _ => item,
+    })
+}
+
+/// The write that creates a new job (and fails if its id is taken).
+pub fn insert_write(job: &Job) -> Result<Write, StoreError> {
+    Ok(Write::put_if(job_item(job)?, Condition::Absent))
+}
+
+/// The write that replaces a job read at `job.version`, storing `changed` with the next version.
+/// Returns the job as stored.
+pub fn update_write(read: &Job, changed: &Job) -> Result<(Write, Job), StoreError> {
+    let stored = Job {
+        version: read.version + 1,
+        ..changed.clone()
+    };
+    let condition = Condition::Equals("version".into(), json!(read.version));
+    Ok((Write::put_if(job_item(&stored)?, condition), stored))
+}
+
+/// Jobs of one status, oldest change first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobRepo {
+    store: Arc<dyn ItemStore>,
+}
+
+impl JobRepo {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn ItemStore> {
+        &self.store
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<Job>, JobError> {
+        match self.store.get(&job_key(id)).await? {
+            Some(item) => Ok(Some(item.record()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces `read` with `changed` if nobody saved the job since `read` was read; returns the
+    /// job as stored. [`JobError::Conflict`] when someone did.
+    pub async fn save(&self, read: &Job, changed: &Job) -> Result<Job, JobError> {
+        let (write, stored) = update_write(read, changed)?;
+        self.store
+            .transact(vec![write])
+            .await
+            .map_err(|e| conflict(e, read.id))?;
+        Ok(stored)
+    }
+
+    /// One page of the jobs in `status`, oldest change first.
+    pub async fn list(
+        &self,
+        status: JobStatus,
+        limit: usize,
+        cursor: Option<Cursor>,
+    ) -> Result<JobPage, JobError> {
+        let query = Query::index(Index::Gsi1, status_partition(status))
+            .limit(limit)
+            .after(cursor);
+        self.page(query).await
+    }
+
+    /// Up to `limit` jobs `running` whose attempt started before `cutoff`. The index is
+    /// eventually consistent on AWS: callers re-read a job before changing it.
+    pub async fn running_since_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Job>, JobError> {
+        let query = Query::index(Index::Gsi1, status_partition(JobStatus::Running))
+            .sort_key(SortKey::LessThan(sort_time(cutoff)))
+            .limit(limit.clamp(1, 1000));
+        Ok(self.page(query).await?.jobs)
+    }
+
+    async fn page(&self, query: Query) -> Result<JobPage, JobError> {
+        let page = self.store.query(query).await?;
+        let jobs = page
+            .items
+            .iter()
+            .map(Item::record)
+            .collect::<Result<_, _>>()?;
+        Ok(JobPage {
+            jobs,
+            next: page.next,
+        })
+    }
+}
+
+/// A failed condition on a job's write means someone else changed it first.
+pub(crate) fn conflict(e: StoreError, id: Uuid) -> JobError {
+    match e {
+        StoreError::ConditionFailed { .. } => {
+            JobError::Conflict(format!("job {id} was changed concurrently"))
+        }
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(status: JobStatus) -> Job {
+        let at = DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default();
+        Job {
+            status,
+            ..Job::new(
+                Uuid::nil(),
+                "noop",
+                json!({"to": "a@example.com"}),
+                3,
+                at,
+                at,
+            )
+        }
+    }
+
+    #[test]
+    fn a_job_is_listed_under_its_status_by_time() {
+        let item = job_item(&job(JobStatus::Running)).ok();
+        let index = item.as_ref().and_then(|i| i.gsi1.clone());
+        let expected = format!("2025-11-24T16:00:00.000Z#{}", Uuid::nil());
+        assert_eq!(index, Some(IndexKey::new("JOBS#running", expected)));
+        assert_eq!(
+            item.as_ref().map(|i| i.key.clone()),
+            Some(job_key(Uuid::nil()))
+        );
+        assert!(item.is_some_and(|i| i.check_attribute_names().is_ok() && i.expires_at.is_none()));
+    }
+
+    #[test]
+    fn finished_jobs_expire_and_unfinished_ones_do_not() {
+        for status in JobStatus::ALL.iter().copied() {
+            let expires = job_item(&job(status)).ok().and_then(|i| i.expires_at);
+            let should = matches!(status, JobStatus::Succeeded | JobStatus::Cancelled);
+            assert_eq!(expires.is_some(), should, "{status}");
+        }
+    }
+
+    #[test]
+    fn an_update_is_conditional_on_the_version_read_and_bumps_it() {
+        let read = Job {
+            version: 4,
+            ..job(JobStatus::Queued)
+        };
+        let Ok((Write::Put { item, condition }, stored)) = update_write(&read, &read) else {
+            panic!("not a put")
+        };
+        assert_eq!(
+            condition,
+            Some(Condition::Equals("version".into(), json!(4)))
+        );
+        assert_eq!(stored.version, 5);
+        assert_eq!(item.attrs["version"], json!(5));
+    }
+}

@@ -1,0 +1,173 @@
+//! Background jobs on the local system: enqueue through the outbox, the relay, the job queue,
+//! the worker, retries with backoff, dead letters, and the job types.
+
+mod lifecycle;
+mod types;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use functions::jobs::registry::Registry;
+use functions::jobs::worker::Worker;
+use functions::jobs::{JobError, JobType};
+use functions::local::queue_pump::{BatchOutcome, QueuePump};
+use functions::maintenance::reconcile_outbox::ReconcileOutbox;
+use functions::messaging::publisher::Publisher;
+use infra::compose::{Backend, LocalBackend};
+use infra::config::LocalConfig;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use shared::clock::OsRandom;
+use shared::jobs::{Job, JobRepo, NewJob, enqueue};
+use shared::store::ItemStore;
+use uuid::Uuid;
+
+/// Attempts a test job gets; also the local job queue's maximum receives.
+pub const ATTEMPTS: u32 = 3;
+
+/// A local system's job pipeline, driven step by step: the outbox reconciliation stands in for
+/// the relay (it publishes through the same publisher), a queue pump runs the worker.
+pub struct Pipeline {
+    pub backend: Backend,
+    pub store: Arc<dyn ItemStore>,
+    pub repo: JobRepo,
+    pub pump: QueuePump,
+    relay: ReconcileOutbox,
+    _dir: tempfile::TempDir,
+}
+
+pub const APP_URL: &str = "http://app.test";
+
+impl Pipeline {
+    /// The pipeline with the system's job types and `extra`.
+    pub async fn start(extra: impl FnOnce(Registry) -> Registry) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let config = LocalConfig {
+            max_receives: ATTEMPTS,
+            ..LocalConfig::new(dir.path(), APP_URL)
+        };
+        let backend = Backend::local(config).await?;
+        let store = backend.store()?;
+        let registry = extra(functions::jobs::registry::standard(&backend)?);
+        let worker = Worker::new(
+            store.clone(),
+            backend.jobs_queue()?,
+            backend.clock(),
+            registry,
+        )
+        .with_backoff(Duration::from_millis(20), Duration::from_millis(100));
+        let pump = QueuePump::new("jobs", backend.jobs_queue()?, Arc::new(worker))
+            .with_timing(Duration::from_secs(5), Duration::from_millis(20));
+        let relay = ReconcileOutbox::new(
+            store.clone(),
+            Publisher::from_backend(&backend)?,
+            backend.clock(),
+            Duration::ZERO,
+        );
+        Ok(Self {
+            repo: JobRepo::new(store.clone()),
+            store,
+            pump,
+            relay,
+            backend,
+            _dir: dir,
+        })
+    }
+
+    pub fn local(&self) -> anyhow::Result<&LocalBackend> {
+        match &self.backend {
+            Backend::Local(local) => Ok(local),
+            Backend::Aws(_) => bail!("not a local backend"),
+        }
+    }
+
+    pub async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
+        let new = NewJob::new(job_type, payload).max_attempts(ATTEMPTS);
+        Ok(enqueue(
+            self.store.as_ref(),
+            self.backend.clock().as_ref(),
+            &OsRandom,
+            new,
+        )
+        .await?)
+    }
+
+    pub async fn job(&self, id: Uuid) -> anyhow::Result<Job> {
+        self.repo
+            .get(id)
+            .await?
+            .with_context(|| format!("job {id} is gone"))
+    }
+
+    /// Relays and pumps until `done` holds of the job, for at most ten seconds.
+    pub async fn run_until(&self, id: Uuid, done: impl Fn(&Job) -> bool) -> anyhow::Result<Job> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let job = self.job(id).await?;
+            if done(&job) {
+                return Ok(job);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "job {id} never got there; it is {} after {} attempts",
+                    job.status,
+                    job.attempts
+                );
+            }
+            self.step().await?;
+        }
+    }
+
+    /// Publishes what the outbox holds, then delivers one batch of the job queue to the worker.
+    pub async fn step(&self) -> anyhow::Result<BatchOutcome> {
+        self.relay.run().await?;
+        self.pump.pump_once().await
+    }
+}
+
+/// A job type that fails its first `fail_first` attempts (per key), then succeeds.
+#[derive(Debug, Clone, Default)]
+pub struct Flaky {
+    pub calls: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FlakyPayload {
+    pub key: String,
+    pub fail_first: u32,
+}
+
+impl Flaky {
+    pub fn calls(&self, key: &str) -> u32 {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl JobType for Flaky {
+    const NAME: &'static str = "flaky";
+    type Payload = FlakyPayload;
+
+    async fn run(&self, payload: FlakyPayload) -> Result<Value, JobError> {
+        let call = {
+            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+            let call = calls.entry(payload.key).or_default();
+            *call += 1;
+            *call
+        };
+        if call <= payload.fail_first {
+            return Err(JobError::Retryable(anyhow::anyhow!(
+                "attempt {call} failed on purpose"
+            )));
+        }
+        Ok(json!({ "call": call }))
+    }
+}

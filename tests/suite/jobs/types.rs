@@ -1,0 +1,128 @@
+//! The system's job types, run through the whole pipeline.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use functions::jobs::redrive_stuck_jobs::{RedriveReport, RedriveStuckJobs};
+use serde_json::{Value, json};
+use shared::clock::{OsRandom, Random};
+use shared::jobs::repo::insert_write;
+use shared::jobs::{Job, JobStatus};
+
+use super::{APP_URL, Flaky, Pipeline};
+
+#[tokio::test]
+async fn send_email_renders_the_mail_into_the_local_mailbox_with_its_link() -> anyhow::Result<()> {
+    let system = Pipeline::start(|r| r).await?;
+    let payload = json!({"template": "verification", "to": "ada@example.com", "name": "Ada", "token": "tok-123"});
+    let job = system.enqueue("send_email", payload).await?;
+
+    let done = system.run_until(job.id, |j| j.status.is_final()).await?;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.last_error);
+    assert_eq!(
+        done.payload,
+        Value::Null,
+        "the token does not stay in the job record"
+    );
+
+    let mails = system.local()?.mailbox().list().await?;
+    assert_eq!(mails.len(), 1);
+    let link = format!("{APP_URL}/verify-email?token=tok-123");
+    assert_eq!(mails[0].to, "ada@example.com");
+    assert!(
+        mails[0].text.contains(&link) && mails[0].html.contains(&link),
+        "{:?}",
+        mails[0]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_mail_that_cannot_render_is_dead_at_once() -> anyhow::Result<()> {
+    let system = Pipeline::start(|r| r).await?;
+    let job = system
+        .enqueue(
+            "send_email",
+            json!({"template": "reset", "to": "ada@example.com"}),
+        )
+        .await?;
+    let dead = system.run_until(job.id, |j| j.status.is_final()).await?;
+    assert_eq!((dead.status, dead.attempts), (JobStatus::Dead, 1));
+    assert!(system.local()?.mailbox().list().await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn redrive_stuck_jobs_queues_a_stuck_running_job_again() -> anyhow::Result<()> {
+    let flaky = Flaky::default();
+    let system = Pipeline::start(|r| r.with(flaky.clone())).await?;
+    let long_ago = Utc::now() - TimeDelta::minutes(10);
+    let stuck = Job {
+        status: JobStatus::Running,
+        attempts: 1,
+        started_at: Some(long_ago),
+        ..Job::new(
+            OsRandom.id(),
+            "flaky",
+            json!({"key": "stuck", "fail_first": 0}),
+            3,
+            long_ago,
+            long_ago,
+        )
+    };
+    let recent = Job {
+        id: OsRandom.id(),
+        updated_at: Utc::now(),
+        ..stuck.clone()
+    };
+    system
+        .store
+        .transact(vec![insert_write(&stuck)?, insert_write(&recent)?])
+        .await?;
+
+    let redrive = RedriveStuckJobs::new(
+        system.store.clone(),
+        system.backend.clock(),
+        Arc::new(OsRandom),
+    )
+    .with_stuck_after(Duration::from_secs(60));
+    assert_eq!(
+        redrive.run().await?,
+        RedriveReport {
+            found: 1,
+            redriven: 1
+        }
+    );
+    assert_eq!(system.job(stuck.id).await?.status, JobStatus::Queued);
+    assert_eq!(
+        system.job(recent.id).await?.status,
+        JobStatus::Running,
+        "a job running briefly is left alone"
+    );
+
+    let done = system.run_until(stuck.id, |j| j.status.is_final()).await?;
+    assert_eq!((done.status, done.attempts), (JobStatus::Succeeded, 2));
+    assert_eq!(flaky.calls("stuck"), 1);
+    assert_eq!(
+        redrive.run().await?,
+        RedriveReport {
+            found: 0,
+            redriven: 0
+        }
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn purge_expired_runs_as_a_job() -> anyhow::Result<()> {
+    let system = Pipeline::start(|r| r).await?;
+    let job = system.enqueue("purge_expired", json!({})).await?;
+    let done = system.run_until(job.id, |j| j.status.is_final()).await?;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.last_error);
+    assert_eq!(
+        done.result.as_ref().and_then(|r| r.get("finished")),
+        Some(&json!(true))
+    );
+    Ok(())
+}
