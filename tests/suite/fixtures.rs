@@ -26,7 +26,7 @@ enum Kind {
 const EVENTS: &[(&str, Kind)] = &[
     ("health.json", Kind::HttpRequest),
     ("jwks.json", Kind::HttpRequest),
-    ("sqs.json", Kind::Sqs),
+    ("sqs-jobs.json", Kind::Sqs),
     ("sqs-events.json", Kind::Sqs),
     ("dynamodb-stream.json", Kind::DynamoDbStream),
     ("schedule.json", Kind::Schedule),
@@ -130,26 +130,6 @@ fn every_http_function_has_a_sample_request_on_its_route() -> anyhow::Result<()>
 }
 
 #[test]
-fn the_sqs_sample_carries_two_json_job_messages() -> anyhow::Result<()> {
-    let event: SqsEvent = serde_json::from_str(&read("sqs.json")?)?;
-    assert_eq!(event.records.len(), 2);
-    for record in &event.records {
-        let body = record.body.as_deref().context("a record without a body")?;
-        let job: serde_json::Value =
-            serde_json::from_str(body).context("a body that is not JSON")?;
-        assert!(
-            job.get("job_id").is_some(),
-            "a message without job_id: {body}"
-        );
-        assert!(
-            record.message_id.is_some()
-                && record.attributes.contains_key("ApproximateReceiveCount")
-        );
-    }
-    Ok(())
-}
-
-#[test]
 fn the_stream_sample_inserts_modifies_and_removes_items_in_the_tables_wire_form()
 -> anyhow::Result<()> {
     let event: StreamEvent = serde_json::from_str(&read("dynamodb-stream.json")?)?;
@@ -212,14 +192,17 @@ mod fed_to_their_handlers {
 
     use chrono::TimeDelta;
     use functions::auth::jwks::{self, PublicKeys};
-    use functions::event::ScheduleHandler;
+    use functions::event::{ScheduleHandler, SqsHandler};
     use functions::http::app;
+    use functions::jobs::worker::Worker;
     use functions::maintenance::purge_expired::PurgeExpired;
     use functions::system::health;
     use infra::compose::Backend;
     use infra::config::LocalConfig;
     use shared::auth::keys::KeySet;
     use shared::clock::OsRandom;
+    use shared::jobs::job::{Job, JobStatus};
+    use shared::jobs::repo::{JobRepo, insert_write};
     use shared::store::{Item, Key};
 
     use super::read;
@@ -286,6 +269,42 @@ mod fed_to_their_handlers {
             .query(shared::store::Query::partition("SESSION#fixture"))
             .await?;
         assert!(page.items.is_empty());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn events_sqs_jobs_json_is_run_by_the_worker() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let backend = local_backend(&dir).await?;
+        let store = backend.store()?;
+        let event: aws_lambda_events::sqs::SqsEvent =
+            serde_json::from_str(&read("sqs-jobs.json")?)?;
+        let now = backend.clock().now();
+        let mut ids = Vec::new();
+        for record in &event.records {
+            let body: serde_json::Value =
+                serde_json::from_str(record.body.as_deref().unwrap_or_default())?;
+            let id = body["job_id"].as_str().unwrap_or_default().parse()?;
+            let job = Job::new(id, "purge_expired", serde_json::json!({}), 3, now, now);
+            store.transact(vec![insert_write(&job)?]).await?;
+            ids.push(id);
+        }
+
+        let response = Worker::from_backend(&backend)?.handle(event).await?;
+
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+        let repo = JobRepo::new(store);
+        for id in ids {
+            let job = repo
+                .get(id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("job {id} is gone"))?;
+            assert_eq!(
+                (job.status, job.attempts),
+                (JobStatus::Succeeded, 1),
+                "job {id}"
+            );
+        }
         Ok(())
     }
 }
