@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use shared::clock::Clock;
 use shared::store::{Condition, Item, ItemStore, Key, Page, Query, SortKey, StoreError, Write};
 
-use self::expression::Expression;
+use self::expression::{Expression, Guard};
 use self::transaction::{Failure, retrying_conflicts};
 use super::codec;
 
@@ -55,13 +55,10 @@ impl DynamoStore {
         self.clock.now().timestamp()
     }
 
-    async fn put_once(
-        &self,
-        item: &Attributes,
-        condition: Option<&Condition>,
-    ) -> Result<(), Failure> {
+    /// One PutItem under `guard`; a transaction conflict is left to the caller to retry.
+    async fn put_once(&self, item: &Attributes, guard: Guard<'_>) -> Result<(), Failure> {
         let mut e = Expression::default();
-        let condition = condition.map(|c| e.condition(c, self.now())).transpose()?;
+        let condition = e.guard(guard, self.now())?;
         let result = self
             .client
             .put_item()
@@ -86,9 +83,10 @@ impl DynamoStore {
         }
     }
 
-    async fn delete_once(&self, key: &Key, condition: Option<&Condition>) -> Result<(), Failure> {
+    /// One DeleteItem under `guard`; a transaction conflict is left to the caller to retry.
+    async fn delete_once(&self, key: &Key, guard: Guard<'_>) -> Result<(), Failure> {
         let mut e = Expression::default();
-        let condition = condition.map(|c| e.condition(c, self.now())).transpose()?;
+        let condition = e.guard(guard, self.now())?;
         let result = self
             .client
             .delete_item()
@@ -135,11 +133,11 @@ impl ItemStore for DynamoStore {
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
         let item = encode(&item)?;
-        retrying_conflicts(|| self.put_once(&item, condition.as_ref())).await
+        retrying_conflicts(|| self.put_once(&item, condition.as_ref().into())).await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
-        retrying_conflicts(|| self.delete_once(key, condition.as_ref())).await
+        retrying_conflicts(|| self.delete_once(key, condition.as_ref().into())).await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {

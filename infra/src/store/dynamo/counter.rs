@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use shared::store::{Item, Key, RESERVED_ATTRIBUTES, StoreError};
 
-use super::expression::Expression;
+use super::expression::{Expression, Guard};
 use super::transaction::{Failure, retrying_conflicts};
 use super::{DynamoStore, codec, encode, key_attributes, unexpected};
 
@@ -128,29 +128,7 @@ impl DynamoStore {
         );
         item.expires_at = expires_at;
         let item = encode(&item)?;
-        let outcome = retrying_conflicts(|| async {
-            let mut e = Expression::default();
-            let condition = e.expired(self.now());
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .send()
-                .await
-                .map_err(|err| match err.as_service_error() {
-                    Some(e) if e.is_conditional_check_failed_exception() => {
-                        Failure::Store(StoreError::ConditionFailed { index: 0 })
-                    }
-                    Some(e) if e.is_transaction_conflict_exception() => {
-                        Failure::Conflict(err.into())
-                    }
-                    _ => Failure::Store(unexpected(err, "restarting an expired counter")),
-                })
-        })
-        .await;
+        let outcome = retrying_conflicts(|| self.put_once(&item, Guard::Expired)).await;
         match outcome {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed { .. }) => Ok(false),

@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use shared::store::{Key, StoreError};
 
 use super::codec::{EXPIRY_INDEX, EXPIRY_SHARDS};
-use super::expression::Expression;
-use super::transaction::{Failure, retrying_conflicts};
-use super::{DynamoStore, key_attributes, unexpected};
+use super::expression::{Expression, Guard};
+use super::transaction::retrying_conflicts;
+use super::{DynamoStore, unexpected};
 
 /// How many keys one page of the expiry index returns at most.
 const PAGE: usize = 100;
@@ -83,29 +83,7 @@ impl DynamoStore {
 
     /// Deletes an item if it is still expired; whether it did.
     async fn delete_expired(&self, key: &Key) -> Result<bool, StoreError> {
-        let outcome = retrying_conflicts(|| async {
-            let mut e = Expression::default();
-            let condition = e.expired(self.now());
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key_attributes(key)))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .send()
-                .await
-                .map_err(|err| match err.as_service_error() {
-                    Some(e) if e.is_conditional_check_failed_exception() => {
-                        Failure::Store(StoreError::ConditionFailed { index: 0 })
-                    }
-                    Some(e) if e.is_transaction_conflict_exception() => {
-                        Failure::Conflict(err.into())
-                    }
-                    _ => Failure::Store(unexpected(err, "deleting an expired item")),
-                })
-        })
-        .await;
+        let outcome = retrying_conflicts(|| self.delete_once(key, Guard::Expired)).await;
         match outcome {
             Ok(_) => Ok(true),
             Err(StoreError::ConditionFailed { .. }) => Ok(false),

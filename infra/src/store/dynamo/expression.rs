@@ -74,6 +74,19 @@ impl Expression {
         format!("(attribute_exists({pk}) AND {ttl} <= {now})")
     }
 
+    /// What a single write requires, if anything.
+    pub(super) fn guard(
+        &mut self,
+        guard: Guard<'_>,
+        now: i64,
+    ) -> Result<Option<String>, StoreError> {
+        match guard {
+            Guard::None => Ok(None),
+            Guard::Condition(condition) => self.condition(condition, now).map(Some),
+            Guard::Expired => Ok(Some(self.expired(now))),
+        }
+    }
+
     /// A port condition, evaluated against the store's clock reading `now`.
     pub(super) fn condition(
         &mut self,
@@ -148,5 +161,20 @@ mod tests {
     fn an_expression_without_placeholders_sends_no_maps() {
         let e = Expression::default();
         assert!(e.names().is_none() && e.values().is_none());
+    }
+}
+
+/// What a single put or delete requires of the item it replaces or removes: a condition of the
+/// port, or (for the store's own housekeeping) that the item has expired.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Guard<'a> {
+    None,
+    Condition(&'a Condition),
+    Expired,
+}
+
+impl<'a> From<Option<&'a Condition>> for Guard<'a> {
+    fn from(condition: Option<&'a Condition>) -> Self {
+        condition.map_or(Guard::None, Guard::Condition)
     }
 }
