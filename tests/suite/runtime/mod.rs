@@ -1,6 +1,7 @@
 //! The local event runtime feeding real handlers the real Lambda event types: the queue pump,
 //! the change feed pump and the scheduler.
 
+mod crash;
 mod feed;
 mod queue;
 mod schedule;

@@ -1,0 +1,122 @@
+//! A local system killed between a write and its relay loses nothing: the outbox event is in
+//! the store, the change feed position is durable, and the restarted system delivers it.
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::TimeDelta;
+use infra::compose::Backend;
+use infra::config::LocalConfig;
+use serde_json::json;
+use shared::clock::OsRandom;
+use shared::jobs::{JobRepo, JobStatus, NewJob, enqueue};
+use shared::messaging::outbox::pending_older_than;
+
+/// The local system in a child process, killed when dropped.
+struct LocalProcess(Child);
+
+impl LocalProcess {
+    async fn start(data_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        let child = Command::new(env!("CARGO_BIN_EXE_local-system"))
+            .args(["--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the local system")?;
+        let process = Self(child);
+        let health = format!("http://127.0.0.1:{port}/health");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(&health).await.map(|r| r.status()).ok() != Some(reqwest::StatusCode::OK)
+        {
+            if Instant::now() > deadline {
+                bail!("the local system did not answer on {health}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(process)
+    }
+
+    /// Freezes the process: it keeps its state but runs nothing, as if paused right after a write.
+    fn freeze(&self) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args(["-STOP", &self.0.id().to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -STOP failed");
+        Ok(())
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing in memory survives.
+    fn kill(mut self) -> anyhow::Result<()> {
+        self.0.kill()?;
+        self.0.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for LocalProcess {
+    fn drop(&mut self) {
+        // Already gone when killed on purpose; otherwise the test failed and must not leak it.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+#[tokio::test]
+async fn a_killed_local_system_relays_a_written_event_after_restart() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let system = LocalProcess::start(dir.path(), port).await?;
+    system.freeze()?;
+
+    // Written by another process into the same store while the system cannot relay it: the job
+    // record and its job.enqueued event, in one transaction.
+    let base_url = format!("http://127.0.0.1:{port}");
+    let backend = Backend::local(LocalConfig::new(dir.path(), base_url)).await?;
+    let store = backend.store()?;
+    let new = NewJob::new("purge_expired", json!({}));
+    let job = enqueue(store.as_ref(), backend.clock().as_ref(), &OsRandom, new).await?;
+    system.kill()?;
+
+    let pending = pending_older_than(
+        store.as_ref(),
+        TimeDelta::zero(),
+        backend.clock().now(),
+        100,
+    )
+    .await?;
+    assert!(
+        pending
+            .iter()
+            .any(|event| event.aggregate_id == job.id.to_string()),
+        "the job's event must still be waiting in the outbox: {pending:?}"
+    );
+    let repo = JobRepo::new(store);
+
+    let _restarted = LocalProcess::start(dir.path(), port).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let job = repo.get(job.id).await?.context("the job record is gone")?;
+        if job.status == JobStatus::Succeeded {
+            assert_eq!(job.attempts, 1);
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "after the restart the job is still {} ({job:?})",
+                job.status
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
