@@ -1,0 +1,154 @@
+//! A job's life on the AWS adapters: the table and the job queue with its dead-letter queue on
+//! the emulator, driven as the local pipeline is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use functions::jobs::registry::Registry;
+use functions::jobs::worker::Worker;
+use functions::local::queue_pump::QueuePump;
+use functions::maintenance::reconcile_outbox::ReconcileOutbox;
+use functions::messaging::publisher::Publisher;
+use infra::queue::sqs::SqsQueue;
+use serde_json::{Value, json};
+use shared::clock::{Clock, OsRandom, SystemClock};
+use shared::jobs::{Job, JobRepo, JobStatus, NewJob, enqueue};
+use shared::queue::Queue;
+use shared::store::ItemStore;
+use tests::moto::moto;
+use tests::provision;
+use uuid::Uuid;
+
+use super::{ATTEMPTS, Flaky};
+
+/// SQS visibility timeouts are whole seconds, so the backoff is too.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(2);
+
+/// Long enough for backoffs of a second or two and the emulator's latency.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The job pipeline on the emulator: a DynamoDB table, an events queue, and a job queue whose
+/// messages dead-letter after [`ATTEMPTS`] receives.
+struct AwsPipeline {
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    repo: JobRepo,
+    relay: ReconcileOutbox,
+    pump: QueuePump,
+    dead_letters: SqsQueue,
+}
+
+impl AwsPipeline {
+    async fn start(registry: Registry) -> anyhow::Result<Self> {
+        let moto = moto().await?;
+        let store: Arc<dyn ItemStore> = Arc::new(provision::store(moto).await?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let (events, _) = provision::queue_pair(moto, ATTEMPTS).await?;
+        let (jobs, dead_letters) = provision::queue_pair(moto, ATTEMPTS).await?;
+        let jobs: Arc<dyn Queue> = Arc::new(jobs);
+        let worker = Worker::new(store.clone(), jobs.clone(), clock.clone(), registry)
+            .with_backoff(BACKOFF_BASE, BACKOFF_CAP);
+        let pump = QueuePump::new("jobs", jobs.clone(), Arc::new(worker))
+            .with_timing(Duration::from_secs(10), Duration::from_secs(1));
+        let relay = ReconcileOutbox::new(
+            store.clone(),
+            Publisher::new(Arc::new(events), jobs),
+            clock.clone(),
+            Duration::ZERO,
+        );
+        Ok(Self {
+            repo: JobRepo::new(store.clone()),
+            store,
+            clock,
+            relay,
+            pump,
+            dead_letters,
+        })
+    }
+
+    async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
+        let new = NewJob::new(job_type, payload).max_attempts(ATTEMPTS);
+        Ok(enqueue(self.store.as_ref(), self.clock.as_ref(), &OsRandom, new).await?)
+    }
+
+    async fn job(&self, id: Uuid) -> anyhow::Result<Job> {
+        self.repo
+            .get(id)
+            .await?
+            .with_context(|| format!("job {id} is gone"))
+    }
+
+    /// Relays the outbox and pumps the job queue until the job is finished, for at most
+    /// [`DEADLINE`].
+    async fn run_until_final(&self, id: Uuid) -> anyhow::Result<Job> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let job = self.job(id).await?;
+            if job.status.is_final() {
+                return Ok(job);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!(
+                    "job {id} never finished; it is {} after {} attempts",
+                    job.status,
+                    job.attempts
+                );
+            }
+            self.relay.run().await?;
+            self.pump.pump_once().await?;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_job_failing_twice_then_succeeding_on_sqs_ends_succeeded_after_three_attempts()
+-> anyhow::Result<()> {
+    let flaky = Flaky::default();
+    let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
+    let job = system
+        .enqueue("flaky", json!({"key": "twice", "fail_first": 2}))
+        .await?;
+
+    let done = system.run_until_final(job.id).await?;
+    assert_eq!((done.status, done.attempts), (JobStatus::Succeeded, 3));
+    assert_eq!(done.result, Some(json!({"call": 3})));
+    assert_eq!(done.last_error, None);
+    assert_eq!(flaky.calls("twice"), 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_job_that_always_fails_on_sqs_ends_dead_with_its_message_in_the_dead_letter_queue()
+-> anyhow::Result<()> {
+    let flaky = Flaky::default();
+    let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
+    let job = system
+        .enqueue("flaky", json!({"key": "always", "fail_first": 1000}))
+        .await?;
+
+    let dead = system.run_until_final(job.id).await?;
+    assert_eq!((dead.status, dead.attempts), (JobStatus::Dead, ATTEMPTS));
+    assert!(
+        dead.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("failed on purpose")),
+        "{dead:?}"
+    );
+
+    // The worker handed the message back at once; the next receive dead-letters it.
+    assert_eq!(system.pump.pump_once().await?.received, 0);
+    let letters = system
+        .dead_letters
+        .receive(10, Duration::from_secs(30), Duration::from_secs(5))
+        .await?;
+    assert_eq!(letters.len(), 1);
+    assert!(
+        letters[0].body.contains(&job.id.to_string()),
+        "{}",
+        letters[0].body
+    );
+    assert_eq!(flaky.calls("always"), ATTEMPTS);
+    Ok(())
+}
