@@ -1,6 +1,6 @@
 //! Job pipeline throughput on the local system: enqueues N no-op jobs (job record + outbox event
-//! in one transaction each), relays them to the job queue, runs them with the worker, and
-//! prints jobs/s from the first enqueue to the last `succeeded`.
+//! in one transaction each) while the relay (on the change feed) publishes them to the job queue
+//! and the worker runs them, and prints jobs/s from the first enqueue to the last `succeeded`.
 //!
 //! `cargo bench -p functions --bench jobs -- [N] [PUMPS]` (defaults: 2000 jobs, 4 pumps).
 
@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use functions::jobs::registry::Registry;
 use functions::jobs::worker::Worker;
 use functions::jobs::{JobError, JobType, NoPayload};
+use functions::local::feed_pump::FeedPump;
 use functions::local::queue_pump::QueuePump;
-use functions::maintenance::reconcile_outbox::ReconcileOutbox;
-use functions::messaging::publisher::Publisher;
+use functions::messaging::relay::Relay;
 use infra::compose::Backend;
 use infra::config::LocalConfig;
 use serde_json::{Value, json};
@@ -54,15 +54,17 @@ async fn main() -> anyhow::Result<()> {
         backend.clock(),
         Registry::new().with(noop.clone()),
     ));
-    let relay = ReconcileOutbox::new(
-        store.clone(),
-        Publisher::from_backend(&backend)?,
-        backend.clock(),
-        Duration::ZERO,
-    )
-    .with_limit(500);
+    let Backend::Local(local) = &backend else {
+        anyhow::bail!("the benchmark runs on the local backend")
+    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
+    // The relay as the local system runs it: the change feed, pumped into the stream handler.
+    let relay = FeedPump::new(
+        "relay",
+        local.local_store(),
+        Arc::new(Relay::from_backend(&backend)?),
+    );
+    let mut tasks = vec![tokio::spawn(relay.run(stopped.clone()))];
     for _ in 0..pumps {
         let pump = QueuePump::new("jobs", backend.jobs_queue()?, worker.clone())
             .with_timing(Duration::from_secs(30), Duration::from_millis(20));
@@ -81,12 +83,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     let enqueued = started.elapsed();
-    let mut relayed = 0;
     while noop.0.load(Ordering::Relaxed) < jobs {
-        relayed += relay.run().await?.published;
-        if relayed >= jobs {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     // The last run is counted when its job is recorded succeeded, a moment after it ran.
     let repo = shared::jobs::JobRepo::new(store.clone());
