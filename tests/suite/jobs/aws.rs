@@ -5,21 +5,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use functions::jobs::registry::Registry;
 use functions::jobs::worker::Worker;
 use functions::local::queue_pump::QueuePump;
 use functions::maintenance::reconcile_outbox::ReconcileOutbox;
 use functions::messaging::publisher::Publisher;
 use infra::queue::sqs::SqsQueue;
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::clock::{Clock, OsRandom, SystemClock};
-use shared::jobs::{Job, JobRepo, JobStatus, NewJob, enqueue};
+use shared::jobs::{Job, JobRepo, NewJob, enqueue};
 use shared::queue::Queue;
 use shared::store::ItemStore;
 use tests::moto::moto;
 use tests::provision;
 use uuid::Uuid;
 
+use super::cases::{self, Lifecycle};
 use super::{ATTEMPTS, Flaky};
 
 /// SQS visibility timeouts are whole seconds, so the backoff is too.
@@ -102,21 +104,36 @@ impl AwsPipeline {
     }
 }
 
+#[async_trait]
+impl Lifecycle for AwsPipeline {
+    async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
+        AwsPipeline::enqueue(self, job_type, payload).await
+    }
+
+    async fn run_until_final(&self, id: Uuid) -> anyhow::Result<Job> {
+        AwsPipeline::run_until_final(self, id).await
+    }
+
+    async fn receive_once(&self) -> anyhow::Result<usize> {
+        Ok(self.pump.pump_once().await?.received)
+    }
+
+    async fn dead_letters(&self) -> anyhow::Result<Vec<String>> {
+        let letters = self
+            .dead_letters
+            .receive(10, Duration::from_secs(30), Duration::from_secs(5))
+            .await?;
+        Ok(letters.into_iter().map(|m| m.body).collect())
+    }
+}
+
 #[tokio::test]
 async fn a_job_failing_twice_then_succeeding_on_sqs_ends_succeeded_after_three_attempts()
 -> anyhow::Result<()> {
     let flaky = Flaky::default();
     let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
-    let job = system
-        .enqueue("flaky", json!({"key": "twice", "fail_first": 2}))
-        .await?;
-
-    let done = system.run_until_final(job.id).await?;
-    assert_eq!((done.status, done.attempts), (JobStatus::Succeeded, 3));
-    assert_eq!(done.result, Some(json!({"call": 3})));
-    assert_eq!(done.last_error, None);
-    assert_eq!(flaky.calls("twice"), 3);
-    Ok(())
+    cases::a_job_failing_twice_then_succeeding_ends_succeeded_after_three_attempts(&system, &flaky)
+        .await
 }
 
 #[tokio::test]
@@ -124,31 +141,8 @@ async fn a_job_that_always_fails_on_sqs_ends_dead_with_its_message_in_the_dead_l
 -> anyhow::Result<()> {
     let flaky = Flaky::default();
     let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
-    let job = system
-        .enqueue("flaky", json!({"key": "always", "fail_first": 1000}))
-        .await?;
-
-    let dead = system.run_until_final(job.id).await?;
-    assert_eq!((dead.status, dead.attempts), (JobStatus::Dead, ATTEMPTS));
-    assert!(
-        dead.last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("failed on purpose")),
-        "{dead:?}"
-    );
-
-    // The worker handed the message back at once; the next receive dead-letters it.
-    assert_eq!(system.pump.pump_once().await?.received, 0);
-    let letters = system
-        .dead_letters
-        .receive(10, Duration::from_secs(30), Duration::from_secs(5))
-        .await?;
-    assert_eq!(letters.len(), 1);
-    assert!(
-        letters[0].body.contains(&job.id.to_string()),
-        "{}",
-        letters[0].body
-    );
-    assert_eq!(flaky.calls("always"), ATTEMPTS);
-    Ok(())
+    cases::a_job_that_always_fails_ends_dead_with_its_message_in_the_dead_letter_queue(
+        &system, &flaky,
+    )
+    .await
 }

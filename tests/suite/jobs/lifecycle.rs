@@ -1,28 +1,19 @@
-//! A job's life: retries with backoff, death in the dead-letter queue, cancellation.
+//! A job's life on the local adapters: the lifecycle cases, and cancellation.
 
 use std::time::Duration;
 
 use serde_json::json;
 use shared::jobs::JobStatus;
-use shared::queue::Queue;
 
-use super::{ATTEMPTS, Flaky, Pipeline};
+use super::{Flaky, Pipeline, cases};
 
 #[tokio::test]
 async fn a_job_failing_twice_then_succeeding_ends_succeeded_after_three_attempts()
 -> anyhow::Result<()> {
     let flaky = Flaky::default();
     let system = Pipeline::start(|r| r.with(flaky.clone())).await?;
-    let job = system
-        .enqueue("flaky", json!({"key": "twice", "fail_first": 2}))
-        .await?;
-
-    let done = system.run_until(job.id, |j| j.status.is_final()).await?;
-    assert_eq!((done.status, done.attempts), (JobStatus::Succeeded, 3));
-    assert_eq!(done.result, Some(json!({"call": 3})));
-    assert_eq!(done.last_error, None);
-    assert_eq!(flaky.calls("twice"), 3);
-    Ok(())
+    cases::a_job_failing_twice_then_succeeding_ends_succeeded_after_three_attempts(&system, &flaky)
+        .await
 }
 
 #[tokio::test]
@@ -30,33 +21,10 @@ async fn a_job_that_always_fails_ends_dead_with_its_message_in_the_dead_letter_q
 -> anyhow::Result<()> {
     let flaky = Flaky::default();
     let system = Pipeline::start(|r| r.with(flaky.clone())).await?;
-    let job = system
-        .enqueue("flaky", json!({"key": "always", "fail_first": 1000}))
-        .await?;
-
-    let dead = system.run_until(job.id, |j| j.status.is_final()).await?;
-    assert_eq!((dead.status, dead.attempts), (JobStatus::Dead, ATTEMPTS));
-    assert!(
-        dead.last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("failed on purpose")),
-        "{dead:?}"
-    );
-
-    // The next receive moves the message to the dead-letter queue instead of returning it.
-    assert_eq!(system.pump.pump_once().await?.received, 0);
-    let dlq = system.local()?.local_queue("jobs-dlq");
-    let letters = dlq
-        .receive(10, Duration::from_secs(5), Duration::ZERO)
-        .await?;
-    assert_eq!(letters.len(), 1);
-    assert!(
-        letters[0].body.contains(&job.id.to_string()),
-        "{}",
-        letters[0].body
-    );
-    assert_eq!(flaky.calls("always"), ATTEMPTS);
-    Ok(())
+    cases::a_job_that_always_fails_ends_dead_with_its_message_in_the_dead_letter_queue(
+        &system, &flaky,
+    )
+    .await
 }
 
 #[tokio::test]

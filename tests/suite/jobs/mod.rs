@@ -2,6 +2,7 @@
 //! the worker, retries with backoff, dead letters, and the job types.
 
 mod aws;
+mod cases;
 mod lifecycle;
 mod types;
 
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::clock::OsRandom;
 use shared::jobs::{Job, JobRepo, NewJob, enqueue};
+use shared::queue::Queue;
 use shared::store::ItemStore;
 use uuid::Uuid;
 
@@ -170,5 +172,29 @@ impl JobType for Flaky {
             )));
         }
         Ok(json!({ "call": call }))
+    }
+}
+
+#[async_trait]
+impl cases::Lifecycle for Pipeline {
+    async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
+        Pipeline::enqueue(self, job_type, payload).await
+    }
+
+    async fn run_until_final(&self, id: Uuid) -> anyhow::Result<Job> {
+        self.run_until(id, |job| job.status.is_final()).await
+    }
+
+    async fn receive_once(&self) -> anyhow::Result<usize> {
+        Ok(self.pump.pump_once().await?.received)
+    }
+
+    async fn dead_letters(&self) -> anyhow::Result<Vec<String>> {
+        let letters = self
+            .local()?
+            .local_queue("jobs-dlq")
+            .receive(10, Duration::from_secs(5), Duration::ZERO)
+            .await?;
+        Ok(letters.into_iter().map(|m| m.body).collect())
     }
 }
