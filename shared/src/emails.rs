@@ -83,17 +83,17 @@ pub fn render(request: &EmailRequest, app_url: &str) -> Result<Mail, RenderError
         ),
     };
     let mut text = format!("{greeting}\n\n");
-    let mut html = format!("<p>{}</p>\n", escape(&greeting));
+    let mut html = format!("<p>{}</p>\n", escape_html(&greeting));
     for line in &lines {
         text.push_str(&format!("{line}\n\n"));
-        html.push_str(&format!("<p>{}</p>\n", escape(line)));
+        html.push_str(&format!("<p>{}</p>\n", escape_html(line)));
     }
     if let Some((label, url)) = action {
         text.push_str(&format!("{label}: {url}\n"));
         html.push_str(&format!(
             "<p><a href=\"{0}\">{1}</a></p>\n",
-            escape(&url),
-            escape(label)
+            escape_html(&url),
+            escape_html(label)
         ));
     }
     Ok(Mail {
@@ -104,7 +104,8 @@ pub fn render(request: &EmailRequest, app_url: &str) -> Result<Mail, RenderError
     })
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
     s.chars()
         .fold(String::with_capacity(s.len()), |mut out, c| {
             match c {

@@ -1,6 +1,7 @@
 //! The local mailbox over HTTP: `GET /_local/mailbox` (JSON) and `GET /_local/mailbox/view` (a
 //! page to read the mails in a browser, with no script and nothing fetched from elsewhere).
 
+use shared::emails::escape_html;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -68,11 +69,11 @@ fn page(mails: &[StoredMail]) -> String {
             html,
             "<article><h2>{}</h2><small>to {} at {}</small><pre>{}</pre>\
              <details><summary>HTML body</summary><pre>{}</pre></details></article>",
-            escape(&mail.subject),
-            escape(&mail.to),
+            escape_html(&mail.subject),
+            escape_html(&mail.to),
             mail.sent_at.to_rfc3339(),
             linked(&mail.text),
-            escape(&mail.html),
+            escape_html(&mail.html),
         );
     }
     html.push_str("</body></html>");
@@ -89,30 +90,15 @@ fn linked(text: &str) -> String {
         .chain(rest.find("https://"))
         .min()
     {
-        out.push_str(&escape(&rest[..start]));
+        out.push_str(&escape_html(&rest[..start]));
         let len = rest[start..]
             .find(|c: char| c.is_whitespace() || c == '<' || c == '"')
             .unwrap_or(rest.len() - start);
-        let url = escape(&rest[start..start + len]);
+        let url = escape_html(&rest[start..start + len]);
         let _ = write!(out, "<a href=\"{url}\">{url}</a>");
         rest = &rest[start + len..];
     }
-    out.push_str(&escape(rest));
-    out
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    out.push_str(&escape_html(rest));
     out
 }
 
@@ -123,7 +109,7 @@ mod tests {
     #[test]
     fn markup_in_a_mail_is_shown_not_run() {
         assert_eq!(
-            escape("<script>alert('x')</script> & \""),
+            escape_html("<script>alert('x')</script> & \""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;"
         );
     }
