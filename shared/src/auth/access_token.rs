@@ -1,0 +1,1 @@
+//! Access tokens: short-lived EdDSA JWTs, issued and verified against our own key set.
