@@ -14,11 +14,16 @@
 //!
 //! Capabilities built on the ports live in their own folders:
 //!
-//! - [`auth`]: signing keys and the public key set (JWKS);
+//! - [`accounts`]: the identity use cases (register, login, refresh, reset, ...);
+//! - [`users`]: accounts, their profile fields and how they are stored;
+//! - [`rbac`]: permissions, roles, assignments, the cached catalog and its seed;
+//! - [`auth`]: passwords, access tokens, sessions, one-time tokens, throttling, and the
+//!   identity use cases built on them;
 //! - [`messaging`]: domain events, the transactional outbox and the consumers' inbox;
 //! - [`jobs`]: background job records, their status rules, and enqueueing through the outbox;
 //! - [`emails`]: the mails the system sends, rendered from small templates.
 
+pub mod accounts;
 pub mod auth;
 pub mod blob;
 pub mod clock;
@@ -27,5 +32,7 @@ pub mod jobs;
 pub mod mail;
 pub mod messaging;
 pub mod queue;
+pub mod rbac;
 pub mod secrets;
 pub mod store;
+pub mod users;

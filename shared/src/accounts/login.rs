@@ -1,0 +1,164 @@
+//! Logging in: email and password for a session, an access token and a refresh token.
+//!
+//! The store is asked three times in sequence: the email's partition (its claim and its
+//! failure counter) together with the client's attempt counter, then the user, then the new
+//! session in one transaction. A wrong password, an unknown address and a malformed one all
+//! cost one argon2id verification and answer alike.
+
+use uuid::Uuid;
+
+use crate::accounts::{AccountError, Accounts, ClientInfo, TokenIssuer, hashing};
+use crate::auth::access_token::IssuedToken;
+use crate::auth::opaque::OpaqueToken;
+use crate::auth::password::Verified;
+use crate::auth::session::{Session, start_writes};
+use crate::auth::throttle::{self, Decision, LOGIN_FAILURES_PER_ACCOUNT, LOGINS_PER_IP};
+use crate::store::{Query, SortKey};
+use crate::users::repo::{email_key, update_write};
+use crate::users::{Email, User, UserRepo, UserStatus};
+
+/// A new session and its first tokens.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub session_id: Uuid,
+    pub access: IssuedToken,
+    pub refresh: OpaqueToken,
+}
+
+impl Accounts {
+    pub async fn login(
+        &self,
+        issuer: &TokenIssuer,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AccountError> {
+        let now = self.clock.now();
+        let Ok(email) = Email::parse(email) else {
+            hashing::verify_nobody(password).await?;
+            return Err(AccountError::InvalidCredentials);
+        };
+        let email_partition = email_key(&email).pk;
+        let failures_sk = LOGIN_FAILURES_PER_ACCOUNT.counter_sk(now);
+        let (by_ip, partition) = tokio::join!(
+            throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &client.ip_partition(), now),
+            self.store.query(Query::partition(&email_partition).sort_key(SortKey::Any).limit(100)),
+        );
+        if let Decision::Limited { retry_after } = by_ip? {
+            return Err(AccountError::RateLimited { retry_after });
+        }
+        let partition = partition?;
+        let failures = partition
+            .items
+            .iter()
+            .find(|item| item.key.sk == failures_sk)
+            .map_or(0, throttle::count_in);
+        if let Decision::Limited { retry_after } = LOGIN_FAILURES_PER_ACCOUNT.check_count(failures, now) {
+            return Err(AccountError::RateLimited { retry_after });
+        }
+        let claim = email_key(&email);
+        let user_id = partition
+            .items
+            .iter()
+            .find(|item| item.key == claim)
+            .and_then(|item| item.attrs.get("user_id"))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let users = UserRepo::new(self.store.clone());
+        let user = match user_id {
+            Some(id) => users.get(id).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            hashing::verify_nobody(password).await?;
+            self.count_failure(&email_partition).await?;
+            return Err(AccountError::InvalidCredentials);
+        };
+        let needs_rehash = match hashing::verify(password, &user.password_hash).await? {
+            Verified::Match { needs_rehash } => needs_rehash,
+            Verified::Mismatch => {
+                self.count_failure(&email_partition).await?;
+                return Err(AccountError::InvalidCredentials);
+            }
+        };
+        // Only someone who knows the password learns the account's state.
+        if user.status == UserStatus::Disabled {
+            return Err(AccountError::AccountDisabled);
+        }
+        if !user.email_verified {
+            return Err(AccountError::EmailNotVerified);
+        }
+        self.start_session(issuer, user, needs_rehash.then_some(password), client).await
+    }
+
+    /// Stores the password hashed with the current parameters. Best effort: a login does not
+    /// fail because the upgrade lost a race; the next one tries again.
+    async fn rehash(&self, user: &User, password: &str) {
+        // The candidate matched, so it is the password, whatever rules it was set under.
+        let password = crate::auth::password::Password::rehashable(password);
+        let result = async {
+            let changed = User {
+                password_hash: hashing::hash(&password, self.random.as_ref()).await?,
+                ..user.clone()
+            };
+            let (save, _) = update_write(user, &changed)?;
+            self.store.transact(vec![save]).await?;
+            Ok::<_, AccountError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => tracing::info!(user_id = %user.id, "password hash upgraded"),
+            Err(error) => tracing::warn!(user_id = %user.id, error = %error, "could not upgrade a password hash"),
+        }
+    }
+
+    async fn count_failure(&self, email_partition: &str) -> Result<(), AccountError> {
+        let now = self.clock.now();
+        throttle::hit(self.store.as_ref(), &LOGIN_FAILURES_PER_ACCOUNT, email_partition, now).await?;
+        Ok(())
+    }
+
+    /// Stores a new session and issues its tokens.
+    async fn start_session(
+        &self,
+        issuer: &TokenIssuer,
+        user: User,
+        rehash: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AccountError> {
+        let now = self.clock.now();
+        let refresh = OpaqueToken::generate(self.random.as_ref());
+        let session = Session::start(
+            self.random.id(),
+            user.id,
+            user.token_version,
+            refresh.hash(),
+            self.sessions,
+            now,
+            client.ip.clone(),
+            client.user_agent.clone(),
+        );
+        let writes = start_writes(&session)?;
+        let keys = issuer.keys.get().await?;
+        let access = issuer.tokens.issue(
+            &keys,
+            &user.id.to_string(),
+            &session.id.to_string(),
+            user.token_version,
+            now,
+            self.random.id(),
+        )?;
+        self.store.transact(writes).await?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
+        if let Some(password) = rehash {
+            self.rehash(&user, password).await;
+        }
+        Ok(SignedIn {
+            user,
+            session_id: session.id,
+            access,
+            refresh,
+        })
+    }
+}

@@ -1,0 +1,55 @@
+//! Refreshing: a refresh token for a new pair, rotating it (see [`crate::auth::session`]).
+//!
+//! Three store calls: the token, the user, and the rotation's transaction.
+
+use crate::accounts::login::SignedIn;
+use crate::accounts::{AccountError, Accounts, TokenIssuer};
+use crate::auth::opaque::{OpaqueToken, TokenHash};
+use crate::auth::session::{RefreshState, SessionRepo, rotate_writes};
+use crate::store::StoreError;
+use crate::users::UserRepo;
+
+impl Accounts {
+    pub async fn refresh(&self, issuer: &TokenIssuer, presented: &str) -> Result<SignedIn, AccountError> {
+        let sessions = SessionRepo::new(self.store.as_ref());
+        let Some(record) = sessions.refresh_record(&TokenHash::of(presented)).await? else {
+            return Err(AccountError::InvalidRefreshToken);
+        };
+        let session = record.session;
+        if record.state == RefreshState::Rotated {
+            sessions.end(session.user_id, session.id).await?;
+            tracing::warn!(user_id = %session.user_id, session_id = %session.id, "a rotated refresh token was presented again; its session is ended");
+            return Err(AccountError::RefreshTokenReused);
+        }
+        let users = UserRepo::new(self.store.clone());
+        let user = users.get(session.user_id).await?;
+        let Some(user) = user.filter(|u| u.is_active() && u.token_version == session.token_version) else {
+            // Logged out everywhere, reset, disabled or deleted since: the session is over.
+            sessions.end(session.user_id, session.id).await?;
+            return Err(AccountError::InvalidRefreshToken);
+        };
+        let now = self.clock.now();
+        let successor = OpaqueToken::generate(self.random.as_ref());
+        let next = session.refreshed(successor.hash(), self.sessions, now);
+        let keys = issuer.keys.get().await?;
+        let access = issuer.tokens.issue(
+            &keys,
+            &user.id.to_string(),
+            &session.id.to_string(),
+            user.token_version,
+            now,
+            self.random.id(),
+        )?;
+        match self.store.transact(rotate_writes(&session, &next, now)?).await {
+            Ok(()) => Ok(SignedIn {
+                user,
+                session_id: session.id,
+                access,
+                refresh: successor,
+            }),
+            // A concurrent refresh of the same token won, or the session ended or expired.
+            Err(StoreError::ConditionFailed { .. }) => Err(AccountError::InvalidRefreshToken),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Creating accounts: self-registration, and the admin path that may create a verified user
+//! with any roles.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
+use crate::auth::password::Password;
+use crate::auth::throttle::{self, Decision, REGISTRATIONS_PER_EMAIL, REGISTRATIONS_PER_IP};
+use crate::messaging::event::{Event, EventType};
+use crate::messaging::outbox::outbox_write;
+use crate::rbac::model::{Assignment, seeded_role_id};
+use crate::rbac::seed::USER;
+use crate::store::StoreError;
+use crate::users::repo::{email_key, insert_writes};
+use crate::users::{Email, Name, Phone, User, UserStatus};
+
+/// A new account's fields, parsed.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: Email,
+    pub name: Name,
+    pub phone: Option<Phone>,
+    pub password: Password,
+    /// Created verified (admin path), or waiting for the verification mail.
+    pub verified: bool,
+    /// Roles besides USER, which every user holds.
+    pub extra_roles: Vec<Uuid>,
+}
+
+impl Accounts {
+    /// Self-registration: throttled per client and per address; sends the verification mail.
+    pub async fn register(
+        &self,
+        account: NewAccount,
+        client: &ClientInfo,
+    ) -> Result<User, AccountError> {
+        let now = self.clock.now();
+        let email_partition = email_key(&account.email).pk;
+        let ip_partition = client.ip_partition();
+        let (by_ip, by_email) = tokio::join!(
+            throttle::hit(self.store.as_ref(), &REGISTRATIONS_PER_IP, &ip_partition, now),
+            throttle::hit(self.store.as_ref(), &REGISTRATIONS_PER_EMAIL, &email_partition, now),
+        );
+        for decision in [by_ip?, by_email?] {
+            if let Decision::Limited { retry_after } = decision {
+                return Err(AccountError::RateLimited { retry_after });
+            }
+        }
+        self.create(NewAccount {
+            verified: false,
+            ..account
+        })
+        .await
+    }
+
+    /// Creates an account. Unverified accounts get the verification mail (through the
+    /// `user.registered` event, committed with the user).
+    pub async fn create(&self, account: NewAccount) -> Result<User, AccountError> {
+        let password_hash = hashing::hash(&account.password, self.random.as_ref()).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: self.random.id(),
+            email: account.email,
+            name: account.name,
+            phone: account.phone,
+            status: UserStatus::Active,
+            email_verified: account.verified,
+            password_hash,
+            token_version: 0,
+            avatar_url: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let mut role_ids = vec![seeded_role_id(USER)];
+        role_ids.extend(account.extra_roles.iter().filter(|id| !role_ids.contains(id)));
+        let assignments: Vec<Assignment> = role_ids
+            .into_iter()
+            .map(|role_id| Assignment {
+                user_id: user.id,
+                role_id,
+                granted_at: now,
+                expires_at: None,
+            })
+            .collect();
+        let mut writes = insert_writes(&user, &assignments)?;
+        let event = Event::new(
+            self.random.id(),
+            EventType::UserRegistered,
+            user.id.to_string(),
+            json!({ "user_id": user.id, "verified": user.email_verified }),
+            now,
+        );
+        writes.push(outbox_write(&event));
+        match self.store.transact(writes).await {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, "account created");
+                Ok(user)
+            }
+            Err(StoreError::ConditionFailed { index: 0 }) => Err(AccountError::EmailTaken),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Password reset: asking for the mail, and setting a new password with its token.
+
+use serde_json::json;
+
+use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
+use crate::auth::one_time::{self, Purpose};
+use crate::auth::password::Password;
+use crate::auth::session::SessionRepo;
+use crate::messaging::event::{Event, EventType};
+use crate::messaging::outbox::outbox_write;
+use crate::store::StoreError;
+use crate::users::repo::update_write;
+use crate::users::{Email, User, UserRepo};
+
+impl Accounts {
+    /// Sends a reset mail if the address belongs to an active account; the answer is the same
+    /// either way.
+    pub async fn request_reset(&self, email: &Email, client: &ClientInfo) -> Result<(), AccountError> {
+        self.throttle_mail(email, client).await?;
+        let users = UserRepo::new(self.store.clone());
+        if let Some(user) = users.by_email(email).await?
+            && user.is_active()
+        {
+            self.emit(EventType::UserPasswordResetRequested, &user).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token. Every session and access token of the user ends
+    /// (the token version moves on). The mail proved the address, so it counts as verified.
+    pub async fn confirm_reset(&self, token: &str, new_password: &Password) -> Result<(), AccountError> {
+        let Some((record, consume)) =
+            one_time::find(self.store.as_ref(), Purpose::ResetPassword, token).await?
+        else {
+            return Err(AccountError::InvalidToken);
+        };
+        let users = UserRepo::new(self.store.clone());
+        let Some(user) = users.get(record.user_id).await? else {
+            return Err(AccountError::InvalidToken);
+        };
+        let password_hash = hashing::hash(new_password, self.random.as_ref()).await?;
+        let now = self.clock.now();
+        let changed = User {
+            password_hash,
+            token_version: user.token_version + 1,
+            email_verified: true,
+            updated_at: now,
+            ..user.clone()
+        };
+        let (save, _) = update_write(&user, &changed)?;
+        let event = Event::new(
+            self.random.id(),
+            EventType::UserPasswordChanged,
+            user.id.to_string(),
+            json!({ "user_id": user.id }),
+            now,
+        );
+        match self.store.transact(vec![consume, save, outbox_write(&event)]).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AccountError::InvalidToken),
+            Err(StoreError::ConditionFailed { .. }) => {
+                return Err(AccountError::Unexpected(anyhow::anyhow!(
+                    "the user changed while their password was reset; the token is still valid"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // The version bump has ended the sessions already; removing them keeps the list true.
+        SessionRepo::new(self.store.as_ref()).end_all_but(user.id, None).await?;
+        tracing::info!(user_id = %user.id, "password reset");
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Email verification: asking for the mail again, and using its token.
+
+use serde_json::json;
+
+use crate::accounts::{AccountError, Accounts, ClientInfo};
+use crate::auth::one_time::{self, Purpose};
+use crate::auth::throttle::{self, Decision, MAILS_PER_EMAIL, MAILS_PER_IP};
+use crate::messaging::event::{Event, EventType};
+use crate::messaging::outbox::outbox_write;
+use crate::store::StoreError;
+use crate::users::repo::{email_key, update_write};
+use crate::users::{Email, User, UserRepo};
+
+/// How often a verification races a concurrent change of the same user before giving up.
+const ATTEMPTS: usize = 3;
+
+impl Accounts {
+    /// Marks the address of the token's user verified and uses the token up.
+    pub async fn verify_email(&self, token: &str) -> Result<User, AccountError> {
+        let users = UserRepo::new(self.store.clone());
+        for _ in 0..ATTEMPTS {
+            let Some((record, consume)) =
+                one_time::find(self.store.as_ref(), Purpose::VerifyEmail, token).await?
+            else {
+                return Err(AccountError::InvalidToken);
+            };
+            let Some(user) = users.get(record.user_id).await? else {
+                return Err(AccountError::InvalidToken);
+            };
+            let changed = User {
+                email_verified: true,
+                updated_at: self.clock.now(),
+                ..user.clone()
+            };
+            let (save, stored) = update_write(&user, &changed)?;
+            match self.store.transact(vec![consume, save]).await {
+                Ok(()) => return Ok(stored),
+                // Used by a concurrent request.
+                Err(StoreError::ConditionFailed { index: 0 }) => {
+                    return Err(AccountError::InvalidToken);
+                }
+                // The user changed meanwhile: read again.
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AccountError::Unexpected(anyhow::anyhow!(
+            "the user kept changing while their address was verified"
+        )))
+    }
+
+    /// Sends a new verification mail if the address belongs to an unverified, active account.
+    /// The answer is the same whether it does or not.
+    pub async fn resend_verification(
+        &self,
+        email: &Email,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        self.throttle_mail(email, client).await?;
+        let users = UserRepo::new(self.store.clone());
+        if let Some(user) = users.by_email(email).await?
+            && !user.email_verified
+            && user.is_active()
+        {
+            self.emit(EventType::UserEmailVerificationRequested, &user).await?;
+        }
+        Ok(())
+    }
+
+    /// Mails asked for by address (verification, reset) are throttled per client and per
+    /// address, whether the address is known or not.
+    pub(crate) async fn throttle_mail(
+        &self,
+        email: &Email,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let now = self.clock.now();
+        let email_partition = email_key(email).pk;
+        let ip_partition = client.ip_partition();
+        let (by_ip, by_email) = tokio::join!(
+            throttle::hit(self.store.as_ref(), &MAILS_PER_IP, &ip_partition, now),
+            throttle::hit(self.store.as_ref(), &MAILS_PER_EMAIL, &email_partition, now),
+        );
+        for decision in [by_ip?, by_email?] {
+            if let Decision::Limited { retry_after } = decision {
+                return Err(AccountError::RateLimited { retry_after });
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a `user.*` event about a user, on its own.
+    pub(crate) async fn emit(&self, event_type: EventType, user: &User) -> Result<(), AccountError> {
+        let event = Event::new(
+            self.random.id(),
+            event_type,
+            user.id.to_string(),
+            json!({ "user_id": user.id }),
+            self.clock.now(),
+        );
+        self.store.transact(vec![outbox_write(&event)]).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Throttling: counters of attempts in fixed windows, kept in the item store with a TTL.
+//!
+//! A counter lives in the partition of what it counts (`EMAIL#<address>`, `IP#<address>`)
+//! under `THROTTLE#<rule>#<window>`, so a read that needs the subject anyway (login reads the
+//! email's partition) gets its counters in the same query.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::store::{Item, ItemStore, Key, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub name: &'static str,
+    /// Attempts allowed per window; the next one is refused.
+    pub limit: i64,
+    pub window: Duration,
+}
+
+const MINUTE: u64 = 60;
+
+/// Failed logins of one account.
+pub const LOGIN_FAILURES_PER_ACCOUNT: Rule = Rule {
+    name: "login-account",
+    limit: 10,
+    window: Duration::from_secs(15 * MINUTE),
+};
+/// Login attempts from one client address.
+pub const LOGINS_PER_IP: Rule = Rule {
+    name: "login-ip",
+    limit: 50,
+    window: Duration::from_secs(15 * MINUTE),
+};
+pub const REGISTRATIONS_PER_IP: Rule = Rule {
+    name: "register-ip",
+    limit: 20,
+    window: Duration::from_secs(60 * MINUTE),
+};
+pub const REGISTRATIONS_PER_EMAIL: Rule = Rule {
+    name: "register-email",
+    limit: 5,
+    window: Duration::from_secs(60 * MINUTE),
+};
+/// Reset and resend-verification mails, per client address.
+pub const MAILS_PER_IP: Rule = Rule {
+    name: "mail-ip",
+    limit: 20,
+    window: Duration::from_secs(60 * MINUTE),
+};
+/// Reset and resend-verification mails, per address asked for.
+pub const MAILS_PER_EMAIL: Rule = Rule {
+    name: "mail-email",
+    limit: 5,
+    window: Duration::from_secs(60 * MINUTE),
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Limited { retry_after: Duration },
+}
+
+impl Rule {
+    fn window_secs(&self) -> i64 {
+        i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX).max(1)
+    }
+
+    fn window_start(&self, now: DateTime<Utc>) -> i64 {
+        now.timestamp().div_euclid(self.window_secs()) * self.window_secs()
+    }
+
+    fn window_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let end = self.window_start(now) + self.window_secs();
+        Utc.timestamp_opt(end, 0).single().unwrap_or(now)
+    }
+
+    /// The sort key of the counter of the window `now` falls in.
+    pub fn counter_sk(&self, now: DateTime<Utc>) -> String {
+        format!("THROTTLE#{}#{}", self.name, self.window_start(now))
+    }
+
+    pub fn counter_key(&self, partition: &str, now: DateTime<Utc>) -> Key {
+        Key::new(partition, self.counter_sk(now))
+    }
+
+    /// What a count of attempts in the current window means.
+    pub fn decide(&self, count: i64, now: DateTime<Utc>) -> Decision {
+        if count <= self.limit {
+            return Decision::Allowed;
+        }
+        let left = (self.window_end(now) - now).num_seconds().max(1);
+        Decision::Limited {
+            retry_after: Duration::from_secs(left.unsigned_abs()),
+        }
+    }
+
+    /// Whether the attempts counted so far leave room for one more.
+    pub fn check_count(&self, count: i64, now: DateTime<Utc>) -> Decision {
+        self.decide(count + 1, now)
+    }
+}
+
+/// The counter value held by an item read from the subject's partition.
+pub fn count_in(item: &Item) -> i64 {
+    item.attrs.get(COUNT).and_then(|v| v.as_i64()).unwrap_or(0)
+}
+
+const COUNT: &str = "count";
+
+pub fn ip_partition(ip: &str) -> String {
+    format!("IP#{ip}")
+}
+
+/// Counts one attempt and decides on it.
+pub async fn hit(
+    store: &dyn ItemStore,
+    rule: &Rule,
+    partition: &str,
+    now: DateTime<Utc>,
+) -> Result<Decision, StoreError> {
+    let count = store
+        .add(
+            &rule.counter_key(partition, now),
+            COUNT,
+            1,
+            Some(rule.window_end(now)),
+        )
+        .await?;
+    Ok(rule.decide(count, now))
+}
+
+/// The attempts counted in the current window, without counting one.
+pub async fn count(
+    store: &dyn ItemStore,
+    rule: &Rule,
+    partition: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    Ok(store
+        .get(&rule.counter_key(partition, now))
+        .await?
+        .map_or(0, |item| count_in(&item)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_attempt_over_the_limit_waits_for_the_window_to_end() {
+        let rule = Rule {
+            name: "t",
+            limit: 3,
+            window: Duration::from_secs(900),
+        };
+        let now = Utc.timestamp_opt(900 * 1000 + 100, 0).single().unwrap_or_default();
+        assert_eq!(rule.decide(3, now), Decision::Allowed);
+        assert_eq!(
+            rule.decide(4, now),
+            Decision::Limited {
+                retry_after: Duration::from_secs(800)
+            }
+        );
+        assert_eq!(rule.check_count(2, now), Decision::Allowed);
+        assert!(matches!(rule.check_count(3, now), Decision::Limited { .. }));
+        assert_eq!(rule.counter_sk(now), "THROTTLE#t#900000");
+    }
+}

@@ -1,0 +1,12 @@
+//! Role-based access control: permissions (`resource:action`), roles that grant them, users
+//! that hold roles, and the seeded catalog every deployment starts with.
+
+pub mod catalog;
+pub mod model;
+pub mod names;
+pub mod repo;
+pub mod seed;
+
+pub use catalog::{CachedCatalog, Catalog, Grant};
+pub use model::{Assignment, Permission, Role};
+pub use names::{PermissionName, RoleName};

@@ -1,0 +1,168 @@
+//! Users in the item store.
+//!
+//! A user's partition `USER#<id>` holds the user (`USER`) and the roles they hold
+//! (`ROLE#<role id>`, expiring with the assignment), so everything an authenticated request
+//! needs to know about its caller is one query. `EMAIL#<email>` / `EMAIL` claims an address
+//! for one user, which makes registration race-free: of two registrations of one address, one
+//! transaction fails on the claim. Users are listed through `gsi1` (`USERS`, by creation).
+
+use std::sync::Arc;
+
+use chrono::SecondsFormat;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::rbac::model::Assignment;
+use crate::store::{
+    Condition, Index, IndexKey, Item, ItemStore, Key, Query, SortKey, StoreError, Write,
+};
+use crate::users::email::Email;
+use crate::users::user::User;
+
+pub const USER_SK: &str = "USER";
+pub const ASSIGNMENT_PREFIX: &str = "ROLE#";
+pub const LIST_PK: &str = "USERS";
+
+pub fn user_partition(id: Uuid) -> String {
+    format!("USER#{id}")
+}
+
+pub fn user_key(id: Uuid) -> Key {
+    Key::new(user_partition(id), USER_SK)
+}
+
+pub fn email_key(email: &Email) -> Key {
+    Key::new(format!("EMAIL#{email}"), "EMAIL")
+}
+
+pub fn assignment_key(user_id: Uuid, role_id: Uuid) -> Key {
+    Key::new(user_partition(user_id), format!("{ASSIGNMENT_PREFIX}{role_id}"))
+}
+
+/// The item a user is stored as.
+pub fn user_item(user: &User) -> Result<Item, StoreError> {
+    let listed = IndexKey::new(
+        LIST_PK,
+        format!(
+            "{}#{}",
+            user.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            user.id
+        ),
+    );
+    Ok(Item::from_record(user_key(user.id), user)?.with_index(Index::Gsi1, listed))
+}
+
+pub fn assignment_item(assignment: &Assignment) -> Result<Item, StoreError> {
+    let item = Item::from_record(
+        assignment_key(assignment.user_id, assignment.role_id),
+        assignment,
+    )?;
+    Ok(match assignment.expires_at {
+        Some(at) => item.expiring_at(at),
+        None => item,
+    })
+}
+
+/// The writes that create a user with their roles. The transaction fails at index 0 when the
+/// email address is taken.
+pub fn insert_writes(user: &User, roles: &[Assignment]) -> Result<Vec<Write>, StoreError> {
+    let mut claim = serde_json::Map::new();
+    claim.insert("user_id".into(), json!(user.id));
+    let mut writes = vec![
+        Write::put_if(Item::new(email_key(&user.email), claim), Condition::Absent),
+        Write::put_if(user_item(user)?, Condition::Absent),
+    ];
+    for assignment in roles {
+        writes.push(Write::put(assignment_item(assignment)?));
+    }
+    Ok(writes)
+}
+
+/// The write that replaces `read` with `changed` (at the next version) if nobody saved the user
+/// since `read` was read. Returns the user as stored.
+pub fn update_write(read: &User, changed: &User) -> Result<(Write, User), StoreError> {
+    let stored = User {
+        version: read.version + 1,
+        ..changed.clone()
+    };
+    let condition = Condition::Equals("version".into(), json!(read.version));
+    Ok((Write::put_if(user_item(&stored)?, condition), stored))
+}
+
+/// A user and the roles they hold now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserWithRoles {
+    pub user: User,
+    pub assignments: Vec<Assignment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRepo {
+    store: Arc<dyn ItemStore>,
+}
+
+impl UserRepo {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn ItemStore> {
+        &self.store
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        match self.store.get(&user_key(id)).await? {
+            Some(item) => Ok(Some(item.record()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The id of the user holding an address.
+    pub async fn id_by_email(&self, email: &Email) -> Result<Option<Uuid>, StoreError> {
+        let Some(item) = self.store.get(&email_key(email)).await? else {
+            return Ok(None);
+        };
+        let id = item
+            .attrs
+            .get("user_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| {
+                StoreError::Unexpected(anyhow::anyhow!("the claim of an email holds no user id"))
+            })?;
+        Ok(Some(id))
+    }
+
+    pub async fn by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        match self.id_by_email(email).await? {
+            Some(id) => self.get(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The user and their current roles, in one query.
+    pub async fn with_roles(&self, id: Uuid) -> Result<Option<UserWithRoles>, StoreError> {
+        let mut user = None;
+        let mut assignments = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::partition(user_partition(id))
+                .sort_key(SortKey::Any)
+                .limit(1000)
+                .after(cursor);
+            let page = self.store.query(query).await?;
+            for item in &page.items {
+                if item.key.sk == USER_SK {
+                    user = Some(item.record::<User>()?);
+                } else if item.key.sk.starts_with(ASSIGNMENT_PREFIX) {
+                    assignments.push(item.record::<Assignment>()?);
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(user.map(|user| UserWithRoles { user, assignments }))
+    }
+}
