@@ -9,7 +9,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -34,6 +34,9 @@ pub struct StoredKey {
     pub kid: String,
     pub state: KeyState,
     pub created_at: DateTime<Utc>,
+    /// When the key stopped signing. Sets stored before rotation existed lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<DateTime<Utc>>,
     seed: String,
 }
 
@@ -44,6 +47,7 @@ impl std::fmt::Debug for StoredKey {
             .field("kid", &self.kid)
             .field("state", &self.state)
             .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +61,7 @@ impl StoredKey {
             kid: thumbprint(&public),
             state,
             created_at: now,
+            retired_at: None,
             seed: URL_SAFE_NO_PAD.encode(seed),
         }
     }
@@ -153,6 +158,53 @@ impl KeySet {
             .iter()
             .find(|k| k.state == KeyState::Current)
             .expect("a key set has a current key")
+    }
+
+    /// The key with this id, whatever its state: the only keys a token may name.
+    pub fn find(&self, kid: &str) -> Option<&StoredKey> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// Retires the current key, promotes the next one and generates a new next key.
+    ///
+    /// A retired key keeps verifying until every token it signed has expired, that is for
+    /// `max_token_lifetime` (the longest a token stays acceptable, leeway included) after it
+    /// was retired; retired keys past that are dropped. Verifiers already trust the promoted key,
+    /// since it was published as `next`.
+    pub fn rotate(
+        &mut self,
+        now: DateTime<Utc>,
+        random: &dyn Random,
+        max_token_lifetime: TimeDelta,
+    ) {
+        self.keys.retain(|k| match (k.state, k.retired_at) {
+            (KeyState::Retired, Some(retired_at)) => retired_at + max_token_lifetime > now,
+            _ => true,
+        });
+        let mut promoted = false;
+        for key in &mut self.keys {
+            match key.state {
+                KeyState::Current => {
+                    key.state = KeyState::Retired;
+                    key.retired_at = Some(now);
+                }
+                KeyState::Next if !promoted => {
+                    key.state = KeyState::Current;
+                    promoted = true;
+                }
+                // Without a recorded retirement the key's last token may be recent: count its
+                // lifetime from now.
+                KeyState::Retired if key.retired_at.is_none() => key.retired_at = Some(now),
+                KeyState::Next | KeyState::Retired => {}
+            }
+        }
+        if !promoted {
+            // A set with no next key (written by hand) still ends with exactly one current key.
+            self.keys
+                .push(StoredKey::generate(KeyState::Current, now, random));
+        }
+        self.keys
+            .push(StoredKey::generate(KeyState::Next, now, random));
     }
 
     /// Reads the set from the secrets port.
@@ -279,5 +331,94 @@ mod tests {
         for key in &set.keys {
             assert!(!printed.contains(&key.seed));
         }
+    }
+
+    fn states(set: &KeySet) -> Vec<(String, KeyState)> {
+        set.keys.iter().map(|k| (k.kid.clone(), k.state)).collect()
+    }
+
+    #[test]
+    fn rotation_retires_the_current_key_and_promotes_the_next() {
+        let start = Utc::now();
+        let mut set = KeySet::generate(start, &OsRandom);
+        let old_current = set.current().kid.clone();
+        let old_next = set
+            .keys
+            .iter()
+            .find(|k| k.state == KeyState::Next)
+            .map(|k| k.kid.clone());
+        let later = start + TimeDelta::hours(1);
+        set.rotate(later, &OsRandom, TimeDelta::minutes(16));
+
+        assert_eq!(Some(set.current().kid.clone()), old_next);
+        let retired = set.find(&old_current);
+        assert_eq!(retired.map(|k| k.state), Some(KeyState::Retired));
+        assert_eq!(retired.and_then(|k| k.retired_at), Some(later));
+        let nexts: Vec<_> = states(&set)
+            .into_iter()
+            .filter(|(_, s)| *s == KeyState::Next)
+            .collect();
+        assert_eq!(nexts.len(), 1, "{set:?}");
+        assert_ne!(Some(nexts[0].0.clone()), old_next);
+        assert_eq!(set.keys.len(), 3);
+    }
+
+    #[test]
+    fn a_retired_key_is_dropped_once_its_tokens_have_expired() {
+        let start = Utc::now();
+        let lifetime = TimeDelta::minutes(16);
+        let mut set = KeySet::generate(start, &OsRandom);
+        let first = set.current().kid.clone();
+        set.rotate(start, &OsRandom, lifetime);
+        set.rotate(
+            start + lifetime - TimeDelta::seconds(1),
+            &OsRandom,
+            lifetime,
+        );
+        assert!(set.find(&first).is_some(), "dropped too early");
+        set.rotate(start + lifetime, &OsRandom, lifetime);
+        assert!(set.find(&first).is_none(), "kept too long");
+    }
+
+    #[test]
+    fn the_published_set_holds_every_key_including_retired_ones() {
+        let start = Utc::now();
+        let mut set = KeySet::generate(start, &OsRandom);
+        set.rotate(start, &OsRandom, TimeDelta::minutes(16));
+        let published: Vec<String> = set
+            .jwks()
+            .map(|j| j.keys.into_iter().map(|k| k.kid).collect())
+            .unwrap_or_default();
+        let stored: Vec<String> = set.keys.iter().map(|k| k.kid.clone()).collect();
+        assert_eq!(published, stored);
+        assert_eq!(published.len(), 3);
+    }
+
+    #[test]
+    fn a_set_stored_before_rotation_existed_still_parses_and_rotates() {
+        let set = KeySet::generate(Utc::now(), &OsRandom);
+        let mut value = serde_json::to_value(&set).unwrap_or_default();
+        for key in value["keys"].as_array_mut().into_iter().flatten() {
+            key.as_object_mut().map(|k| k.remove("retired_at"));
+        }
+        let mut legacy = KeySet::parse(&value.to_string());
+        assert!(legacy.is_ok(), "{legacy:?}");
+        if let Ok(set) = legacy.as_mut() {
+            set.keys[0].state = KeyState::Retired;
+            set.keys[1].state = KeyState::Current;
+            let now = Utc::now();
+            set.rotate(now, &OsRandom, TimeDelta::minutes(16));
+            // A retired key of unknown age is kept and its lifetime counted from now.
+            assert_eq!(set.keys[0].retired_at, Some(now));
+            assert_eq!(set.keys.len(), 4);
+        }
+    }
+
+    #[test]
+    fn a_key_is_found_by_its_id_and_an_unknown_id_finds_nothing() {
+        let set = KeySet::generate(Utc::now(), &OsRandom);
+        let kid = set.current().kid.clone();
+        assert_eq!(set.find(&kid).map(|k| k.state), Some(KeyState::Current));
+        assert!(set.find("not-a-kid").is_none());
     }
 }
