@@ -8,6 +8,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use shared::accounts::{Accounts, TokenIssuer};
+use shared::auth::access_token::AccessTokens;
+use shared::auth::key_cache::CachedKeySet;
 use shared::blob::BlobStore;
 use shared::clock::{Clock, OsRandom, SystemClock};
 use shared::mail::Mailer;
@@ -112,6 +115,37 @@ impl Backend {
         }
     }
 
+    /// How access tokens are issued and checked: `TOKEN_ISSUER`/`TOKEN_AUDIENCE` on AWS, the
+    /// local server's address as the issuer locally; 15 minutes either way.
+    pub fn access_tokens(&self) -> anyhow::Result<AccessTokens> {
+        let (issuer, audience) = match self {
+            Backend::Aws(aws) => (aws.env.token_issuer.clone(), aws.env.token_audience.clone()),
+            Backend::Local(local) => (
+                local.config.base_url.clone(),
+                crate::config::DEFAULT_TOKEN_AUDIENCE.to_owned(),
+            ),
+        };
+        Ok(AccessTokens::new(issuer, audience, ACCESS_TOKEN_TTL)?)
+    }
+
+    /// The identity use cases over this backend's store, clock and randomness.
+    pub fn accounts(&self) -> anyhow::Result<Accounts> {
+        Ok(Accounts::new(self.store()?, self.clock(), Arc::new(OsRandom)))
+    }
+
+    /// What issues access tokens: their settings and the cached signing keys.
+    pub fn token_issuer(&self) -> anyhow::Result<TokenIssuer> {
+        Ok(TokenIssuer {
+            tokens: self.access_tokens()?,
+            keys: self.signing_keys()?,
+        })
+    }
+
+    /// The signing key set, read through [`Backend::secrets`] and cached.
+    pub fn signing_keys(&self) -> anyhow::Result<CachedKeySet> {
+        Ok(CachedKeySet::new(self.secrets()?, self.signing_keys_secret()))
+    }
+
     /// The front end's base URL, for the links in mails: `APP_URL` on AWS, the local server's
     /// address (or the configured one) locally.
     pub fn app_url(&self) -> anyhow::Result<String> {
@@ -121,6 +155,9 @@ impl Backend {
         }
     }
 }
+
+/// The lifetime of an access token.
+pub const ACCESS_TOKEN_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 /// The local name of the job queue; its dead-letter queue is `jobs-dlq`.
 pub const JOBS_QUEUE: &str = "jobs";

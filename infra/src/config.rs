@@ -26,7 +26,13 @@ pub struct AwsEnv {
     pub secrets_cache_ttl: Duration,
     /// How old a pending outbox event must be before the reconciliation publishes it.
     pub outbox_reconcile_after: Duration,
+    /// The `iss` and `aud` of access tokens (`TOKEN_ISSUER`, `TOKEN_AUDIENCE`).
+    pub token_issuer: String,
+    pub token_audience: String,
 }
+
+/// The `aud` of access tokens unless configured: this API.
+pub const DEFAULT_TOKEN_AUDIENCE: &str = "accounts-api";
 
 impl AwsEnv {
     pub fn from_env() -> anyhow::Result<Self> {
@@ -44,6 +50,9 @@ impl AwsEnv {
                 number("OUTBOX_RECONCILE_AFTER_SECONDS")?
                     .unwrap_or(OUTBOX_RECONCILE_AFTER.as_secs()),
             ),
+            token_issuer: var("TOKEN_ISSUER").unwrap_or_else(|| "accounts".to_owned()),
+            token_audience: var("TOKEN_AUDIENCE")
+                .unwrap_or_else(|| DEFAULT_TOKEN_AUDIENCE.to_owned()),
         })
     }
 

@@ -8,7 +8,8 @@ use crate::clock::Random;
 use crate::users::PasswordHash;
 
 pub async fn hash(password: &Password, random: &dyn Random) -> anyhow::Result<PasswordHash> {
-    let salt = random.bytes::<16>();
+    let mut salt = [0u8; 16];
+    random.fill(&mut salt);
     let password = password.clone();
     let phc = tokio::task::spawn_blocking(move || password::hash_password(&password, salt))
         .await
