@@ -3,23 +3,70 @@
 use axum::Router;
 use infra::compose::Backend;
 
+use crate::auth::guard::{Authenticator, Endpoint, Policy};
 use crate::auth::jwks::{self, PublicKeys};
+use crate::auth::{
+    change_password, confirm_reset, delete_session, login, logout, logout_all, permissions,
+    profile, refresh, register, resend_verification, reset_password, sessions, verify_email,
+};
 use crate::system::health;
 
-/// Every endpoint as `(function, method, path)`; the catalog must list exactly these.
-pub const ENDPOINTS: &[(&str, &str, &str)] = &[
-    (health::FUNCTION, health::METHOD, health::PATH),
-    (jwks::FUNCTION, jwks::METHOD, jwks::PATH),
+/// Every endpoint and its policy: the one place that says who may call what. The catalog must
+/// list exactly these, and [`router`] mounts exactly these.
+pub const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        function: health::FUNCTION,
+        method: health::METHOD,
+        path: health::PATH,
+        policy: Policy::Public,
+    },
+    Endpoint {
+        function: jwks::FUNCTION,
+        method: jwks::METHOD,
+        path: jwks::PATH,
+        policy: Policy::Public,
+    },
+    register::ENDPOINT,
+    verify_email::ENDPOINT,
+    resend_verification::ENDPOINT,
+    login::ENDPOINT,
+    refresh::ENDPOINT,
+    logout::ENDPOINT,
+    logout_all::ENDPOINT,
+    reset_password::ENDPOINT,
+    confirm_reset::ENDPOINT,
+    change_password::ENDPOINT,
+    profile::ENDPOINT,
+    permissions::ENDPOINT,
+    sessions::ENDPOINT,
+    delete_session::ENDPOINT,
 ];
 
 /// Every endpoint's router, each with the state its Lambda main would build.
 pub fn router(backend: &Backend) -> anyhow::Result<Router> {
+    let accounts = backend.accounts()?;
+    let issuer = backend.token_issuer()?;
+    let authenticator = Authenticator::from_backend(backend)?;
     Ok(Router::new()
         .merge(health::router())
         .merge(jwks::router(PublicKeys::new(
             backend.secrets()?,
             backend.signing_keys_secret(),
-        ))))
+        )))
+        .merge(register::router(accounts.clone()))
+        .merge(verify_email::router(accounts.clone()))
+        .merge(resend_verification::router(accounts.clone()))
+        .merge(login::router(accounts.clone(), issuer.clone()))
+        .merge(refresh::router(accounts.clone(), issuer))
+        .merge(logout::router(accounts.clone(), authenticator.clone()))
+        .merge(logout_all::router(accounts.clone(), authenticator.clone()))
+        .merge(reset_password::router(accounts.clone()))
+        .merge(confirm_reset::router(accounts.clone()))
+        .merge(change_password::router(accounts.clone(), authenticator.clone()))
+        .merge(profile::router(authenticator.clone()))
+        .merge(permissions::router(authenticator.clone()))
+        .merge(sessions::router(accounts.clone(), authenticator.clone()))
+        .merge(delete_session::router(accounts, authenticator)))
 }
 
 #[cfg(test)]
@@ -42,7 +89,11 @@ mod tests {
                 Trigger::Schedule { .. } | Trigger::Stream | Trigger::Queue { .. } => None,
             })
             .collect();
-        assert_eq!(catalog, ENDPOINTS.iter().copied().collect());
+        let endpoints = ENDPOINTS
+            .iter()
+            .map(|e| (e.function, e.method, e.path))
+            .collect();
+        assert_eq!(catalog, endpoints);
     }
 
     #[tokio::test]
@@ -55,7 +106,13 @@ mod tests {
             panic!("{router:?}")
         };
         let app = crate::http::app(router);
-        for (function, method, path) in ENDPOINTS {
+        for Endpoint {
+            function,
+            method,
+            path,
+            ..
+        } in ENDPOINTS
+        {
             let request = http::Request::builder()
                 .method(*method)
                 .uri(*path)

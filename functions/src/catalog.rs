@@ -45,6 +45,104 @@ pub const FUNCTIONS: &[Function] = &[
         },
     },
     Function {
+        name: "register",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/register",
+        },
+    },
+    Function {
+        name: "verify_email",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/verify-email",
+        },
+    },
+    Function {
+        name: "resend_verification",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/resend-verification",
+        },
+    },
+    Function {
+        name: "login",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/login",
+        },
+    },
+    Function {
+        name: "refresh",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/refresh",
+        },
+    },
+    Function {
+        name: "logout",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/logout",
+        },
+    },
+    Function {
+        name: "logout_all",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/logout-all",
+        },
+    },
+    Function {
+        name: "reset_password",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/reset-password",
+        },
+    },
+    Function {
+        name: "confirm_reset",
+        trigger: Trigger::Http {
+            method: "POST",
+            path: "/api/v1/auth/confirm-reset",
+        },
+    },
+    Function {
+        name: "change_password",
+        trigger: Trigger::Http {
+            method: "PUT",
+            path: "/api/v1/auth/change-password",
+        },
+    },
+    Function {
+        name: "profile",
+        trigger: Trigger::Http {
+            method: "GET",
+            path: "/api/v1/auth/profile",
+        },
+    },
+    Function {
+        name: "permissions",
+        trigger: Trigger::Http {
+            method: "GET",
+            path: "/api/v1/auth/permissions",
+        },
+    },
+    Function {
+        name: "sessions",
+        trigger: Trigger::Http {
+            method: "GET",
+            path: "/api/v1/auth/sessions",
+        },
+    },
+    Function {
+        name: "delete_session",
+        trigger: Trigger::Http {
+            method: "DELETE",
+            path: "/api/v1/auth/sessions/{id}",
+        },
+    },
+    Function {
         name: "purge_expired",
         trigger: Trigger::Schedule {
             expression: "rate(1 hour)",

@@ -41,8 +41,9 @@ impl Accounts {
         };
         let email_partition = email_key(&email).pk;
         let failures_sk = LOGIN_FAILURES_PER_ACCOUNT.counter_sk(now);
+        let ip_partition = client.ip_partition();
         let (by_ip, partition) = tokio::join!(
-            throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &client.ip_partition(), now),
+            throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &ip_partition, now),
             self.store.query(Query::partition(&email_partition).sort_key(SortKey::Any).limit(100)),
         );
         if let Decision::Limited { retry_after } = by_ip? {

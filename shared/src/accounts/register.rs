@@ -74,7 +74,11 @@ impl Accounts {
             version: 0,
         };
         let mut role_ids = vec![seeded_role_id(USER)];
-        role_ids.extend(account.extra_roles.iter().filter(|id| !role_ids.contains(id)));
+        for id in account.extra_roles {
+            if !role_ids.contains(&id) {
+                role_ids.push(id);
+            }
+        }
         let assignments: Vec<Assignment> = role_ids
             .into_iter()
             .map(|role_id| Assignment {

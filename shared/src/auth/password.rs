@@ -58,6 +58,12 @@ pub enum PasswordError {
 }
 
 impl Password {
+    /// A password that was set before and has just been verified, to be hashed again with the
+    /// current parameters. It skips the rules: they may have changed since it was set.
+    pub(crate) fn rehashable(verified: &str) -> Password {
+        Password(verified.to_owned())
+    }
+
     /// Accepts `raw` exactly as typed when it meets the rules for a new password.
     pub fn parse(raw: String) -> Result<Password, PasswordError> {
         let chars = raw.chars().count();

@@ -1,0 +1,48 @@
+//! `PUT /api/v1/auth/change-password`: the current password for a new one; other sessions end.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::put;
+use http::StatusCode;
+use serde::Deserialize;
+use shared::accounts::Accounts;
+
+use crate::auth::errors::Fields;
+use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
+use crate::http::{ApiError, Json};
+
+pub const ENDPOINT: Endpoint = Endpoint {
+    function: "change_password",
+    method: "PUT",
+    path: "/api/v1/auth/change-password",
+    policy: Policy::Authenticated,
+};
+
+// No Debug: it holds passwords.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    current_password: String,
+    new_password: String,
+}
+
+pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
+    route(&ENDPOINT, put(handle).with_state(accounts), Some(authenticator))
+}
+
+async fn handle(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    Json(body): Json<Body>,
+) -> Result<StatusCode, ApiError> {
+    let mut fields = Fields::default();
+    let password = fields.password("new_password", body.new_password);
+    fields.finish()?;
+    let Some(password) = password else {
+        return Err(ApiError::internal(anyhow::anyhow!("a field failed without an error")));
+    };
+    accounts
+        .change_password(&caller.user, caller.session_id, &body.current_password, &password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,77 @@
+//! How the identity use cases' errors read over HTTP.
+
+use shared::accounts::AccountError;
+use shared::auth::password::PasswordError;
+
+use crate::http::{ApiError, FieldError};
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        let detail = error.to_string();
+        match error {
+            AccountError::EmailTaken => ApiError::Conflict {
+                code: "email_taken",
+                detail,
+            },
+            AccountError::InvalidCredentials => ApiError::Unauthorized {
+                code: "invalid_credentials",
+                detail,
+            },
+            AccountError::EmailNotVerified => ApiError::Forbidden {
+                code: "email_not_verified",
+                detail,
+            },
+            AccountError::AccountDisabled => ApiError::Forbidden {
+                code: "account_disabled",
+                detail,
+            },
+            AccountError::RateLimited { retry_after } => ApiError::RateLimited { retry_after },
+            AccountError::InvalidToken => ApiError::BadRequest {
+                code: "invalid_token",
+                detail,
+            },
+            AccountError::InvalidRefreshToken | AccountError::RefreshTokenReused => {
+                ApiError::Unauthorized {
+                    code: "invalid_refresh_token",
+                    detail,
+                }
+            }
+            AccountError::WrongCurrentPassword => ApiError::Validation(vec![FieldError::new(
+                "current_password",
+                "is not the current password",
+            )]),
+            AccountError::NotFound => ApiError::NotFound,
+            AccountError::Unexpected(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// Collects the field errors of a request body's parsing, so a client learns every problem at once.
+#[derive(Debug, Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// The parsed value, or `None` with the field's error noted.
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.0.push(FieldError::new(field, e.to_string()));
+                None
+            }
+        }
+    }
+
+    pub fn password(&mut self, field: &str, raw: String) -> Option<shared::auth::password::Password> {
+        self.check::<_, PasswordError>(field, shared::auth::password::Password::parse(raw))
+    }
+
+    /// `Ok` when no field failed.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
+    }
+}

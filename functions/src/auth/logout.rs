@@ -1,0 +1,43 @@
+//! `POST /api/v1/auth/logout`: ends this session (or the one of the refresh token sent along).
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use bytes::Bytes;
+use http::StatusCode;
+use serde::Deserialize;
+use shared::accounts::Accounts;
+
+use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
+use crate::http::ApiError;
+
+pub const ENDPOINT: Endpoint = Endpoint {
+    function: "logout",
+    method: "POST",
+    path: "/api/v1/auth/logout",
+    policy: Policy::Authenticated,
+};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
+    route(&ENDPOINT, post(handle).with_state(accounts), Some(authenticator))
+}
+
+async fn handle(State(accounts): State<Accounts>, caller: Caller, body: Bytes) -> Result<StatusCode, ApiError> {
+    // The body is optional: an empty one ends the access token's own session.
+    let body: Body = if body.iter().all(u8::is_ascii_whitespace) {
+        Body::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
+    };
+    accounts
+        .logout(caller.user.id, caller.session_id, body.refresh_token.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
