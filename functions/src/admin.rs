@@ -2,10 +2,14 @@
 //!
 //! ```text
 //! admin [--data-dir DIR] init-keys
+//! admin [--data-dir DIR] seed
+//! ADMIN_PASSWORD=... admin [--data-dir DIR] create-admin EMAIL
 //! ```
 //!
 //! Without `--data-dir` it works on AWS, configured from the environment like a function
-//! (`SIGNING_KEYS_SECRET`, the usual AWS variables); with it, on the local system's data.
+//! (`TABLE_NAME`, `SIGNING_KEYS_SECRET`, the usual AWS variables); with it, on the local
+//! system's data. The password comes from the environment, never from the command line, where
+//! other users of the machine could read it.
 
 use std::path::PathBuf;
 
@@ -13,17 +17,25 @@ use anyhow::{Context, bail};
 use infra::compose::Backend;
 use infra::config::LocalConfig;
 use shared::auth::keys::KeySet;
+use shared::auth::password::Password;
 use shared::clock::OsRandom;
+use shared::rbac::seed::seed;
+use shared::users::{Email, Name};
 
 pub const USAGE: &str = "usage: admin [--data-dir DIR] <command>
 commands:
-  init-keys   create the token signing key set (current + next key) unless one exists; prints its kid
+  init-keys           create the token signing key set (current + next key) unless one exists; prints its kid
+  seed                create the seeded permissions and roles (ADMIN, MODERATOR, USER) that are missing
+  create-admin EMAIL  seed, then create a verified user with the ADMIN role (password from ADMIN_PASSWORD),
+                      or give the ADMIN role to the existing user with that address
 options:
   --data-dir DIR   act on the local system's data under DIR instead of on AWS";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     InitKeys,
+    Seed,
+    CreateAdmin { email: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +56,11 @@ impl Invocation {
                     ))
                 }
                 "init-keys" if command.is_none() => command = Some(Command::InitKeys),
+                "seed" if command.is_none() => command = Some(Command::Seed),
+                "create-admin" if command.is_none() => {
+                    let email = args.next().context("create-admin needs an email address")?;
+                    command = Some(Command::CreateAdmin { email });
+                }
                 other => bail!("unexpected argument {other:?}"),
             }
         }
@@ -70,6 +87,29 @@ pub async fn run(invocation: Invocation) -> anyhow::Result<String> {
                 "signing key set {name}: current kid {}",
                 set.current().kid
             ))
+        }
+        Command::Seed => {
+            let report = seed(backend.store()?.as_ref(), backend.clock().now()).await?;
+            Ok(format!(
+                "seeded: {} permissions and {} roles created",
+                report.permissions_created, report.roles_created
+            ))
+        }
+        Command::CreateAdmin { email } => {
+            let email = Email::parse(&email).context("not an email address")?;
+            let password = std::env::var("ADMIN_PASSWORD")
+                .context("set the administrator's password in ADMIN_PASSWORD")?;
+            let password = Password::parse(password).context("ADMIN_PASSWORD")?;
+            seed(backend.store()?.as_ref(), backend.clock().now()).await?;
+            let (user, created) = backend
+                .accounts()?
+                .ensure_admin(email, Name::parse("Administrator")?, password)
+                .await?;
+            Ok(if created {
+                format!("created administrator {} ({})", user.email, user.id)
+            } else {
+                format!("{} ({}) holds the ADMIN role", user.email, user.id)
+            })
         }
     }
 }

@@ -8,6 +8,7 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use infra::compose::Backend;
 use serde_json::Value;
+use shared::clock::OsRandom;
 
 use crate::jobs::purge_expired::PurgeExpiredJob;
 use crate::jobs::redrive_stuck_jobs::RedriveStuckJobs;
@@ -79,7 +80,13 @@ impl Registry {
 /// Every job type of the system, built over the backend.
 pub fn standard(backend: &Backend) -> anyhow::Result<Registry> {
     Ok(Registry::new()
-        .with(SendEmail::new(backend.mailer()?, backend.app_url()?))
+        .with(SendEmail::new(
+            backend.mailer()?,
+            backend.store()?,
+            backend.clock(),
+            Arc::new(OsRandom),
+            backend.app_url()?,
+        ))
         .with(PurgeExpiredJob::new(backend.store()?))
         .with(RedriveStuckJobs::from_backend(backend)?))
 }

@@ -1,38 +1,121 @@
 //! `send_email`: renders one of the system's mails and sends it through the mailer.
+//!
+//! A mail to an account names the user; its one-time link (verification, reset) is minted when
+//! the job runs, so no token ever sits in an event, a queue message or a job record — only its
+//! hash, in the store. A mail to a bare address may use the templates without a link.
 
 use std::sync::Arc;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use shared::emails::{EmailRequest, render};
+use shared::auth::one_time::{self, Purpose};
+use shared::clock::{Clock, Random};
+use shared::emails::{EmailRequest, Template, render};
 use shared::mail::{MailError, Mailer};
+use shared::store::ItemStore;
+use shared::users::UserRepo;
+use uuid::Uuid;
 
 use crate::jobs::{JobError, JobType};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SendEmailPayload {
+    /// A mail to an account.
+    ToUser { template: Template, user_id: Uuid },
+    /// A mail to an address, without a one-time link.
+    ToAddress(EmailRequest),
+}
 
 #[derive(Debug, Clone)]
 pub struct SendEmail {
     mailer: Arc<dyn Mailer>,
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
     app_url: String,
 }
 
 impl SendEmail {
-    pub fn new(mailer: Arc<dyn Mailer>, app_url: impl Into<String>) -> Self {
+    pub fn new(
+        mailer: Arc<dyn Mailer>,
+        store: Arc<dyn ItemStore>,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        app_url: impl Into<String>,
+    ) -> Self {
         Self {
             mailer,
+            store,
+            clock,
+            random,
             app_url: app_url.into(),
         }
+    }
+
+    /// The request for a mail to an account, minting its link's token; `None` when the mail
+    /// no longer makes sense (the user is gone, or verified already).
+    async fn to_user(&self, template: Template, user_id: Uuid) -> Result<Option<EmailRequest>, JobError> {
+        let users = UserRepo::new(self.store.clone());
+        let user = users
+            .get(user_id)
+            .await
+            .map_err(|e| JobError::Retryable(anyhow::Error::new(e).context("reading the user")))?;
+        let Some(user) = user else {
+            return Ok(None);
+        };
+        let purpose = match template {
+            Template::Verification if user.email_verified => return Ok(None),
+            Template::Verification => Some(Purpose::VerifyEmail),
+            Template::Reset => Some(Purpose::ResetPassword),
+            Template::Welcome | Template::PasswordChanged => None,
+        };
+        let token = match purpose {
+            Some(purpose) => {
+                let token = one_time::issue(
+                    self.store.as_ref(),
+                    self.random.as_ref(),
+                    purpose,
+                    user.id,
+                    self.clock.now(),
+                )
+                .await
+                .map_err(|e| JobError::Retryable(anyhow::Error::new(e).context("storing a one-time token")))?;
+                Some(token.expose().to_owned())
+            }
+            None => None,
+        };
+        Ok(Some(EmailRequest {
+            template,
+            to: user.email.to_string(),
+            name: Some(user.name.as_str().to_owned()),
+            token,
+        }))
     }
 }
 
 #[async_trait]
 impl JobType for SendEmail {
     const NAME: &'static str = "send_email";
-    /// Verification and reset mails carry a one-time token.
+    /// A sent mail may hold a one-time link; the payload itself never does.
     const SENSITIVE: bool = true;
-    type Payload = EmailRequest;
+    type Payload = SendEmailPayload;
 
-    async fn run(&self, request: EmailRequest) -> Result<Value, JobError> {
+    async fn run(&self, payload: SendEmailPayload) -> Result<Value, JobError> {
+        let request = match payload {
+            SendEmailPayload::ToUser { template, user_id } => match self.to_user(template, user_id).await? {
+                Some(request) => request,
+                None => return Ok(json!({ "template": template, "skipped": true })),
+            },
+            SendEmailPayload::ToAddress(request) if request.token.is_some() => {
+                return Err(JobError::Permanent(anyhow!(
+                    "a mail to an address may not carry a token; name the user instead"
+                )));
+            }
+            SendEmailPayload::ToAddress(request) => request,
+        };
         let mail = render(&request, &self.app_url).map_err(|e| JobError::Permanent(anyhow!(e)))?;
         let message_id = self.mailer.send(&mail).await.map_err(|e| match e {
             MailError::Rejected(_) => JobError::Permanent(anyhow!(e)),
@@ -45,8 +128,11 @@ impl JobType for SendEmail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::emails::Template;
+    use infra::compose::Backend;
+    use infra::config::LocalConfig;
+    use shared::clock::OsRandom;
     use shared::mail::Mail;
+    use shared::users::{Email, Name, PasswordHash, User, UserStatus};
     use std::sync::Mutex;
 
     #[derive(Debug, Default)]
@@ -69,52 +155,107 @@ mod tests {
         }
     }
 
-    fn request(template: Template, token: Option<&str>) -> EmailRequest {
-        EmailRequest {
+    impl Outbox {
+        fn sent(&self) -> Vec<Mail> {
+            self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+        }
+    }
+
+    async fn job(outbox: Arc<Outbox>) -> anyhow::Result<(SendEmail, Backend, tempfile::TempDir)> {
+        let dir = tempfile::tempdir()?;
+        let backend = Backend::local(LocalConfig::new(dir.path(), "http://x")).await?;
+        let job = SendEmail::new(
+            outbox,
+            backend.store()?,
+            backend.clock(),
+            Arc::new(OsRandom),
+            "https://app.example.com",
+        );
+        Ok((job, backend, dir))
+    }
+
+    fn to_address(template: Template, token: Option<&str>) -> SendEmailPayload {
+        SendEmailPayload::ToAddress(EmailRequest {
             template,
             to: "ada@example.com".into(),
             name: None,
             token: token.map(Into::into),
-        }
+        })
     }
 
     #[tokio::test]
-    async fn it_sends_the_rendered_mail() {
+    async fn a_verification_mail_carries_a_token_minted_when_it_is_sent() -> anyhow::Result<()> {
         let outbox = Arc::new(Outbox::default());
-        let job = SendEmail::new(outbox.clone(), "https://app.example.com");
-        let result = job
-            .run(request(Template::Verification, Some("tok")))
-            .await
-            .ok();
-        assert_eq!(
-            result,
-            Some(json!({"template": "verification", "message_id": "m-1"}))
-        );
-        let sent = outbox.sent.lock().map(|s| s.clone()).unwrap_or_default();
-        assert!(
-            sent[0]
-                .text
-                .contains("https://app.example.com/verify-email?token=tok")
-        );
+        let (job, backend, _dir) = job(outbox.clone()).await?;
+        let now = backend.clock().now();
+        let user = User {
+            id: OsRandom.id(),
+            email: Email::parse("ada@example.com")?,
+            name: Name::parse("Ada")?,
+            phone: None,
+            status: UserStatus::Active,
+            email_verified: false,
+            password_hash: PasswordHash("$argon2id$unused".into()),
+            token_version: 0,
+            avatar_url: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        let store = backend.store()?;
+        store.transact(shared::users::repo::insert_writes(&user, &[])?).await?;
+
+        let payload: SendEmailPayload =
+            serde_json::from_value(json!({"template": "verification", "user_id": user.id}))?;
+        let result = job.run(payload).await.map_err(|e| anyhow!("{e:?}"))?;
+        assert_eq!(result["message_id"], "m-1");
+        let sent = outbox.sent();
+        let text = &sent[0].text;
+        let token = text
+            .split("verify-email?token=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_default();
+        let found = one_time::find(store.as_ref(), Purpose::VerifyEmail, token).await?;
+        assert_eq!(found.map(|(record, _)| record.user_id), Some(user.id));
+        assert_eq!(sent[0].to, "ada@example.com");
+        Ok(())
     }
 
     #[tokio::test]
-    async fn a_rejected_mail_or_a_missing_token_fails_for_good() {
-        let rejecting = SendEmail::new(
-            Arc::new(Outbox {
-                reject: true,
-                ..Outbox::default()
-            }),
-            "http://x",
-        );
+    async fn a_mail_to_an_unknown_user_is_skipped() -> anyhow::Result<()> {
+        let outbox = Arc::new(Outbox::default());
+        let (job, _backend, _dir) = job(outbox.clone()).await?;
+        let payload = SendEmailPayload::ToUser {
+            template: Template::Reset,
+            user_id: OsRandom.id(),
+        };
+        let result = job.run(payload).await.map_err(|e| anyhow!("{e:?}"))?;
+        assert_eq!(result["skipped"], true);
+        assert!(outbox.sent().is_empty());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_mail_to_an_address_may_not_carry_a_token_and_a_rejection_is_final() -> anyhow::Result<()> {
+        let (job, _backend, _dir) = job(Arc::new(Outbox::default())).await?;
         assert!(matches!(
-            rejecting.run(request(Template::Welcome, None)).await,
+            job.run(to_address(Template::Verification, Some("tok"))).await,
             Err(JobError::Permanent(_))
         ));
-        let job = SendEmail::new(Arc::new(Outbox::default()), "http://x");
         assert!(matches!(
-            job.run(request(Template::Reset, None)).await,
+            job.run(to_address(Template::Reset, None)).await,
             Err(JobError::Permanent(_))
         ));
+        let rejecting = Arc::new(Outbox {
+            reject: true,
+            ..Outbox::default()
+        });
+        let (job, _backend, _dir) = self::job(rejecting).await?;
+        assert!(matches!(
+            job.run(to_address(Template::Welcome, None)).await,
+            Err(JobError::Permanent(_))
+        ));
+        Ok(())
     }
 }

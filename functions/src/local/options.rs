@@ -4,6 +4,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use shared::auth::password::Password;
+use shared::users::Email;
 
 pub const DEFAULT_PORT: u16 = 3000;
 pub const DEFAULT_DATA_DIR: &str = ".local";
@@ -19,7 +21,25 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// The base URL links in mails point at; the server's own address when `None`.
     pub app_url: Option<String>,
+    /// `BOOTSTRAP_ADMIN_EMAIL` and `BOOTSTRAP_ADMIN_PASSWORD`: an administrator to create at
+    /// start unless it exists.
+    pub bootstrap_admin: Option<BootstrapAdmin>,
 }
+
+/// The administrator the local system creates at start.
+#[derive(Debug, Clone)]
+pub struct BootstrapAdmin {
+    pub email: Email,
+    pub password: Password,
+}
+
+impl PartialEq for BootstrapAdmin {
+    fn eq(&self, other: &Self) -> bool {
+        self.email == other.email && self.password.expose() == other.password.expose()
+    }
+}
+
+impl Eq for BootstrapAdmin {}
 
 impl Options {
     /// Options for a fresh data directory on a free port; for tests.
@@ -28,6 +48,7 @@ impl Options {
             port: 0,
             data_dir: data_dir.into(),
             app_url: None,
+            bootstrap_admin: None,
         }
     }
 
@@ -78,10 +99,22 @@ impl Options {
             None => DEFAULT_PORT,
         };
         let data_dir = data_dir.map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
+        let bootstrap_admin = match (
+            env("BOOTSTRAP_ADMIN_EMAIL").filter(|v| !v.is_empty()),
+            env("BOOTSTRAP_ADMIN_PASSWORD").filter(|v| !v.is_empty()),
+        ) {
+            (Some(email), Some(password)) => Some(BootstrapAdmin {
+                email: Email::parse(&email).context("BOOTSTRAP_ADMIN_EMAIL is not an email address")?,
+                password: Password::parse(password).context("BOOTSTRAP_ADMIN_PASSWORD")?,
+            }),
+            (None, None) => None,
+            _ => bail!("set both BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD, or neither"),
+        };
         Ok(Some(Self {
             port,
             data_dir,
             app_url: env("APP_URL").filter(|url| !url.is_empty()),
+            bootstrap_admin,
         }))
     }
 }
@@ -108,7 +141,8 @@ mod tests {
             Some(Options {
                 port: 3000,
                 data_dir: ".local".into(),
-                app_url: None
+                app_url: None,
+                bootstrap_admin: None,
             })
         );
     }
@@ -127,6 +161,7 @@ mod tests {
             port: 5000,
             data_dir: "/tmp/flag".into(),
             app_url: Some("https://app.test".into()),
+            bootstrap_admin: None,
         };
         assert_eq!(options, Some(expected));
         assert_eq!(parse(&[], &env).ok().flatten().map(|o| o.port), Some(4000));

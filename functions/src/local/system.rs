@@ -8,6 +8,8 @@ use infra::compose::Backend;
 use infra::config::LocalConfig;
 use shared::auth::keys::KeySet;
 use shared::clock::OsRandom;
+use shared::rbac::seed::seed;
+use shared::users::Name;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -65,6 +67,18 @@ impl LocalSystem {
         .await
         .context("loading or creating the signing key set")?;
         tracing::info!(kid = %keys.current().kid, "signing keys ready");
+        seed(backend.store()?.as_ref(), backend.clock().now())
+            .await
+            .context("seeding the role catalog")?;
+        if let Some(admin) = &options.bootstrap_admin {
+            let name = Name::parse("Administrator")?;
+            let (user, created) = backend
+                .accounts()?
+                .ensure_admin(admin.email.clone(), name, admin.password.clone())
+                .await
+                .context("creating the bootstrap administrator")?;
+            tracing::info!(user_id = %user.id, created, "bootstrap administrator ready");
+        }
 
         let api = api::router(&backend)?.merge(mailbox::routes(local.mailbox()));
         let uploads = blobs::routes(local.local_blobs());
@@ -74,7 +88,10 @@ impl LocalSystem {
         let runtime = Runtime::from_catalog(&backend)?.spawn(&stopped);
         let mut on_stop = stopped.clone();
         let server = tokio::spawn(
-            axum::serve(listener, http::app_of_limited(routes))
+            axum::serve(
+                listener,
+                http::app_of_limited(routes).into_make_service_with_connect_info::<SocketAddr>(),
+            )
                 .with_graceful_shutdown(async move {
                     // A dropped sender is a stop too.
                     let _ = on_stop.wait_for(|stop| *stop).await;

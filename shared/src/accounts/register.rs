@@ -10,7 +10,7 @@ use crate::auth::throttle::{self, Decision, REGISTRATIONS_PER_EMAIL, REGISTRATIO
 use crate::messaging::event::{Event, EventType};
 use crate::messaging::outbox::outbox_write;
 use crate::rbac::model::{Assignment, seeded_role_id};
-use crate::rbac::seed::USER;
+use crate::rbac::seed::{ADMIN, USER};
 use crate::store::StoreError;
 use crate::users::repo::{email_key, insert_writes};
 use crate::users::{Email, Name, Phone, User, UserStatus};
@@ -104,6 +104,48 @@ impl Accounts {
             }
             Err(StoreError::ConditionFailed { index: 0 }) => Err(AccountError::EmailTaken),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Accounts {
+    /// Makes sure an administrator exists: creates a verified account with the ADMIN role, or,
+    /// when the address is registered already, gives that account the role. Returns the user
+    /// and whether it was created.
+    pub async fn ensure_admin(
+        &self,
+        email: Email,
+        name: Name,
+        password: Password,
+    ) -> Result<(User, bool), AccountError> {
+        let admin = seeded_role_id(ADMIN);
+        let account = NewAccount {
+            email: email.clone(),
+            name,
+            phone: None,
+            password,
+            verified: true,
+            extra_roles: vec![admin],
+        };
+        match self.create(account).await {
+            Ok(user) => Ok((user, true)),
+            Err(AccountError::EmailTaken) => {
+                let users = crate::users::UserRepo::new(self.store.clone());
+                let user = users.by_email(&email).await?.ok_or_else(|| {
+                    AccountError::Unexpected(anyhow::anyhow!("the address is claimed by no user"))
+                })?;
+                let assignment = Assignment {
+                    user_id: user.id,
+                    role_id: admin,
+                    granted_at: self.clock.now(),
+                    expires_at: None,
+                };
+                self.store
+                    .put(crate::users::repo::assignment_item(&assignment)?, None)
+                    .await?;
+                Ok((user, false))
+            }
+            Err(e) => Err(e),
         }
     }
 }
