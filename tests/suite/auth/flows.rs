@@ -1,0 +1,202 @@
+//! Every auth flow, as a client goes through it.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tests::app::spawn_app;
+
+use super::{AuthCalls, PASSWORD, bearer, refresh_token, without_request_id};
+
+#[tokio::test]
+async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let registered = app.register(" Ada@Example.com ").await?;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let body: Value = registered.json().await?;
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert_eq!(body["user"]["email_verified"], false);
+    assert!(body["user"].get("password_hash").is_none(), "{body}");
+
+    // The right password on an unverified account says so; nothing else does.
+    let early = app.login("ada@example.com", PASSWORD).await?;
+    assert_eq!(early.status(), StatusCode::FORBIDDEN);
+    assert_eq!(early.json::<Value>().await?["code"], "email_not_verified");
+
+    let again = app.register("ada@example.com").await?;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(again.json::<Value>().await?["code"], "email_taken");
+
+    let token = app.mailed_token("ada@example.com", "verify-email", 0).await?;
+    let verified = app.post("/verify-email", json!({"token": token})).await?;
+    assert_eq!(verified.status(), StatusCode::OK);
+    let used = app.post("/verify-email", json!({"token": token})).await?;
+    assert_eq!(used.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(used.json::<Value>().await?["code"], "invalid_token");
+
+    let login: Value = app.login("ADA@example.com", PASSWORD).await?.json().await?;
+    assert_eq!(login["token_type"], "Bearer");
+    assert!(login["expires_in"].as_i64().is_some_and(|s| s > 0 && s <= 900), "{login}");
+    let profile = app
+        .call(Method::GET, "/api/v1/auth/profile", Some(&bearer(&login)), None)
+        .await?;
+    assert_eq!(profile.status(), StatusCode::OK);
+    let profile: Value = profile.json().await?;
+    assert_eq!(profile["user"]["email_verified"], true);
+    assert_eq!(profile["roles"][0]["name"], "USER");
+    assert_eq!(profile["permissions"], json!([]));
+
+    let sessions: Value = app
+        .call(Method::GET, "/api/v1/auth/sessions", Some(&bearer(&login)), None)
+        .await?
+        .json()
+        .await?;
+    assert_eq!(sessions["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(sessions["items"][0]["current"], true);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotates_and_its_reuse_ends_the_whole_family() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let login = app.signed_up("grace@example.com").await?;
+    let first = refresh_token(&login);
+
+    let refreshed = app.post("/refresh", json!({"refresh_token": first})).await?;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let second = refresh_token(&refreshed.json().await?);
+    assert_ne!(first, second);
+
+    let reused = app.post("/refresh", json!({"refresh_token": first})).await?;
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
+    // The thief's replay ended the session, so the legitimate successor is dead too.
+    let successor = app.post("/refresh", json!({"refresh_token": second})).await?;
+    assert_eq!(successor.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let first = app.signed_up("linus@example.com").await?;
+    let second: Value = app.login("linus@example.com", PASSWORD).await?.json().await?;
+
+    let logout = app
+        .call(Method::POST, "/api/v1/auth/logout", Some(&bearer(&first)), None)
+        .await?;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let dead = app.post("/refresh", json!({"refresh_token": refresh_token(&first)})).await?;
+    assert_eq!(dead.status(), StatusCode::UNAUTHORIZED);
+
+    let profile = |login: &Value| {
+        let token = bearer(login);
+        let app = &app;
+        async move {
+            app.call(Method::GET, "/api/v1/auth/profile", Some(&token), None)
+                .await
+                .map(|r| r.status())
+        }
+    };
+    assert_eq!(profile(&second).await?, StatusCode::OK);
+    let all = app
+        .call(Method::POST, "/api/v1/auth/logout-all", Some(&bearer(&second)), None)
+        .await?;
+    assert_eq!(all.status(), StatusCode::NO_CONTENT);
+    assert_eq!(profile(&second).await?, StatusCode::UNAUTHORIZED);
+    let refresh = app.post("/refresh", json!({"refresh_token": refresh_token(&second)})).await?;
+    assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_every_session_and_its_token_works_once() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let login = app.signed_up("barbara@example.com").await?;
+
+    for email in ["barbara@example.com", "nobody@example.com"] {
+        let asked = app.post("/reset-password", json!({"email": email})).await?;
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    }
+    let token = app.mailed_token("barbara@example.com", "reset-password", 0).await?;
+    let weak = app
+        .post("/confirm-reset", json!({"token": token, "new_password": "password123"}))
+        .await?;
+    assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(weak.json::<Value>().await?["errors"][0]["field"], "new_password");
+
+    let new_password = "a brand new passphrase";
+    let reset = app
+        .post("/confirm-reset", json!({"token": token, "new_password": new_password}))
+        .await?;
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let reused = app
+        .post("/confirm-reset", json!({"token": token, "new_password": "yet another passphrase"}))
+        .await?;
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+
+    let old_session = app
+        .call(Method::GET, "/api/v1/auth/profile", Some(&bearer(&login)), None)
+        .await?;
+    assert_eq!(old_session.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.login("barbara@example.com", PASSWORD).await?.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login("barbara@example.com", new_password).await?.status(),
+        StatusCode::OK
+    );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn change_password_keeps_this_session_and_ends_the_others() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let this = app.signed_up("edsger@example.com").await?;
+    let other: Value = app.login("edsger@example.com", PASSWORD).await?.json().await?;
+    let change = |current: &str| {
+        json!({"current_password": current, "new_password": "goto considered harmful"})
+    };
+    let wrong = app
+        .call(Method::PUT, "/api/v1/auth/change-password", Some(&bearer(&this)), Some(change("not it at all")))
+        .await?;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let changed = app
+        .call(Method::PUT, "/api/v1/auth/change-password", Some(&bearer(&this)), Some(change(PASSWORD)))
+        .await?;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+
+    let mine = app.post("/refresh", json!({"refresh_token": refresh_token(&this)})).await?;
+    assert_eq!(mine.status(), StatusCode::OK);
+    let theirs = app.post("/refresh", json!({"refresh_token": refresh_token(&other)})).await?;
+    assert_eq!(theirs.status(), StatusCode::UNAUTHORIZED);
+    app.mailed_token("edsger@example.com", "verify-email", 0).await?;
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    app.signed_up("ken@example.com").await?;
+    let wrong = app.login("ken@example.com", "not the password").await?;
+    let unknown = app.login("dennis@example.com", "not the password").await?;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.status(), unknown.status());
+    let (wrong, unknown): (Value, Value) = (wrong.json().await?, unknown.json().await?);
+    assert_eq!(wrong["code"], "invalid_credentials");
+    assert_eq!(without_request_id(wrong), without_request_id(unknown));
+    app.stop().await
+}
+
+#[tokio::test]
+async fn the_eleventh_failed_login_of_an_account_is_throttled() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    app.signed_up("alan@example.com").await?;
+    for _ in 0..10 {
+        let failed = app.login("alan@example.com", "not the password").await?;
+        assert_eq!(failed.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = app.login("alan@example.com", PASSWORD).await?;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(limited.json::<Value>().await?["code"], "rate_limited");
+    app.stop().await
+}

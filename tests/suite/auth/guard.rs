@@ -1,0 +1,51 @@
+//! Deny by default: every endpoint's policy holds over real HTTP.
+
+use functions::api::ENDPOINTS;
+use functions::auth::guard::Policy;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tests::app::spawn_app;
+
+use super::{AuthCalls, bearer};
+
+#[tokio::test]
+async fn every_protected_endpoint_refuses_a_request_without_a_valid_token() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let protected: Vec<_> = ENDPOINTS.iter().filter(|e| e.policy != Policy::Public).collect();
+    assert!(!protected.is_empty());
+    for endpoint in protected {
+        let path = endpoint.path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let method = Method::from_bytes(endpoint.method.as_bytes())?;
+        for token in [None, Some("not-a-token"), Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")] {
+            let response = app.call(method.clone(), &path, token, None).await?;
+            assert_eq!(
+                response.status(),
+                StatusCode::UNAUTHORIZED,
+                "{} {} with {token:?}",
+                endpoint.method,
+                endpoint.path
+            );
+            let body: Value = response.json().await?;
+            assert_eq!(body["code"], "unauthorized");
+        }
+    }
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_tampered_access_token_is_refused() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let login = app.signed_up("mallory@example.com").await?;
+    let token = bearer(&login);
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    // Flip one character of the payload; the signature no longer matches.
+    let flipped = if parts[1].ends_with('A') { 'B' } else { 'A' };
+    parts[1].pop();
+    parts[1].push(flipped);
+    let tampered = parts.join(".");
+    let response = app
+        .call(Method::GET, "/api/v1/auth/profile", Some(&tampered), None)
+        .await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await
+}
