@@ -62,7 +62,10 @@ pub fn router(backend: &Backend) -> anyhow::Result<Router> {
         .merge(logout_all::router(accounts.clone(), authenticator.clone()))
         .merge(reset_password::router(accounts.clone()))
         .merge(confirm_reset::router(accounts.clone()))
-        .merge(change_password::router(accounts.clone(), authenticator.clone()))
+        .merge(change_password::router(
+            accounts.clone(),
+            authenticator.clone(),
+        ))
         .merge(profile::router(authenticator.clone()))
         .merge(permissions::router(authenticator.clone()))
         .merge(sessions::router(accounts.clone(), authenticator.clone()))

@@ -130,7 +130,11 @@ impl Backend {
 
     /// The identity use cases over this backend's store, clock and randomness.
     pub fn accounts(&self) -> anyhow::Result<Accounts> {
-        Ok(Accounts::new(self.store()?, self.clock(), Arc::new(OsRandom)))
+        Ok(Accounts::new(
+            self.store()?,
+            self.clock(),
+            Arc::new(OsRandom),
+        ))
     }
 
     /// What issues access tokens: their settings and the cached signing keys.
@@ -143,7 +147,10 @@ impl Backend {
 
     /// The signing key set, read through [`Backend::secrets`] and cached.
     pub fn signing_keys(&self) -> anyhow::Result<CachedKeySet> {
-        Ok(CachedKeySet::new(self.secrets()?, self.signing_keys_secret()))
+        Ok(CachedKeySet::new(
+            self.secrets()?,
+            self.signing_keys_secret(),
+        ))
     }
 
     /// The front end's base URL, for the links in mails: `APP_URL` on AWS, the local server's

@@ -26,6 +26,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod blob;
+pub mod cache;
 pub mod clock;
 pub mod emails;
 pub mod jobs;

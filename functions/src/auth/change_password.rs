@@ -27,7 +27,11 @@ struct Body {
 }
 
 pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(&ENDPOINT, put(handle).with_state(accounts), Some(authenticator))
+    route(
+        &ENDPOINT,
+        put(handle).with_state(accounts),
+        Some(authenticator),
+    )
 }
 
 async fn handle(
@@ -39,10 +43,17 @@ async fn handle(
     let password = fields.password("new_password", body.new_password);
     fields.finish()?;
     let Some(password) = password else {
-        return Err(ApiError::internal(anyhow::anyhow!("a field failed without an error")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "a field failed without an error"
+        )));
     };
     accounts
-        .change_password(&caller.user, caller.session_id, &body.current_password, &password)
+        .change_password(
+            &caller.user,
+            caller.session_id,
+            &body.current_password,
+            &password,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -30,12 +30,17 @@ pub fn router(accounts: Accounts) -> Router {
     route(&ENDPOINT, post(handle).with_state(accounts), None)
 }
 
-async fn handle(State(accounts): State<Accounts>, Json(body): Json<Body>) -> Result<StatusCode, ApiError> {
+async fn handle(
+    State(accounts): State<Accounts>,
+    Json(body): Json<Body>,
+) -> Result<StatusCode, ApiError> {
     let mut fields = Fields::default();
     let password = fields.password("new_password", body.new_password);
     fields.finish()?;
     let Some(password) = password else {
-        return Err(ApiError::internal(anyhow::anyhow!("a field failed without an error")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "a field failed without an error"
+        )));
     };
     accounts.confirm_reset(&body.token, &password).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -18,7 +18,11 @@ pub const ENDPOINT: Endpoint = Endpoint {
 };
 
 pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(&ENDPOINT, delete(handle).with_state(accounts), Some(authenticator))
+    route(
+        &ENDPOINT,
+        delete(handle).with_state(accounts),
+        Some(authenticator),
+    )
 }
 
 async fn handle(

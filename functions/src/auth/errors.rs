@@ -52,7 +52,11 @@ pub struct Fields(Vec<FieldError>);
 
 impl Fields {
     /// The parsed value, or `None` with the field's error noted.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        parsed: Result<T, E>,
+    ) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(e) => {
@@ -62,7 +66,11 @@ impl Fields {
         }
     }
 
-    pub fn password(&mut self, field: &str, raw: String) -> Option<shared::auth::password::Password> {
+    pub fn password(
+        &mut self,
+        field: &str,
+        raw: String,
+    ) -> Option<shared::auth::password::Password> {
         self.check::<_, PasswordError>(field, shared::auth::password::Password::parse(raw))
     }
 

@@ -90,12 +90,11 @@ impl Authenticator {
 
     /// The caller a request's bearer token names.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        let token = bearer(headers).ok_or_else(|| unauthorized("a bearer access token is required"))?;
-        let keys = self
-            .keys
-            .get()
-            .await
-            .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading the signing keys")))?;
+        let token =
+            bearer(headers).ok_or_else(|| unauthorized("a bearer access token is required"))?;
+        let keys = self.keys.get().await.map_err(|e| {
+            ApiError::internal(anyhow::Error::new(e).context("reading the signing keys"))
+        })?;
         let claims = match self.tokens.verify(&keys, token, self.clock.now()) {
             Ok(claims) => claims,
             Err(TokenError::Expired) => return Err(unauthorized("the access token has expired")),
@@ -103,25 +102,30 @@ impl Authenticator {
                 tracing::debug!(reason, "refused an access token");
                 return Err(unauthorized("the access token is invalid"));
             }
-            Err(e) => return Err(ApiError::internal(anyhow::Error::new(e).context("checking an access token"))),
+            Err(e) => {
+                return Err(ApiError::internal(
+                    anyhow::Error::new(e).context("checking an access token"),
+                ));
+            }
         };
-        let (Ok(user_id), Ok(session_id)) = (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid)) else {
+        let (Ok(user_id), Ok(session_id)) =
+            (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid))
+        else {
             return Err(unauthorized("the access token is invalid"));
         };
-        let caller = self
-            .users
-            .with_roles(user_id)
-            .await
-            .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading the caller")))?;
-        let Some(caller) = caller.filter(|c| c.user.is_active() && c.user.token_version == claims.ver) else {
+        let caller =
+            self.users.with_roles(user_id).await.map_err(|e| {
+                ApiError::internal(anyhow::Error::new(e).context("reading the caller"))
+            })?;
+        let Some(caller) =
+            caller.filter(|c| c.user.is_active() && c.user.token_version == claims.ver)
+        else {
             // Deleted, disabled, or every token revoked since this one was issued.
             return Err(unauthorized("the access token is no longer valid"));
         };
-        let catalog = self
-            .catalog
-            .get()
-            .await
-            .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading the role catalog")))?;
+        let catalog = self.catalog.get().await.map_err(|e| {
+            ApiError::internal(anyhow::Error::new(e).context("reading the role catalog"))
+        })?;
         Ok(Caller {
             permissions: catalog.permission_names(&caller.assignments),
             user: caller.user,
@@ -146,8 +150,15 @@ fn unauthorized(detail: &str) -> ApiError {
 
 /// Mounts one endpoint's handler behind its policy. `authenticator` may be `None` only for
 /// public endpoints; a protected one without it refuses every request.
-pub fn route(endpoint: &Endpoint, handler: MethodRouter, authenticator: Option<Authenticator>) -> Router {
-    let guarded = handler.route_layer(from_fn_with_state((endpoint.policy, authenticator), authorize));
+pub fn route(
+    endpoint: &Endpoint,
+    handler: MethodRouter,
+    authenticator: Option<Authenticator>,
+) -> Router {
+    let guarded = handler.route_layer(from_fn_with_state(
+        (endpoint.policy, authenticator),
+        authorize,
+    ));
     Router::new().route(endpoint.path, guarded)
 }
 
@@ -162,12 +173,18 @@ async fn authorize(
     }
 }
 
-async fn check(policy: Policy, authenticator: Option<&Authenticator>, request: Request) -> Result<Request, ApiError> {
+async fn check(
+    policy: Policy,
+    authenticator: Option<&Authenticator>,
+    request: Request,
+) -> Result<Request, ApiError> {
     if policy == Policy::Public {
         return Ok(request);
     }
     let Some(authenticator) = authenticator else {
-        return Err(ApiError::internal(anyhow::anyhow!("a protected route was mounted without an authenticator")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "a protected route was mounted without an authenticator"
+        )));
     };
     let (mut parts, body) = request.into_parts();
     let caller = authenticator.authenticate(&parts.headers).await?;

@@ -3,8 +3,8 @@
 //! The key set is read through the secrets port and kept in the process for [`CACHE_TTL`], so a
 //! warm function answers without a call to the secret store.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -13,6 +13,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::header;
 use shared::auth::keys::KeySet;
+use shared::cache::TtlCache;
 use shared::secrets::Secrets;
 
 use crate::http::ApiError;
@@ -36,8 +37,7 @@ const CACHE_CONTROL: &str = "public, max-age=300";
 pub struct PublicKeys {
     secrets: Arc<dyn Secrets>,
     secret_name: String,
-    ttl: Duration,
-    cached: Arc<Mutex<Option<(Instant, Bytes)>>>,
+    cached: TtlCache<Bytes>,
 }
 
 impl PublicKeys {
@@ -53,29 +53,21 @@ impl PublicKeys {
         Self {
             secrets,
             secret_name: secret_name.into(),
-            ttl,
-            cached: Arc::new(Mutex::new(None)),
+            cached: TtlCache::new(ttl),
         }
     }
 
     /// The JWKS document, from the cache while it is fresh.
     pub async fn document(&self) -> anyhow::Result<Bytes> {
-        if let Some((at, body)) = self.lock().as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return Ok(body.clone());
+        if let Some(body) = self.cached.fresh() {
+            return Ok(body);
         }
         // Two requests missing the cache at once both read the secret; that is cheaper than
         // making every request wait on one lock across a network call.
         let set = KeySet::load(self.secrets.as_ref(), &self.secret_name).await?;
         let body = Bytes::from(serde_json::to_vec(&set.jwks()?)?);
-        *self.lock() = Some((Instant::now(), body.clone()));
+        self.cached.store(body.clone());
         Ok(body)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Bytes)>> {
-        // The cache holds no invariant a panic could break: recover it.
-        self.cached.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -101,6 +93,7 @@ async fn handle(State(keys): State<PublicKeys>) -> Result<impl IntoResponse, Api
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::sync::{Mutex, PoisonError};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use async_trait::async_trait;

@@ -35,6 +35,8 @@ async fn handle(
     Client(client): Client,
     Json(body): Json<Body>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let signed_in = accounts.login(&issuer, &body.email, &body.password, &client).await?;
+    let signed_in = accounts
+        .login(&issuer, &body.email, &body.password, &client)
+        .await?;
     Ok(axum::Json(token_pair(&signed_in)))
 }

@@ -26,10 +26,18 @@ struct Body {
 }
 
 pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(&ENDPOINT, post(handle).with_state(accounts), Some(authenticator))
+    route(
+        &ENDPOINT,
+        post(handle).with_state(accounts),
+        Some(authenticator),
+    )
 }
 
-async fn handle(State(accounts): State<Accounts>, caller: Caller, body: Bytes) -> Result<StatusCode, ApiError> {
+async fn handle(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
     // The body is optional: an empty one ends the access token's own session.
     let body: Body = if body.iter().all(u8::is_ascii_whitespace) {
         Body::default()
@@ -37,7 +45,11 @@ async fn handle(State(accounts): State<Accounts>, caller: Caller, body: Bytes) -
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
     };
     accounts
-        .logout(caller.user.id, caller.session_id, body.refresh_token.as_deref())
+        .logout(
+            caller.user.id,
+            caller.session_id,
+            body.refresh_token.as_deref(),
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,11 @@ pub const ENDPOINT: Endpoint = Endpoint {
 };
 
 pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(&ENDPOINT, post(handle).with_state(accounts), Some(authenticator))
+    route(
+        &ENDPOINT,
+        post(handle).with_state(accounts),
+        Some(authenticator),
+    )
 }
 
 async fn handle(State(accounts): State<Accounts>, caller: Caller) -> Result<StatusCode, ApiError> {

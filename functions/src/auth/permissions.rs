@@ -26,10 +26,9 @@ pub fn router(authenticator: Authenticator) -> Router {
 }
 
 async fn handle(catalog: CachedCatalog, caller: Caller) -> Result<axum::Json<Value>, ApiError> {
-    let catalog = catalog
-        .get()
-        .await
-        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading the role catalog")))?;
+    let catalog = catalog.get().await.map_err(|e| {
+        ApiError::internal(anyhow::Error::new(e).context("reading the role catalog"))
+    })?;
     let items: Vec<Value> = catalog
         .grants(&caller.assignments)
         .into_iter()

@@ -26,17 +26,16 @@ pub fn router(authenticator: Authenticator) -> Router {
 }
 
 async fn handle(catalog: CachedCatalog, caller: Caller) -> Result<axum::Json<Value>, ApiError> {
-    let catalog = catalog
-        .get()
-        .await
-        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading the role catalog")))?;
+    let catalog = catalog.get().await.map_err(|e| {
+        ApiError::internal(anyhow::Error::new(e).context("reading the role catalog"))
+    })?;
     let roles: Vec<Value> = caller
         .assignments
         .iter()
         .filter_map(|a| {
-            catalog.role(a.role_id).map(|role| {
-                json!({ "id": role.id, "name": role.name, "expires_at": a.expires_at })
-            })
+            catalog
+                .role(a.role_id)
+                .map(|role| json!({ "id": role.id, "name": role.name, "expires_at": a.expires_at }))
         })
         .collect();
     Ok(axum::Json(json!({

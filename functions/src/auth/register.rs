@@ -53,7 +53,9 @@ async fn handle(
     fields.finish()?;
     let (Some(email), Some(name), Some(phone), Some(password)) = (email, name, phone, password)
     else {
-        return Err(ApiError::internal(anyhow::anyhow!("a field failed without an error")));
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "a field failed without an error"
+        )));
     };
     let account = NewAccount {
         email,
@@ -64,5 +66,8 @@ async fn handle(
         extra_roles: Vec::new(),
     };
     let user = accounts.register(account, &client).await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({ "user": user.public() }))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "user": user.public() })),
+    ))
 }

@@ -18,10 +18,17 @@ pub const ENDPOINT: Endpoint = Endpoint {
 };
 
 pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(&ENDPOINT, get(handle).with_state(accounts), Some(authenticator))
+    route(
+        &ENDPOINT,
+        get(handle).with_state(accounts),
+        Some(authenticator),
+    )
 }
 
-async fn handle(State(accounts): State<Accounts>, caller: Caller) -> Result<axum::Json<Value>, ApiError> {
+async fn handle(
+    State(accounts): State<Accounts>,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
     let sessions = accounts.sessions(&caller.user).await?;
     let items: Vec<Value> = sessions
         .iter()

@@ -27,7 +27,10 @@ pub fn router(accounts: Accounts) -> Router {
     route(&ENDPOINT, post(handle).with_state(accounts), None)
 }
 
-async fn handle(State(accounts): State<Accounts>, Json(body): Json<Body>) -> Result<axum::Json<Value>, ApiError> {
+async fn handle(
+    State(accounts): State<Accounts>,
+    Json(body): Json<Body>,
+) -> Result<axum::Json<Value>, ApiError> {
     let user = accounts.verify_email(&body.token).await?;
     Ok(axum::Json(json!({ "user": user.public() })))
 }

@@ -9,5 +9,9 @@ use infra::compose::Backend;
 async fn main() -> Result<(), lambda_http::Error> {
     functions::telemetry::init();
     let backend = Backend::aws_from_env().await?;
-    lambda_http::run(app(logout::router(backend.accounts()?, Authenticator::from_backend(&backend)?))).await
+    lambda_http::run(app(logout::router(
+        backend.accounts()?,
+        Authenticator::from_backend(&backend)?,
+    )))
+    .await
 }

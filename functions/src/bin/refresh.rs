@@ -8,5 +8,9 @@ use infra::compose::Backend;
 async fn main() -> Result<(), lambda_http::Error> {
     functions::telemetry::init();
     let backend = Backend::aws_from_env().await?;
-    lambda_http::run(app(refresh::router(backend.accounts()?, backend.token_issuer()?))).await
+    lambda_http::run(app(refresh::router(
+        backend.accounts()?,
+        backend.token_issuer()?,
+    )))
+    .await
 }

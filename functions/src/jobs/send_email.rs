@@ -57,7 +57,11 @@ impl SendEmail {
 
     /// The request for a mail to an account, minting its link's token; `None` when the mail
     /// no longer makes sense (the user is gone, or verified already).
-    async fn to_user(&self, template: Template, user_id: Uuid) -> Result<Option<EmailRequest>, JobError> {
+    async fn to_user(
+        &self,
+        template: Template,
+        user_id: Uuid,
+    ) -> Result<Option<EmailRequest>, JobError> {
         let users = UserRepo::new(self.store.clone());
         let user = users
             .get(user_id)
@@ -82,7 +86,9 @@ impl SendEmail {
                     self.clock.now(),
                 )
                 .await
-                .map_err(|e| JobError::Retryable(anyhow::Error::new(e).context("storing a one-time token")))?;
+                .map_err(|e| {
+                    JobError::Retryable(anyhow::Error::new(e).context("storing a one-time token"))
+                })?;
                 Some(token.expose().to_owned())
             }
             None => None,
@@ -105,10 +111,12 @@ impl JobType for SendEmail {
 
     async fn run(&self, payload: SendEmailPayload) -> Result<Value, JobError> {
         let request = match payload {
-            SendEmailPayload::ToUser { template, user_id } => match self.to_user(template, user_id).await? {
-                Some(request) => request,
-                None => return Ok(json!({ "template": template, "skipped": true })),
-            },
+            SendEmailPayload::ToUser { template, user_id } => {
+                match self.to_user(template, user_id).await? {
+                    Some(request) => request,
+                    None => return Ok(json!({ "template": template, "skipped": true })),
+                }
+            }
             SendEmailPayload::ToAddress(request) if request.token.is_some() => {
                 return Err(JobError::Permanent(anyhow!(
                     "a mail to an address may not carry a token; name the user instead"
@@ -203,7 +211,9 @@ mod tests {
             version: 0,
         };
         let store = backend.store()?;
-        store.transact(shared::users::repo::insert_writes(&user, &[])?).await?;
+        store
+            .transact(shared::users::repo::insert_writes(&user, &[])?)
+            .await?;
 
         let payload: SendEmailPayload =
             serde_json::from_value(json!({"template": "verification", "user_id": user.id}))?;
@@ -237,10 +247,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_mail_to_an_address_may_not_carry_a_token_and_a_rejection_is_final() -> anyhow::Result<()> {
+    async fn a_mail_to_an_address_may_not_carry_a_token_and_a_rejection_is_final()
+    -> anyhow::Result<()> {
         let (job, _backend, _dir) = job(Arc::new(Outbox::default())).await?;
         assert!(matches!(
-            job.run(to_address(Template::Verification, Some("tok"))).await,
+            job.run(to_address(Template::Verification, Some("tok")))
+                .await,
             Err(JobError::Permanent(_))
         ));
         assert!(matches!(

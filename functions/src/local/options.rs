@@ -104,7 +104,8 @@ impl Options {
             env("BOOTSTRAP_ADMIN_PASSWORD").filter(|v| !v.is_empty()),
         ) {
             (Some(email), Some(password)) => Some(BootstrapAdmin {
-                email: Email::parse(&email).context("BOOTSTRAP_ADMIN_EMAIL is not an email address")?,
+                email: Email::parse(&email)
+                    .context("BOOTSTRAP_ADMIN_EMAIL is not an email address")?,
                 password: Password::parse(password).context("BOOTSTRAP_ADMIN_PASSWORD")?,
             }),
             (None, None) => None,

@@ -92,11 +92,11 @@ impl LocalSystem {
                 listener,
                 http::app_of_limited(routes).into_make_service_with_connect_info::<SocketAddr>(),
             )
-                .with_graceful_shutdown(async move {
-                    // A dropped sender is a stop too.
-                    let _ = on_stop.wait_for(|stop| *stop).await;
-                })
-                .into_future(),
+            .with_graceful_shutdown(async move {
+                // A dropped sender is a stop too.
+                let _ = on_stop.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
         );
         tracing::info!(url = %format!("http://{addr}"), data_dir = %options.data_dir.display(), "local system up");
         Ok(Self {

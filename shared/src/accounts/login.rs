@@ -44,7 +44,11 @@ impl Accounts {
         let ip_partition = client.ip_partition();
         let (by_ip, partition) = tokio::join!(
             throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &ip_partition, now),
-            self.store.query(Query::partition(&email_partition).sort_key(SortKey::Any).limit(100)),
+            self.store.query(
+                Query::partition(&email_partition)
+                    .sort_key(SortKey::Any)
+                    .limit(100)
+            ),
         );
         if let Decision::Limited { retry_after } = by_ip? {
             return Err(AccountError::RateLimited { retry_after });
@@ -55,7 +59,9 @@ impl Accounts {
             .iter()
             .find(|item| item.key.sk == failures_sk)
             .map_or(0, throttle::count_in);
-        if let Decision::Limited { retry_after } = LOGIN_FAILURES_PER_ACCOUNT.check_count(failures, now) {
+        if let Decision::Limited { retry_after } =
+            LOGIN_FAILURES_PER_ACCOUNT.check_count(failures, now)
+        {
             return Err(AccountError::RateLimited { retry_after });
         }
         let claim = email_key(&email);
@@ -90,7 +96,8 @@ impl Accounts {
         if !user.email_verified {
             return Err(AccountError::EmailNotVerified);
         }
-        self.start_session(issuer, user, needs_rehash.then_some(password), client).await
+        self.start_session(issuer, user, needs_rehash.then_some(password), client)
+            .await
     }
 
     /// Stores the password hashed with the current parameters. Best effort: a login does not
@@ -110,13 +117,21 @@ impl Accounts {
         .await;
         match result {
             Ok(()) => tracing::info!(user_id = %user.id, "password hash upgraded"),
-            Err(error) => tracing::warn!(user_id = %user.id, error = %error, "could not upgrade a password hash"),
+            Err(error) => {
+                tracing::warn!(user_id = %user.id, error = %error, "could not upgrade a password hash")
+            }
         }
     }
 
     async fn count_failure(&self, email_partition: &str) -> Result<(), AccountError> {
         let now = self.clock.now();
-        throttle::hit(self.store.as_ref(), &LOGIN_FAILURES_PER_ACCOUNT, email_partition, now).await?;
+        throttle::hit(
+            self.store.as_ref(),
+            &LOGIN_FAILURES_PER_ACCOUNT,
+            email_partition,
+            now,
+        )
+        .await?;
         Ok(())
     }
 

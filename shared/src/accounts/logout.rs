@@ -34,7 +34,9 @@ impl Accounts {
     /// moves on). `user` is the caller as read for this request.
     pub async fn logout_all(&self, user: &User) -> Result<(), AccountError> {
         self.bump_token_version(user).await?;
-        SessionRepo::new(self.store.as_ref()).end_all_but(user.id, None).await?;
+        SessionRepo::new(self.store.as_ref())
+            .end_all_but(user.id, None)
+            .await?;
         Ok(())
     }
 

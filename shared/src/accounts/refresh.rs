@@ -10,7 +10,11 @@ use crate::store::StoreError;
 use crate::users::UserRepo;
 
 impl Accounts {
-    pub async fn refresh(&self, issuer: &TokenIssuer, presented: &str) -> Result<SignedIn, AccountError> {
+    pub async fn refresh(
+        &self,
+        issuer: &TokenIssuer,
+        presented: &str,
+    ) -> Result<SignedIn, AccountError> {
         let sessions = SessionRepo::new(self.store.as_ref());
         let Some(record) = sessions.refresh_record(&TokenHash::of(presented)).await? else {
             return Err(AccountError::InvalidRefreshToken);
@@ -23,7 +27,8 @@ impl Accounts {
         }
         let users = UserRepo::new(self.store.clone());
         let user = users.get(session.user_id).await?;
-        let Some(user) = user.filter(|u| u.is_active() && u.token_version == session.token_version) else {
+        let Some(user) = user.filter(|u| u.is_active() && u.token_version == session.token_version)
+        else {
             // Logged out everywhere, reset, disabled or deleted since: the session is over.
             sessions.end(session.user_id, session.id).await?;
             return Err(AccountError::InvalidRefreshToken);
@@ -40,7 +45,11 @@ impl Accounts {
             now,
             self.random.id(),
         )?;
-        match self.store.transact(rotate_writes(&session, &next, now)?).await {
+        match self
+            .store
+            .transact(rotate_writes(&session, &next, now)?)
+            .await
+        {
             Ok(()) => Ok(SignedIn {
                 user,
                 session_id: session.id,

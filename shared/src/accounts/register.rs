@@ -39,8 +39,18 @@ impl Accounts {
         let email_partition = email_key(&account.email).pk;
         let ip_partition = client.ip_partition();
         let (by_ip, by_email) = tokio::join!(
-            throttle::hit(self.store.as_ref(), &REGISTRATIONS_PER_IP, &ip_partition, now),
-            throttle::hit(self.store.as_ref(), &REGISTRATIONS_PER_EMAIL, &email_partition, now),
+            throttle::hit(
+                self.store.as_ref(),
+                &REGISTRATIONS_PER_IP,
+                &ip_partition,
+                now
+            ),
+            throttle::hit(
+                self.store.as_ref(),
+                &REGISTRATIONS_PER_EMAIL,
+                &email_partition,
+                now
+            ),
         );
         for decision in [by_ip?, by_email?] {
             if let Decision::Limited { retry_after } = decision {

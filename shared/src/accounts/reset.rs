@@ -15,20 +15,29 @@ use crate::users::{Email, User, UserRepo};
 impl Accounts {
     /// Sends a reset mail if the address belongs to an active account; the answer is the same
     /// either way.
-    pub async fn request_reset(&self, email: &Email, client: &ClientInfo) -> Result<(), AccountError> {
+    pub async fn request_reset(
+        &self,
+        email: &Email,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
         self.throttle_mail(email, client).await?;
         let users = UserRepo::new(self.store.clone());
         if let Some(user) = users.by_email(email).await?
             && user.is_active()
         {
-            self.emit(EventType::UserPasswordResetRequested, &user).await?;
+            self.emit(EventType::UserPasswordResetRequested, &user)
+                .await?;
         }
         Ok(())
     }
 
     /// Sets a new password with a reset token. Every session and access token of the user ends
     /// (the token version moves on). The mail proved the address, so it counts as verified.
-    pub async fn confirm_reset(&self, token: &str, new_password: &Password) -> Result<(), AccountError> {
+    pub async fn confirm_reset(
+        &self,
+        token: &str,
+        new_password: &Password,
+    ) -> Result<(), AccountError> {
         let Some((record, consume)) =
             one_time::find(self.store.as_ref(), Purpose::ResetPassword, token).await?
         else {
@@ -55,9 +64,15 @@ impl Accounts {
             json!({ "user_id": user.id }),
             now,
         );
-        match self.store.transact(vec![consume, save, outbox_write(&event)]).await {
+        match self
+            .store
+            .transact(vec![consume, save, outbox_write(&event)])
+            .await
+        {
             Ok(()) => {}
-            Err(StoreError::ConditionFailed { index: 0 }) => return Err(AccountError::InvalidToken),
+            Err(StoreError::ConditionFailed { index: 0 }) => {
+                return Err(AccountError::InvalidToken);
+            }
             Err(StoreError::ConditionFailed { .. }) => {
                 return Err(AccountError::Unexpected(anyhow::anyhow!(
                     "the user changed while their password was reset; the token is still valid"
@@ -66,7 +81,9 @@ impl Accounts {
             Err(e) => return Err(e.into()),
         }
         // The version bump has ended the sessions already; removing them keeps the list true.
-        SessionRepo::new(self.store.as_ref()).end_all_but(user.id, None).await?;
+        SessionRepo::new(self.store.as_ref())
+            .end_all_but(user.id, None)
+            .await?;
         tracing::info!(user_id = %user.id, "password reset");
         Ok(())
     }

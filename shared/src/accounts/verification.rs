@@ -62,7 +62,8 @@ impl Accounts {
             && !user.email_verified
             && user.is_active()
         {
-            self.emit(EventType::UserEmailVerificationRequested, &user).await?;
+            self.emit(EventType::UserEmailVerificationRequested, &user)
+                .await?;
         }
         Ok(())
     }
@@ -90,7 +91,11 @@ impl Accounts {
     }
 
     /// Publishes a `user.*` event about a user, on its own.
-    pub(crate) async fn emit(&self, event_type: EventType, user: &User) -> Result<(), AccountError> {
+    pub(crate) async fn emit(
+        &self,
+        event_type: EventType,
+        user: &User,
+    ) -> Result<(), AccountError> {
         let event = Event::new(
             self.random.id(),
             event_type,

@@ -113,7 +113,12 @@ impl Session {
     }
 
     /// The session after a refresh to `successor` at `now`.
-    pub fn refreshed(&self, successor: TokenHash, policy: SessionPolicy, now: DateTime<Utc>) -> Self {
+    pub fn refreshed(
+        &self,
+        successor: TokenHash,
+        policy: SessionPolicy,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
             last_used_at: now,
             expires_at: (now + policy.idle).min(self.absolute_expires_at),
@@ -123,10 +128,16 @@ impl Session {
     }
 
     fn item(&self) -> Result<Item, StoreError> {
-        Ok(Item::from_record(session_key(self.user_id, self.id), self)?.expiring_at(self.expires_at))
+        Ok(Item::from_record(session_key(self.user_id, self.id), self)?
+            .expiring_at(self.expires_at))
     }
 
-    fn refresh_item(&self, hash: &TokenHash, state: RefreshState, now: DateTime<Utc>) -> Result<Item, StoreError> {
+    fn refresh_item(
+        &self,
+        hash: &TokenHash,
+        state: RefreshState,
+        now: DateTime<Utc>,
+    ) -> Result<Item, StoreError> {
         let record = RefreshRecord {
             state,
             created_at: now,
@@ -142,7 +153,11 @@ pub fn start_writes(session: &Session) -> Result<Vec<Write>, StoreError> {
     Ok(vec![
         Write::put_if(session.item()?, Condition::Absent),
         Write::put_if(
-            session.refresh_item(&session.refresh_hash, RefreshState::Current, session.created_at)?,
+            session.refresh_item(
+                &session.refresh_hash,
+                RefreshState::Current,
+                session.created_at,
+            )?,
             Condition::Absent,
         ),
     ])
@@ -151,7 +166,11 @@ pub fn start_writes(session: &Session) -> Result<Vec<Write>, StoreError> {
 /// The writes of one rotation from `session`'s current token to `next`'s. Fails at index 0
 /// when the presented token was rotated meanwhile (a concurrent refresh won), at 2 when the
 /// session ended or moved on.
-pub fn rotate_writes(session: &Session, next: &Session, now: DateTime<Utc>) -> Result<Vec<Write>, StoreError> {
+pub fn rotate_writes(
+    session: &Session,
+    next: &Session,
+    now: DateTime<Utc>,
+) -> Result<Vec<Write>, StoreError> {
     let was_current = Condition::Equals("state".into(), json!(RefreshState::Current));
     Ok(vec![
         Write::put_if(
@@ -179,14 +198,21 @@ impl<'a> SessionRepo<'a> {
         Self { store }
     }
 
-    pub async fn refresh_record(&self, hash: &TokenHash) -> Result<Option<RefreshRecord>, StoreError> {
+    pub async fn refresh_record(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
         match self.store.get(&refresh_key(hash)).await? {
             Some(item) => Ok(Some(item.record()?)),
             None => Ok(None),
         }
     }
 
-    pub async fn get(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<Session>, StoreError> {
+    pub async fn get(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<Option<Session>, StoreError> {
         match self.store.get(&session_key(user_id, session_id)).await? {
             Some(item) => Ok(Some(item.record()?)),
             None => Ok(None),
@@ -200,7 +226,11 @@ impl<'a> SessionRepo<'a> {
         loop {
             let page = self
                 .store
-                .query(Query::partition(sessions_partition(user_id)).limit(1000).after(cursor))
+                .query(
+                    Query::partition(sessions_partition(user_id))
+                        .limit(1000)
+                        .after(cursor),
+                )
                 .await?;
             for item in &page.items {
                 sessions.push(item.record::<Session>()?);
@@ -216,11 +246,17 @@ impl<'a> SessionRepo<'a> {
 
     /// Ends a session: its refresh tokens stop working with it.
     pub async fn end(&self, user_id: Uuid, session_id: Uuid) -> Result<(), StoreError> {
-        self.store.delete(&session_key(user_id, session_id), None).await
+        self.store
+            .delete(&session_key(user_id, session_id), None)
+            .await
     }
 
     /// Ends every session of a user but `keep`; returns how many ended.
-    pub async fn end_all_but(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<usize, StoreError> {
+    pub async fn end_all_but(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+    ) -> Result<usize, StoreError> {
         let mut ended = 0;
         for session in self.list(user_id).await? {
             if Some(session.id) != keep {

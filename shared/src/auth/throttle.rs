@@ -63,7 +63,9 @@ pub enum Decision {
 
 impl Rule {
     fn window_secs(&self) -> i64 {
-        i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX).max(1)
+        i64::try_from(self.window.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1)
     }
 
     fn window_start(&self, now: DateTime<Utc>) -> i64 {
@@ -154,7 +156,10 @@ mod tests {
             limit: 3,
             window: Duration::from_secs(900),
         };
-        let now = Utc.timestamp_opt(900 * 1000 + 100, 0).single().unwrap_or_default();
+        let now = Utc
+            .timestamp_opt(900 * 1000 + 100, 0)
+            .single()
+            .unwrap_or_default();
         assert_eq!(rule.decide(3, now), Decision::Allowed);
         assert_eq!(
             rule.decide(4, now),

@@ -5,11 +5,12 @@
 //! keeps it for [`CACHE_TTL`]: a change to a role reaches every caller within that time.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::cache::TtlCache;
 use crate::rbac::model::{Assignment, Permission, Role};
 use crate::rbac::repo::{PARTITION, PERMISSION_PREFIX, ROLE_PREFIX};
 use crate::store::{ItemStore, Query, StoreError};
@@ -107,8 +108,7 @@ impl Catalog {
 #[derive(Debug, Clone)]
 pub struct CachedCatalog {
     store: Arc<dyn ItemStore>,
-    ttl: Duration,
-    cached: Arc<Mutex<Option<(Instant, Arc<Catalog>)>>>,
+    cached: TtlCache<Arc<Catalog>>,
 }
 
 impl CachedCatalog {
@@ -119,29 +119,21 @@ impl CachedCatalog {
     pub fn with_ttl(store: Arc<dyn ItemStore>, ttl: Duration) -> Self {
         Self {
             store,
-            ttl,
-            cached: Arc::new(Mutex::new(None)),
+            cached: TtlCache::new(ttl),
         }
     }
 
     pub async fn get(&self) -> Result<Arc<Catalog>, StoreError> {
-        if let Some((at, catalog)) = self.lock().as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return Ok(catalog.clone());
+        if let Some(catalog) = self.cached.fresh() {
+            return Ok(catalog);
         }
         let catalog = Arc::new(Catalog::load(self.store.as_ref()).await?);
-        *self.lock() = Some((Instant::now(), catalog.clone()));
+        self.cached.store(catalog.clone());
         Ok(catalog)
     }
 
     /// Forgets the cached catalog, so the next read sees a change made by this process.
     pub fn invalidate(&self) {
-        *self.lock() = None;
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<Catalog>)>> {
-        // The cache holds no invariant a panic could break.
-        self.cached.lock().unwrap_or_else(PoisonError::into_inner)
+        self.cached.clear();
     }
 }

@@ -112,8 +112,19 @@ mod tests {
     #[test]
     fn permission_names_are_resource_colon_action() {
         let name = PermissionName::parse("users:read");
-        assert_eq!(name.as_ref().map(|n| (n.resource(), n.action())), Ok(("users", "read")));
-        for bad in ["users", "Users:read", "users:", ":read", "users:read:all", "users:re-ad", "1x:y"] {
+        assert_eq!(
+            name.as_ref().map(|n| (n.resource(), n.action())),
+            Ok(("users", "read"))
+        );
+        for bad in [
+            "users",
+            "Users:read",
+            "users:",
+            ":read",
+            "users:read:all",
+            "users:re-ad",
+            "1x:y",
+        ] {
             assert!(PermissionName::parse(bad).is_err(), "{bad}");
         }
     }

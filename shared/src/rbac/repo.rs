@@ -38,13 +38,19 @@ pub fn insert_role_writes(role: &Role) -> Result<Vec<Write>, StoreError> {
     let claim = Item::new(role_name_key(&role.name), claim_attrs(role.id));
     Ok(vec![
         Write::put_if(claim, Condition::Absent),
-        Write::put_if(Item::from_record(role_key(role.id), role)?, Condition::Absent),
+        Write::put_if(
+            Item::from_record(role_key(role.id), role)?,
+            Condition::Absent,
+        ),
     ])
 }
 
 /// The writes that create a permission and claim its name (index 0: name taken).
 pub fn insert_permission_writes(permission: &Permission) -> Result<Vec<Write>, StoreError> {
-    let claim = Item::new(permission_name_key(&permission.name), claim_attrs(permission.id));
+    let claim = Item::new(
+        permission_name_key(&permission.name),
+        claim_attrs(permission.id),
+    );
     Ok(vec![
         Write::put_if(claim, Condition::Absent),
         Write::put_if(

@@ -29,7 +29,10 @@ pub const PERMISSIONS: &[(&str, &str)] = &[
     ("permissions:list", "List permissions"),
     ("permissions:read", "Read permissions"),
     ("permissions:update", "Update permissions"),
-    ("permissions:delete", "Delete permissions that are not seeded"),
+    (
+        "permissions:delete",
+        "Delete permissions that are not seeded",
+    ),
     ("jobs:create", "Enqueue jobs"),
     ("jobs:list", "List jobs"),
     ("jobs:read", "Read jobs"),
@@ -47,7 +50,12 @@ pub const ROLES: &[(&str, &str, bool, &[&str])] = &[
         false,
         &["users:read", "users:list", "users:update"],
     ),
-    (USER, "Every user; acts on their own account only", false, &[]),
+    (
+        USER,
+        "Every user; acts on their own account only",
+        false,
+        &[],
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,7 +128,10 @@ mod tests {
         for (name, _, _, grants) in ROLES {
             assert!(RoleName::parse(name).is_ok(), "{name}");
             for grant in *grants {
-                assert!(PERMISSIONS.iter().any(|(p, _)| p == grant), "{name}: {grant}");
+                assert!(
+                    PERMISSIONS.iter().any(|(p, _)| p == grant),
+                    "{name}: {grant}"
+                );
             }
         }
     }

@@ -90,8 +90,17 @@ mod tests {
     #[test]
     fn implausible_addresses_are_refused() {
         for raw in [
-            "", "   ", "ada", "@example.com", "ada@", "ada@example", "ada@.example.com",
-            "ada@example.com.", "ada@exa..mple.com", "a da@example.com", "ada@@example.com",
+            "",
+            "   ",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "ada@.example.com",
+            "ada@example.com.",
+            "ada@exa..mple.com",
+            "a da@example.com",
+            "ada@@example.com",
             "<ada@example.com>",
         ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} was accepted");

@@ -65,9 +65,9 @@ impl Phone {
     pub fn parse(raw: &str) -> Result<Self, ProfileError> {
         let phone = raw.trim();
         let digits = phone.chars().filter(char::is_ascii_digit).count();
-        let allowed = phone
-            .char_indices()
-            .all(|(i, c)| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')') || (c == '+' && i == 0));
+        let allowed = phone.char_indices().all(|(i, c)| {
+            c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')') || (c == '+' && i == 0)
+        });
         if allowed && (6..=15).contains(&digits) && phone.len() <= 32 {
             Ok(Self(phone.to_owned()))
         } else {
@@ -102,9 +102,18 @@ mod tests {
     fn a_name_is_trimmed_and_bounded() {
         assert_eq!(Name::parse("  Ada ").map(String::from), Ok("Ada".into()));
         assert_eq!(Name::parse("   "), Err(ProfileError::Empty));
-        assert_eq!(Name::parse(&"é".repeat(100)).map(|n| n.as_str().chars().count()), Ok(100));
-        assert_eq!(Name::parse(&"é".repeat(101)), Err(ProfileError::TooLong(100)));
-        assert_eq!(Name::parse("Ada\u{7}"), Err(ProfileError::ControlCharacters));
+        assert_eq!(
+            Name::parse(&"é".repeat(100)).map(|n| n.as_str().chars().count()),
+            Ok(100)
+        );
+        assert_eq!(
+            Name::parse(&"é".repeat(101)),
+            Err(ProfileError::TooLong(100))
+        );
+        assert_eq!(
+            Name::parse("Ada\u{7}"),
+            Err(ProfileError::ControlCharacters)
+        );
     }
 
     #[test]

@@ -36,7 +36,10 @@ pub fn email_key(email: &Email) -> Key {
 }
 
 pub fn assignment_key(user_id: Uuid, role_id: Uuid) -> Key {
-    Key::new(user_partition(user_id), format!("{ASSIGNMENT_PREFIX}{role_id}"))
+    Key::new(
+        user_partition(user_id),
+        format!("{ASSIGNMENT_PREFIX}{role_id}"),
+    )
 }
 
 /// The item a user is stored as.

@@ -7,7 +7,8 @@ use tests::app::spawn_app;
 use super::{AuthCalls, PASSWORD, bearer, refresh_token, without_request_id};
 
 #[tokio::test]
-async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() -> anyhow::Result<()> {
+async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() -> anyhow::Result<()>
+{
     let app = spawn_app().await?;
     let registered = app.register(" Ada@Example.com ").await?;
     assert_eq!(registered.status(), StatusCode::CREATED);
@@ -25,7 +26,9 @@ async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() 
     assert_eq!(again.status(), StatusCode::CONFLICT);
     assert_eq!(again.json::<Value>().await?["code"], "email_taken");
 
-    let token = app.mailed_token("ada@example.com", "verify-email", 0).await?;
+    let token = app
+        .mailed_token("ada@example.com", "verify-email", 0)
+        .await?;
     let verified = app.post("/verify-email", json!({"token": token})).await?;
     assert_eq!(verified.status(), StatusCode::OK);
     let used = app.post("/verify-email", json!({"token": token})).await?;
@@ -34,9 +37,19 @@ async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() 
 
     let login: Value = app.login("ADA@example.com", PASSWORD).await?.json().await?;
     assert_eq!(login["token_type"], "Bearer");
-    assert!(login["expires_in"].as_i64().is_some_and(|s| s > 0 && s <= 900), "{login}");
+    assert!(
+        login["expires_in"]
+            .as_i64()
+            .is_some_and(|s| s > 0 && s <= 900),
+        "{login}"
+    );
     let profile = app
-        .call(Method::GET, "/api/v1/auth/profile", Some(&bearer(&login)), None)
+        .call(
+            Method::GET,
+            "/api/v1/auth/profile",
+            Some(&bearer(&login)),
+            None,
+        )
         .await?;
     assert_eq!(profile.status(), StatusCode::OK);
     let profile: Value = profile.json().await?;
@@ -45,7 +58,12 @@ async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() 
     assert_eq!(profile["permissions"], json!([]));
 
     let sessions: Value = app
-        .call(Method::GET, "/api/v1/auth/sessions", Some(&bearer(&login)), None)
+        .call(
+            Method::GET,
+            "/api/v1/auth/sessions",
+            Some(&bearer(&login)),
+            None,
+        )
         .await?
         .json()
         .await?;
@@ -60,30 +78,48 @@ async fn a_refresh_token_rotates_and_its_reuse_ends_the_whole_family() -> anyhow
     let login = app.signed_up("grace@example.com").await?;
     let first = refresh_token(&login);
 
-    let refreshed = app.post("/refresh", json!({"refresh_token": first})).await?;
+    let refreshed = app
+        .post("/refresh", json!({"refresh_token": first}))
+        .await?;
     assert_eq!(refreshed.status(), StatusCode::OK);
     let second = refresh_token(&refreshed.json().await?);
     assert_ne!(first, second);
 
-    let reused = app.post("/refresh", json!({"refresh_token": first})).await?;
+    let reused = app
+        .post("/refresh", json!({"refresh_token": first}))
+        .await?;
     assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
     // The thief's replay ended the session, so the legitimate successor is dead too.
-    let successor = app.post("/refresh", json!({"refresh_token": second})).await?;
+    let successor = app
+        .post("/refresh", json!({"refresh_token": second}))
+        .await?;
     assert_eq!(successor.status(), StatusCode::UNAUTHORIZED);
     app.stop().await
 }
 
 #[tokio::test]
-async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once() -> anyhow::Result<()> {
+async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once() -> anyhow::Result<()>
+{
     let app = spawn_app().await?;
     let first = app.signed_up("linus@example.com").await?;
-    let second: Value = app.login("linus@example.com", PASSWORD).await?.json().await?;
+    let second: Value = app
+        .login("linus@example.com", PASSWORD)
+        .await?
+        .json()
+        .await?;
 
     let logout = app
-        .call(Method::POST, "/api/v1/auth/logout", Some(&bearer(&first)), None)
+        .call(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Some(&bearer(&first)),
+            None,
+        )
         .await?;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let dead = app.post("/refresh", json!({"refresh_token": refresh_token(&first)})).await?;
+    let dead = app
+        .post("/refresh", json!({"refresh_token": refresh_token(&first)}))
+        .await?;
     assert_eq!(dead.status(), StatusCode::UNAUTHORIZED);
 
     let profile = |login: &Value| {
@@ -97,11 +133,18 @@ async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once() ->
     };
     assert_eq!(profile(&second).await?, StatusCode::OK);
     let all = app
-        .call(Method::POST, "/api/v1/auth/logout-all", Some(&bearer(&second)), None)
+        .call(
+            Method::POST,
+            "/api/v1/auth/logout-all",
+            Some(&bearer(&second)),
+            None,
+        )
         .await?;
     assert_eq!(all.status(), StatusCode::NO_CONTENT);
     assert_eq!(profile(&second).await?, StatusCode::UNAUTHORIZED);
-    let refresh = app.post("/refresh", json!({"refresh_token": refresh_token(&second)})).await?;
+    let refresh = app
+        .post("/refresh", json!({"refresh_token": refresh_token(&second)}))
+        .await?;
     assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
     app.stop().await
 }
@@ -115,25 +158,44 @@ async fn a_password_reset_ends_every_session_and_its_token_works_once() -> anyho
         let asked = app.post("/reset-password", json!({"email": email})).await?;
         assert_eq!(asked.status(), StatusCode::ACCEPTED);
     }
-    let token = app.mailed_token("barbara@example.com", "reset-password", 0).await?;
+    let token = app
+        .mailed_token("barbara@example.com", "reset-password", 0)
+        .await?;
     let weak = app
-        .post("/confirm-reset", json!({"token": token, "new_password": "password123"}))
+        .post(
+            "/confirm-reset",
+            json!({"token": token, "new_password": "password123"}),
+        )
         .await?;
     assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(weak.json::<Value>().await?["errors"][0]["field"], "new_password");
+    assert_eq!(
+        weak.json::<Value>().await?["errors"][0]["field"],
+        "new_password"
+    );
 
     let new_password = "a brand new passphrase";
     let reset = app
-        .post("/confirm-reset", json!({"token": token, "new_password": new_password}))
+        .post(
+            "/confirm-reset",
+            json!({"token": token, "new_password": new_password}),
+        )
         .await?;
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);
     let reused = app
-        .post("/confirm-reset", json!({"token": token, "new_password": "yet another passphrase"}))
+        .post(
+            "/confirm-reset",
+            json!({"token": token, "new_password": "yet another passphrase"}),
+        )
         .await?;
     assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
 
     let old_session = app
-        .call(Method::GET, "/api/v1/auth/profile", Some(&bearer(&login)), None)
+        .call(
+            Method::GET,
+            "/api/v1/auth/profile",
+            Some(&bearer(&login)),
+            None,
+        )
         .await?;
     assert_eq!(old_session.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -141,7 +203,9 @@ async fn a_password_reset_ends_every_session_and_its_token_works_once() -> anyho
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        app.login("barbara@example.com", new_password).await?.status(),
+        app.login("barbara@example.com", new_password)
+            .await?
+            .status(),
         StatusCode::OK
     );
     app.stop().await
@@ -151,24 +215,41 @@ async fn a_password_reset_ends_every_session_and_its_token_works_once() -> anyho
 async fn change_password_keeps_this_session_and_ends_the_others() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let this = app.signed_up("edsger@example.com").await?;
-    let other: Value = app.login("edsger@example.com", PASSWORD).await?.json().await?;
-    let change = |current: &str| {
-        json!({"current_password": current, "new_password": "goto considered harmful"})
-    };
+    let other: Value = app
+        .login("edsger@example.com", PASSWORD)
+        .await?
+        .json()
+        .await?;
+    let change = |current: &str| json!({"current_password": current, "new_password": "goto considered harmful"});
     let wrong = app
-        .call(Method::PUT, "/api/v1/auth/change-password", Some(&bearer(&this)), Some(change("not it at all")))
+        .call(
+            Method::PUT,
+            "/api/v1/auth/change-password",
+            Some(&bearer(&this)),
+            Some(change("not it at all")),
+        )
         .await?;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
     let changed = app
-        .call(Method::PUT, "/api/v1/auth/change-password", Some(&bearer(&this)), Some(change(PASSWORD)))
+        .call(
+            Method::PUT,
+            "/api/v1/auth/change-password",
+            Some(&bearer(&this)),
+            Some(change(PASSWORD)),
+        )
         .await?;
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
 
-    let mine = app.post("/refresh", json!({"refresh_token": refresh_token(&this)})).await?;
+    let mine = app
+        .post("/refresh", json!({"refresh_token": refresh_token(&this)}))
+        .await?;
     assert_eq!(mine.status(), StatusCode::OK);
-    let theirs = app.post("/refresh", json!({"refresh_token": refresh_token(&other)})).await?;
+    let theirs = app
+        .post("/refresh", json!({"refresh_token": refresh_token(&other)}))
+        .await?;
     assert_eq!(theirs.status(), StatusCode::UNAUTHORIZED);
-    app.mailed_token("edsger@example.com", "verify-email", 0).await?;
+    app.mailed_token("edsger@example.com", "verify-email", 0)
+        .await?;
     app.stop().await
 }
 

@@ -11,12 +11,21 @@ use super::{AuthCalls, bearer};
 #[tokio::test]
 async fn every_protected_endpoint_refuses_a_request_without_a_valid_token() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let protected: Vec<_> = ENDPOINTS.iter().filter(|e| e.policy != Policy::Public).collect();
+    let protected: Vec<_> = ENDPOINTS
+        .iter()
+        .filter(|e| e.policy != Policy::Public)
+        .collect();
     assert!(!protected.is_empty());
     for endpoint in protected {
-        let path = endpoint.path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        let path = endpoint
+            .path
+            .replace("{id}", &uuid::Uuid::new_v4().to_string());
         let method = Method::from_bytes(endpoint.method.as_bytes())?;
-        for token in [None, Some("not-a-token"), Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")] {
+        for token in [
+            None,
+            Some("not-a-token"),
+            Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."),
+        ] {
             let response = app.call(method.clone(), &path, token, None).await?;
             assert_eq!(
                 response.status(),

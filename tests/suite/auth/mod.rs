@@ -17,7 +17,13 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub trait AuthCalls {
     fn app(&self) -> &TestApp;
 
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> anyhow::Result<Response> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<Response> {
         let app = self.app();
         let mut request = app.client.request(method, app.url(path));
         if let Some(token) = token {
@@ -26,19 +32,33 @@ pub trait AuthCalls {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        request.send().await.with_context(|| format!("calling {path}"))
+        request
+            .send()
+            .await
+            .with_context(|| format!("calling {path}"))
     }
 
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Response> {
-        self.call(Method::POST, &format!("/api/v1/auth{path}"), None, Some(body)).await
+        self.call(
+            Method::POST,
+            &format!("/api/v1/auth{path}"),
+            None,
+            Some(body),
+        )
+        .await
     }
 
     async fn register(&self, email: &str) -> anyhow::Result<Response> {
-        self.post("/register", json!({"email": email, "name": "Ada", "password": PASSWORD})).await
+        self.post(
+            "/register",
+            json!({"email": email, "name": "Ada", "password": PASSWORD}),
+        )
+        .await
     }
 
     async fn login(&self, email: &str, password: &str) -> anyhow::Result<Response> {
-        self.post("/login", json!({"email": email, "password": password})).await
+        self.post("/login", json!({"email": email, "password": password}))
+            .await
     }
 
     /// The token of the newest mail to `to` whose link goes to `path`, once it arrives.
@@ -88,9 +108,15 @@ pub fn without_request_id(mut body: Value) -> Value {
 }
 
 pub fn bearer(login: &Value) -> String {
-    login["access_token"].as_str().unwrap_or_default().to_owned()
+    login["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub fn refresh_token(login: &Value) -> String {
-    login["refresh_token"].as_str().unwrap_or_default().to_owned()
+    login["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
