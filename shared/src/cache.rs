@@ -22,7 +22,9 @@ impl<T> Clone for TtlCache<T> {
 
 impl<T> fmt::Debug for TtlCache<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TtlCache").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("TtlCache")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 

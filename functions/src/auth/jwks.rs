@@ -93,8 +93,8 @@ async fn handle(State(keys): State<PublicKeys>) -> Result<impl IntoResponse, Api
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use std::sync::{Mutex, PoisonError};
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, PoisonError};
 
     use async_trait::async_trait;
     use axum::body::Body;
