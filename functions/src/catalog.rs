@@ -172,4 +172,10 @@ pub const FUNCTIONS: &[Function] = &[
             expression: "rate(5 minutes)",
         },
     },
+    Function {
+        name: "cleanup_unverified_users",
+        trigger: Trigger::Schedule {
+            expression: "rate(1 day)",
+        },
+    },
 ];

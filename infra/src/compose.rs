@@ -107,6 +107,14 @@ impl Backend {
         }
     }
 
+    /// How long an address may stay unverified before the account is removed.
+    pub fn unverified_account_ttl(&self) -> std::time::Duration {
+        match self {
+            Backend::Aws(aws) => aws.env.unverified_account_ttl,
+            Backend::Local(local) => local.config.unverified_account_ttl,
+        }
+    }
+
     /// The name of the signing key set in [`Backend::secrets`].
     pub fn signing_keys_secret(&self) -> &str {
         match self {

@@ -29,7 +29,13 @@ pub struct AwsEnv {
     /// The `iss` and `aud` of access tokens (`TOKEN_ISSUER`, `TOKEN_AUDIENCE`).
     pub token_issuer: String,
     pub token_audience: String,
+    /// How long an address may stay unverified before the account is removed
+    /// (`UNVERIFIED_ACCOUNT_DAYS`).
+    pub unverified_account_ttl: Duration,
 }
+
+/// Unverified accounts are removed after this long unless configured.
+pub const UNVERIFIED_ACCOUNT_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The `aud` of access tokens unless configured: this API.
 pub const DEFAULT_TOKEN_AUDIENCE: &str = "accounts-api";
@@ -53,6 +59,10 @@ impl AwsEnv {
             token_issuer: var("TOKEN_ISSUER").unwrap_or_else(|| "accounts".to_owned()),
             token_audience: var("TOKEN_AUDIENCE")
                 .unwrap_or_else(|| DEFAULT_TOKEN_AUDIENCE.to_owned()),
+            unverified_account_ttl: number("UNVERIFIED_ACCOUNT_DAYS")?
+                .map_or(UNVERIFIED_ACCOUNT_TTL, |days| {
+                    Duration::from_secs(days.saturating_mul(24 * 3600))
+                }),
         })
     }
 
@@ -74,6 +84,8 @@ pub struct LocalConfig {
     pub max_receives: u32,
     /// How old a pending outbox event must be before the reconciliation publishes it.
     pub outbox_reconcile_after: Duration,
+    /// How long an address may stay unverified before the account is removed.
+    pub unverified_account_ttl: Duration,
 }
 
 impl LocalConfig {
@@ -83,6 +95,7 @@ impl LocalConfig {
             base_url: base_url.into(),
             max_receives: 5,
             outbox_reconcile_after: OUTBOX_RECONCILE_AFTER,
+            unverified_account_ttl: UNVERIFIED_ACCOUNT_TTL,
         }
     }
 }

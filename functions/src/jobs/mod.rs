@@ -1,12 +1,14 @@
 //! Background jobs: the job types, the registry that runs them by name, and the worker.
 //!
 //! A job type is one file with its payload type and its handler, implementing [`JobType`]
-//! ([`send_email`], [`purge_expired`], [`redrive_stuck_jobs`]). To add one: write the file,
+//! ([`send_email`], [`purge_expired`], [`redrive_stuck_jobs`],
+//! [`cleanup_unverified_users`]). To add one: write the file,
 //! then register it in [`registry::standard`]. Enqueue it with [`shared::jobs::enqueue`].
 //!
 //! The [`worker`] consumes the job queue: it loads the job record, runs the job through the
 //! [`registry::Registry`], records the outcome and tells the queue when to deliver it again.
 
+pub mod cleanup_unverified_users;
 pub mod purge_expired;
 pub mod redrive_stuck_jobs;
 pub mod registry;

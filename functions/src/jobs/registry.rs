@@ -10,6 +10,7 @@ use infra::compose::Backend;
 use serde_json::Value;
 use shared::clock::OsRandom;
 
+use crate::jobs::cleanup_unverified_users::CleanupUnverifiedUsers;
 use crate::jobs::purge_expired::PurgeExpiredJob;
 use crate::jobs::redrive_stuck_jobs::RedriveStuckJobs;
 use crate::jobs::send_email::SendEmail;
@@ -88,7 +89,8 @@ pub fn standard(backend: &Backend) -> anyhow::Result<Registry> {
             backend.app_url()?,
         ))
         .with(PurgeExpiredJob::new(backend.store()?))
-        .with(RedriveStuckJobs::from_backend(backend)?))
+        .with(RedriveStuckJobs::from_backend(backend)?)
+        .with(CleanupUnverifiedUsers::from_backend(backend)?))
 }
 
 #[cfg(test)]

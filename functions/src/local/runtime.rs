@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::catalog::{FUNCTIONS, Trigger};
 use crate::event::{ScheduleHandler, SqsHandler, StreamHandler};
+use crate::jobs::cleanup_unverified_users::{self, CleanupUnverifiedUsers};
 use crate::jobs::redrive_stuck_jobs::{self, RedriveStuckJobs};
 use crate::jobs::worker::{self, Worker};
 use crate::local::feed_pump::FeedPump;
@@ -121,6 +122,9 @@ pub fn schedule_handler(
         purge_expired::FUNCTION => Ok(Arc::new(PurgeExpired::new(backend.store()?))),
         reconcile_outbox::FUNCTION => Ok(Arc::new(ReconcileOutbox::from_backend(backend)?)),
         redrive_stuck_jobs::FUNCTION => Ok(Arc::new(RedriveStuckJobs::from_backend(backend)?)),
+        cleanup_unverified_users::FUNCTION => {
+            Ok(Arc::new(CleanupUnverifiedUsers::from_backend(backend)?))
+        }
         other => bail!("no schedule handler is written for the function {other}"),
     }
 }

@@ -12,6 +12,7 @@ pub mod logout;
 pub mod password_change;
 pub mod refresh;
 pub mod register;
+pub mod removal;
 pub mod reset;
 pub mod verification;
 

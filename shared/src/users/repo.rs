@@ -4,7 +4,9 @@
 //! (`ROLE#<role id>`, expiring with the assignment), so everything an authenticated request
 //! needs to know about its caller is one query. `EMAIL#<email>` / `EMAIL` claims an address
 //! for one user, which makes registration race-free: of two registrations of one address, one
-//! transaction fails on the claim. Users are listed through `gsi1` (`USERS`, by creation).
+//! transaction fails on the claim. Users are listed through `gsi1` (`USERS`, by creation);
+//! while a user's address is unverified they are also in `gsi2` (`USERS#UNVERIFIED`, by
+//! creation), which is how the cleanup of abandoned registrations finds them.
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ use crate::users::user::User;
 pub const USER_SK: &str = "USER";
 pub const ASSIGNMENT_PREFIX: &str = "ROLE#";
 pub const LIST_PK: &str = "USERS";
+pub const UNVERIFIED_PK: &str = "USERS#UNVERIFIED";
 
 pub fn user_partition(id: Uuid) -> String {
     format!("USER#{id}")
@@ -44,15 +47,18 @@ pub fn assignment_key(user_id: Uuid, role_id: Uuid) -> Key {
 
 /// The item a user is stored as.
 pub fn user_item(user: &User) -> Result<Item, StoreError> {
-    let listed = IndexKey::new(
-        LIST_PK,
-        format!(
-            "{}#{}",
-            user.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            user.id
-        ),
-    );
-    Ok(Item::from_record(user_key(user.id), user)?.with_index(Index::Gsi1, listed))
+    let by_creation = format!("{}#{}", sort_time(user.created_at), user.id);
+    let item = Item::from_record(user_key(user.id), user)?
+        .with_index(Index::Gsi1, IndexKey::new(LIST_PK, by_creation.clone()));
+    Ok(if user.email_verified {
+        item
+    } else {
+        item.with_index(Index::Gsi2, IndexKey::new(UNVERIFIED_PK, by_creation))
+    })
+}
+
+fn sort_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub fn assignment_item(assignment: &Assignment) -> Result<Item, StoreError> {
@@ -141,6 +147,20 @@ impl UserRepo {
             Some(id) => self.get(id).await,
             None => Ok(None),
         }
+    }
+
+    /// Up to `limit` users whose address is still unverified and who registered before
+    /// `cutoff`, oldest first. The index is eventually consistent on AWS: re-read before acting.
+    pub async fn unverified_before(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let query = Query::index(Index::Gsi2, UNVERIFIED_PK)
+            .sort_key(SortKey::LessThan(sort_time(cutoff)))
+            .limit(limit);
+        let page = self.store.query(query).await?;
+        page.items.iter().map(|item| item.record()).collect()
     }
 
     /// The user and their current roles, in one query.

@@ -147,3 +147,50 @@ async fn purge_expired_runs_as_a_job() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn cleanup_unverified_users_removes_only_old_unverified_accounts() -> anyhow::Result<()> {
+    use functions::jobs::cleanup_unverified_users::{CleanupReport, CleanupUnverifiedUsers};
+    use shared::accounts::Accounts;
+    use shared::clock::ManualClock;
+    use shared::users::UserRepo;
+
+    let system = Pipeline::start(|r| r).await?;
+    let store = system.store.clone();
+    let now = Utc::now();
+    let back_then = Arc::new(ManualClock::new(now - TimeDelta::days(31)));
+    let then = Accounts::new(store.clone(), back_then, Arc::new(OsRandom));
+    let today = system.backend.accounts()?;
+    let account = |email: &str, verified| -> anyhow::Result<NewAccount> {
+        Ok(NewAccount {
+            email: Email::parse(email)?,
+            name: Name::parse("Someone")?,
+            phone: None,
+            password: Password::parse("correct horse battery staple".into())?,
+            verified,
+            extra_roles: Vec::new(),
+        })
+    };
+    let abandoned = then.create(account("gone@example.com", false)?).await?;
+    let kept_verified = then.create(account("kept@example.com", true)?).await?;
+    let fresh = today.create(account("fresh@example.com", false)?).await?;
+
+    let cleanup = CleanupUnverifiedUsers::new(today.clone(), Duration::from_secs(30 * 24 * 3600));
+    let report = cleanup.run().await?;
+    assert_eq!(
+        report,
+        CleanupReport {
+            found: 1,
+            deleted: 1
+        }
+    );
+
+    let users = UserRepo::new(store);
+    assert_eq!(users.get(abandoned.id).await?, None);
+    assert!(users.get(kept_verified.id).await?.is_some());
+    assert!(users.get(fresh.id).await?.is_some());
+    // The address is free again.
+    today.create(account("gone@example.com", false)?).await?;
+    assert_eq!(cleanup.run().await?, CleanupReport::default());
+    Ok(())
+}
