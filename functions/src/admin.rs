@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! admin [--data-dir DIR] init-keys
+//! admin [--data-dir DIR] rotate-keys
 //! admin [--data-dir DIR] seed
 //! ADMIN_PASSWORD=... admin [--data-dir DIR] create-admin EMAIL
 //! ```
@@ -25,6 +26,7 @@ use shared::users::{Email, Name};
 pub const USAGE: &str = "usage: admin [--data-dir DIR] <command>
 commands:
   init-keys           create the token signing key set (current + next key) unless one exists; prints its kid
+  rotate-keys         retire the current signing key, promote the next one and add a new next key
   seed                create the seeded permissions and roles (ADMIN, MODERATOR, USER) that are missing
   create-admin EMAIL  seed, then create a verified user with the ADMIN role (password from ADMIN_PASSWORD),
                       or give the ADMIN role to the existing user with that address
@@ -34,6 +36,7 @@ options:
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     InitKeys,
+    RotateKeys,
     Seed,
     CreateAdmin { email: String },
 }
@@ -56,6 +59,7 @@ impl Invocation {
                     ))
                 }
                 "init-keys" if command.is_none() => command = Some(Command::InitKeys),
+                "rotate-keys" if command.is_none() => command = Some(Command::RotateKeys),
                 "seed" if command.is_none() => command = Some(Command::Seed),
                 "create-admin" if command.is_none() => {
                     let email = args.next().context("create-admin needs an email address")?;
@@ -71,6 +75,14 @@ impl Invocation {
 
 /// Runs the command and returns what to tell the operator.
 pub async fn run(invocation: Invocation) -> anyhow::Result<String> {
+    run_with_env(invocation, |name| std::env::var(name).ok()).await
+}
+
+/// [`run`], reading the environment through `env`.
+pub async fn run_with_env(
+    invocation: Invocation,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<String> {
     let backend = match &invocation.data_dir {
         // The base URL only matters to signed blob links, which no admin command makes.
         Some(dir) => Backend::local(LocalConfig::new(dir, "http://127.0.0.1:3000")).await?,
@@ -88,6 +100,22 @@ pub async fn run(invocation: Invocation) -> anyhow::Result<String> {
                 set.current().kid
             ))
         }
+        Command::RotateKeys => {
+            // Verifiers trust the next key before it signs (it is published), and a retired
+            // key verifies until the tokens it signed have expired. Rotate less often than
+            // once per token lifetime plus the functions' key cache, so a retired key is never
+            // dropped while a function still signs with it.
+            let secrets = backend.secrets()?;
+            let name = backend.signing_keys_secret();
+            let mut set = KeySet::load(secrets.as_ref(), name).await?;
+            let lifetime = backend.access_tokens()?.max_token_lifetime();
+            set.rotate(backend.clock().now(), &OsRandom, lifetime);
+            secrets.put(name, &serde_json::to_string(&set)?).await?;
+            Ok(format!(
+                "signing key set {name} rotated: current kid {}",
+                set.current().kid
+            ))
+        }
         Command::Seed => {
             let report = seed(backend.store()?.as_ref(), backend.clock().now()).await?;
             Ok(format!(
@@ -97,7 +125,7 @@ pub async fn run(invocation: Invocation) -> anyhow::Result<String> {
         }
         Command::CreateAdmin { email } => {
             let email = Email::parse(&email).context("not an email address")?;
-            let password = std::env::var("ADMIN_PASSWORD")
+            let password = env("ADMIN_PASSWORD")
                 .context("set the administrator's password in ADMIN_PASSWORD")?;
             let password = Password::parse(password).context("ADMIN_PASSWORD")?;
             seed(backend.store()?.as_ref(), backend.clock().now()).await?;
@@ -156,6 +184,70 @@ mod tests {
         let first = run(invocation.clone()).await?;
         let second = run(invocation).await?;
         assert_eq!(first, second);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn create_admin_makes_a_verified_administrator_once() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let invocation = Invocation::parse(args(&[
+            "--data-dir",
+            &dir.path().to_string_lossy(),
+            "create-admin",
+            "Root@Example.com",
+        ]))?;
+        let env = |name: &str| (name == "ADMIN_PASSWORD").then(|| "an admin passphrase".to_owned());
+        let first = run_with_env(invocation.clone(), env).await?;
+        assert!(
+            first.starts_with("created administrator root@example.com"),
+            "{first}"
+        );
+        let second = run_with_env(invocation.clone(), env).await?;
+        assert!(second.ends_with("holds the ADMIN role"), "{second}");
+        let missing = run_with_env(invocation, |_| None).await;
+        assert!(missing.is_err());
+
+        let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
+        let users = shared::users::UserRepo::new(backend.store()?);
+        let email = Email::parse("root@example.com")?;
+        let id = users
+            .id_by_email(&email)
+            .await?
+            .context("no administrator")?;
+        let admin = users.with_roles(id).await?.context("no administrator")?;
+        assert!(admin.user.email_verified);
+        let catalog = shared::rbac::Catalog::load(backend.store()?.as_ref()).await?;
+        let permissions = catalog.permission_names(&admin.assignments);
+        assert!(permissions.contains("users:delete") && permissions.contains("roles:assign"));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn rotate_keys_promotes_the_next_key() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let at = |command: &str| Invocation {
+            data_dir: Some(dir.path().to_owned()),
+            command: match command {
+                "init" => Command::InitKeys,
+                _ => Command::RotateKeys,
+            },
+        };
+        run(at("init")).await?;
+        let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
+        let secrets = backend.secrets()?;
+        let before = KeySet::load(secrets.as_ref(), backend.signing_keys_secret()).await?;
+        let next = before
+            .keys
+            .iter()
+            .find(|k| k.state == shared::auth::keys::KeyState::Next)
+            .map(|k| k.kid.clone());
+        let said = run(at("rotate")).await?;
+        let after = KeySet::load(secrets.as_ref(), backend.signing_keys_secret()).await?;
+        assert_eq!(Some(after.current().kid.clone()), next, "{said}");
+        assert!(
+            after.find(&before.current().kid).is_some(),
+            "the old key still verifies"
+        );
         Ok(())
     }
 }

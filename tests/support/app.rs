@@ -17,18 +17,25 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     data_dir: Arc<TempDir>,
+    options: Options,
     system: LocalSystem,
 }
 
 /// Starts the local system on a free port over a fresh data directory.
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
+    spawn_app_with(|options| options).await
+}
+
+/// [`spawn_app`] with options of its own (a bootstrap administrator, ...).
+pub async fn spawn_app_with(configure: impl FnOnce(Options) -> Options) -> anyhow::Result<TestApp> {
     let data_dir = tempfile::tempdir().context("creating a data directory")?;
-    TestApp::start(Arc::new(data_dir)).await
+    let options = configure(Options::ephemeral(data_dir.path()));
+    TestApp::start(Arc::new(data_dir), options).await
 }
 
 impl TestApp {
-    async fn start(data_dir: Arc<TempDir>) -> anyhow::Result<Self> {
-        let system = LocalSystem::start(Options::ephemeral(data_dir.path())).await?;
+    async fn start(data_dir: Arc<TempDir>, options: Options) -> anyhow::Result<Self> {
+        let system = LocalSystem::start(options.clone()).await?;
         let address = format!("http://{}", system.addr());
         // No connection pool: every request opens its own, so a stop never waits on an idle one.
         let client = reqwest::Client::builder()
@@ -39,15 +46,16 @@ impl TestApp {
             address,
             client,
             data_dir,
+            options,
             system,
         })
     }
 
     /// Stops the system and starts a new one over the same data directory.
     pub async fn restart(self) -> anyhow::Result<Self> {
-        let data_dir = self.data_dir.clone();
+        let (data_dir, options) = (self.data_dir.clone(), self.options.clone());
         self.system.stop().await?;
-        Self::start(data_dir).await
+        Self::start(data_dir, options).await
     }
 
     /// Stops the system, waiting for everything in flight.

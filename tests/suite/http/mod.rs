@@ -2,5 +2,6 @@
 //! routers.
 
 mod basics;
+mod bootstrap;
 mod errors;
 pub mod lambda;
