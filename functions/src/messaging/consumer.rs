@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use infra::compose::Backend;
@@ -16,6 +16,7 @@ use shared::clock::Clock;
 use shared::messaging::event::Event;
 use shared::messaging::inbox::{Applied, apply_once};
 use shared::store::ItemStore;
+use tokio::task::JoinSet;
 
 use crate::event::SqsHandler;
 use crate::messaging::reaction::Reactions;
@@ -97,23 +98,37 @@ impl Consumer {
 
 #[async_trait]
 impl SqsHandler for Consumer {
+    /// Consumes the batch's events concurrently (the queue promises no order, and each
+    /// reaction's claim makes it idempotent), and reports the messages to deliver again.
     async fn handle(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse> {
-        let mut response = SqsBatchResponse::default();
-        for message in &event.records {
-            let Some(id) = message.message_id.as_deref() else {
+        let mut tasks = JoinSet::new();
+        for message in event.records {
+            let Some(id) = message.message_id.clone() else {
                 return Err(anyhow!(
                     "a message without an id cannot be acknowledged alone"
                 ));
             };
-            let Some(event) = parse(id, message) else {
-                response.add_failure(id);
-                continue;
-            };
-            match self.consume(&event).await {
-                Ok(consumed) => {
-                    tracing::debug!(event = %event.id, r#type = %event.event_type, ?consumed, "consumed");
+            let consumer = self.clone();
+            tasks.spawn(async move {
+                let Some(event) = parse(&id, &message) else {
+                    return (id, false);
+                };
+                match consumer.consume(&event).await {
+                    Ok(consumed) => {
+                        tracing::debug!(event = %event.id, r#type = %event.event_type, ?consumed, "consumed");
+                        (id, true)
+                    }
+                    Err(_) => (id, false),
                 }
-                Err(_) => response.add_failure(id),
+            });
+        }
+        let mut response = SqsBatchResponse::default();
+        while let Some(joined) = tasks.join_next().await {
+            // A panicking reaction fails the batch: its message cannot be named, and the
+            // events consumed already are duplicates when they come back.
+            let (id, consumed) = joined.context("consuming an event panicked")?;
+            if !consumed {
+                response.add_failure(id);
             }
         }
         Ok(response)
