@@ -6,6 +6,7 @@
 // A test binary exports nothing; `pub` marks what its modules share.
 #![allow(unreachable_pub)]
 
+mod accounts;
 mod auth;
 mod aws;
 mod conformance;

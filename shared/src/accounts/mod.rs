@@ -14,6 +14,7 @@ pub mod refresh;
 pub mod register;
 pub mod removal;
 pub mod reset;
+pub mod status;
 pub mod verification;
 
 use std::sync::Arc;
