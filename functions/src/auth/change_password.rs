@@ -6,8 +6,9 @@ use axum::routing::put;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::accounts::Accounts;
+use shared::auth::password::Password;
 
-use crate::auth::errors::Fields;
+use crate::auth::errors::field;
 use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
 use crate::http::{ApiError, Json};
 
@@ -39,14 +40,7 @@ async fn handle(
     caller: Caller,
     Json(body): Json<Body>,
 ) -> Result<StatusCode, ApiError> {
-    let mut fields = Fields::default();
-    let password = fields.password("new_password", body.new_password);
-    fields.finish()?;
-    let Some(password) = password else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "a field failed without an error"
-        )));
-    };
+    let password = field("new_password", Password::parse(body.new_password))?;
     accounts
         .change_password(
             &caller.user,

@@ -1,7 +1,6 @@
 //! How the identity use cases' errors read over HTTP.
 
 use shared::accounts::AccountError;
-use shared::auth::password::PasswordError;
 
 use crate::http::{ApiError, FieldError};
 
@@ -46,6 +45,11 @@ impl From<AccountError> for ApiError {
     }
 }
 
+/// One field that must parse; a `validation_failed` problem naming it otherwise.
+pub fn field<T, E: std::fmt::Display>(name: &str, parsed: Result<T, E>) -> Result<T, ApiError> {
+    parsed.map_err(|e| ApiError::Validation(vec![FieldError::new(name, e.to_string())]))
+}
+
 /// Collects the field errors of a request body's parsing, so a client learns every problem at once.
 #[derive(Debug, Default)]
 pub struct Fields(Vec<FieldError>);
@@ -64,14 +68,6 @@ impl Fields {
                 None
             }
         }
-    }
-
-    pub fn password(
-        &mut self,
-        field: &str,
-        raw: String,
-    ) -> Option<shared::auth::password::Password> {
-        self.check::<_, PasswordError>(field, shared::auth::password::Password::parse(raw))
     }
 
     /// `Ok` when no field failed.

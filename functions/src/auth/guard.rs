@@ -22,7 +22,7 @@ use shared::accounts::ClientInfo;
 use shared::auth::access_token::{AccessTokens, TokenError};
 use shared::auth::key_cache::CachedKeySet;
 use shared::clock::Clock;
-use shared::rbac::{Assignment, CachedCatalog};
+use shared::rbac::{Assignment, CachedCatalog, Catalog};
 use shared::users::{User, UserRepo};
 use uuid::Uuid;
 
@@ -85,6 +85,13 @@ impl Authenticator {
             users: UserRepo::new(store.clone()),
             catalog: CachedCatalog::new(store),
             clock: backend.clock(),
+        })
+    }
+
+    /// The role catalog, from the cache while it is fresh.
+    pub async fn catalog(&self) -> Result<Arc<Catalog>, ApiError> {
+        self.catalog.get().await.map_err(|e| {
+            ApiError::internal(anyhow::Error::new(e).context("reading the role catalog"))
         })
     }
 

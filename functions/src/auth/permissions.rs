@@ -1,9 +1,9 @@
 //! `GET /api/v1/auth/permissions`: what the caller may do, and which role grants it.
 
 use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
 use serde_json::{Value, json};
-use shared::rbac::CachedCatalog;
 
 use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
 use crate::auth::views::all;
@@ -17,18 +17,15 @@ pub const ENDPOINT: Endpoint = Endpoint {
 };
 
 pub fn router(authenticator: Authenticator) -> Router {
-    let catalog = authenticator.catalog.clone();
-    route(
-        &ENDPOINT,
-        get(move |caller: Caller| handle(catalog, caller)),
-        Some(authenticator),
-    )
+    let handler = get(handle).with_state(authenticator.clone());
+    route(&ENDPOINT, handler, Some(authenticator))
 }
 
-async fn handle(catalog: CachedCatalog, caller: Caller) -> Result<axum::Json<Value>, ApiError> {
-    let catalog = catalog.get().await.map_err(|e| {
-        ApiError::internal(anyhow::Error::new(e).context("reading the role catalog"))
-    })?;
+async fn handle(
+    State(authenticator): State<Authenticator>,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
+    let catalog = authenticator.catalog().await?;
     let items: Vec<Value> = catalog
         .grants(&caller.assignments)
         .into_iter()

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::accounts::Accounts;
 use shared::accounts::register::NewAccount;
+use shared::auth::password::Password;
 use shared::users::{Email, Name, Phone};
 
 use crate::auth::errors::Fields;
@@ -49,7 +50,7 @@ async fn handle(
         Some(raw) => fields.check("phone", Phone::parse(raw)).map(Some),
         None => Some(None),
     };
-    let password = fields.password("password", body.password);
+    let password = fields.check("password", Password::parse(body.password));
     fields.finish()?;
     let (Some(email), Some(name), Some(phone), Some(password)) = (email, name, phone, password)
     else {

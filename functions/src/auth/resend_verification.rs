@@ -8,8 +8,9 @@ use serde::Deserialize;
 use shared::accounts::Accounts;
 use shared::users::Email;
 
+use crate::auth::errors::field;
 use crate::auth::guard::{Client, Endpoint, Policy, route};
-use crate::http::{ApiError, FieldError, Json};
+use crate::http::{ApiError, Json};
 
 pub const ENDPOINT: Endpoint = Endpoint {
     function: "resend_verification",
@@ -33,8 +34,7 @@ async fn handle(
     Client(client): Client,
     Json(body): Json<Body>,
 ) -> Result<StatusCode, ApiError> {
-    let email = Email::parse(&body.email)
-        .map_err(|e| ApiError::Validation(vec![FieldError::new("email", e.to_string())]))?;
+    let email = field("email", Email::parse(&body.email))?;
     accounts.resend_verification(&email, &client).await?;
     Ok(StatusCode::ACCEPTED)
 }

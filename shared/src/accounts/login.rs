@@ -156,15 +156,9 @@ impl Accounts {
             client.user_agent.clone(),
         );
         let writes = start_writes(&session)?;
-        let keys = issuer.keys.get().await?;
-        let access = issuer.tokens.issue(
-            &keys,
-            &user.id.to_string(),
-            &session.id.to_string(),
-            user.token_version,
-            now,
-            self.random.id(),
-        )?;
+        let access = issuer
+            .issue_for(&user, session.id, now, self.random.id())
+            .await?;
         self.store.transact(writes).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
         if let Some(password) = rehash {

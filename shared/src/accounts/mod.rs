@@ -19,11 +19,17 @@ pub mod verification;
 
 use std::sync::Arc;
 
-use crate::auth::access_token::AccessTokens;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::access_token::{AccessTokens, IssuedToken};
 use crate::auth::key_cache::CachedKeySet;
 use crate::auth::session::SessionPolicy;
 use crate::clock::{Clock, Random};
+use crate::messaging::event::{Event, EventType};
 use crate::store::ItemStore;
+use crate::users::User;
 
 pub use error::AccountError;
 
@@ -52,6 +58,47 @@ impl Accounts {
 pub struct TokenIssuer {
     pub tokens: AccessTokens,
     pub keys: CachedKeySet,
+}
+
+impl Accounts {
+    /// A `user.*` event about `user`, for the transaction of the change it describes; its
+    /// payload names the user and, for `user.registered`, whether the address is verified.
+    pub(crate) fn user_event(&self, event_type: EventType, user: &User) -> Event {
+        let payload = match event_type {
+            EventType::UserRegistered => {
+                json!({ "user_id": user.id, "verified": user.email_verified })
+            }
+            _ => json!({ "user_id": user.id }),
+        };
+        Event::new(
+            self.random.id(),
+            event_type,
+            user.id.to_string(),
+            payload,
+            self.clock.now(),
+        )
+    }
+}
+
+impl TokenIssuer {
+    /// An access token for `user` in `session_id`, under the user's current token version.
+    pub(crate) async fn issue_for(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+        jti: Uuid,
+    ) -> Result<IssuedToken, AccountError> {
+        let keys = self.keys.get().await?;
+        Ok(self.tokens.issue(
+            &keys,
+            &user.id.to_string(),
+            &session_id.to_string(),
+            user.token_version,
+            now,
+            jti,
+        )?)
+    }
 }
 
 /// Who is asking, as far as the request context tells (never from X-Forwarded-For).

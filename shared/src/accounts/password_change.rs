@@ -1,12 +1,11 @@
 //! Changing a password while logged in: the current one proves it is the owner asking.
 
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::accounts::{AccountError, Accounts, hashing};
 use crate::auth::password::{Password, Verified};
 use crate::auth::session::SessionRepo;
-use crate::messaging::event::{Event, EventType};
+use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
 use crate::users::User;
@@ -32,13 +31,7 @@ impl Accounts {
             ..user.clone()
         };
         let (save, _) = update_write(user, &changed)?;
-        let event = Event::new(
-            self.random.id(),
-            EventType::UserPasswordChanged,
-            user.id.to_string(),
-            json!({ "user_id": user.id }),
-            now,
-        );
+        let event = self.user_event(EventType::UserPasswordChanged, user);
         match self.store.transact(vec![save, outbox_write(&event)]).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { .. }) => {

@@ -36,15 +36,9 @@ impl Accounts {
         let now = self.clock.now();
         let successor = OpaqueToken::generate(self.random.as_ref());
         let next = session.refreshed(successor.hash(), self.sessions, now);
-        let keys = issuer.keys.get().await?;
-        let access = issuer.tokens.issue(
-            &keys,
-            &user.id.to_string(),
-            &session.id.to_string(),
-            user.token_version,
-            now,
-            self.random.id(),
-        )?;
+        let access = issuer
+            .issue_for(&user, session.id, now, self.random.id())
+            .await?;
         match self
             .store
             .transact(rotate_writes(&session, &next, now)?)

@@ -1,13 +1,12 @@
 //! Creating accounts: self-registration, and the admin path that may create a verified user
 //! with any roles.
 
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
 use crate::auth::password::Password;
 use crate::auth::throttle::{self, Decision, REGISTRATIONS_PER_EMAIL, REGISTRATIONS_PER_IP};
-use crate::messaging::event::{Event, EventType};
+use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::rbac::model::{Assignment, seeded_role_id};
 use crate::rbac::seed::{ADMIN, USER};
@@ -99,13 +98,7 @@ impl Accounts {
             })
             .collect();
         let mut writes = insert_writes(&user, &assignments)?;
-        let event = Event::new(
-            self.random.id(),
-            EventType::UserRegistered,
-            user.id.to_string(),
-            json!({ "user_id": user.id, "verified": user.email_verified }),
-            now,
-        );
+        let event = self.user_event(EventType::UserRegistered, &user);
         writes.push(outbox_write(&event));
         match self.store.transact(writes).await {
             Ok(()) => {

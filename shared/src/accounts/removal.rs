@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::accounts::{AccountError, Accounts};
 use crate::auth::session::SessionRepo;
-use crate::messaging::event::{Event, EventType};
+use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::store::{Condition, StoreError, Write};
 use crate::users::repo::{assignment_key, email_key, user_key};
@@ -34,13 +34,7 @@ impl Accounts {
                 .iter()
                 .map(|a| Write::delete(assignment_key(user.id, a.role_id))),
         );
-        let event = Event::new(
-            self.random.id(),
-            EventType::UserDeleted,
-            user.id.to_string(),
-            json!({ "user_id": user.id }),
-            self.clock.now(),
-        );
+        let event = self.user_event(EventType::UserDeleted, user);
         writes.push(outbox_write(&event));
         match self.store.transact(writes).await {
             Ok(()) => {}

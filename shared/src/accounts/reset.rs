@@ -1,12 +1,10 @@
 //! Password reset: asking for the mail, and setting a new password with its token.
 
-use serde_json::json;
-
 use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
 use crate::auth::one_time::{self, Purpose};
 use crate::auth::password::Password;
 use crate::auth::session::SessionRepo;
-use crate::messaging::event::{Event, EventType};
+use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
 use crate::users::repo::update_write;
@@ -57,13 +55,7 @@ impl Accounts {
             ..user.clone()
         };
         let (save, _) = update_write(&user, &changed)?;
-        let event = Event::new(
-            self.random.id(),
-            EventType::UserPasswordChanged,
-            user.id.to_string(),
-            json!({ "user_id": user.id }),
-            now,
-        );
+        let event = self.user_event(EventType::UserPasswordChanged, &user);
         match self
             .store
             .transact(vec![consume, save, outbox_write(&event)])

@@ -1,11 +1,9 @@
 //! Email verification: asking for the mail again, and using its token.
 
-use serde_json::json;
-
 use crate::accounts::{AccountError, Accounts, ClientInfo};
 use crate::auth::one_time::{self, Purpose};
 use crate::auth::throttle::{self, Decision, MAILS_PER_EMAIL, MAILS_PER_IP};
-use crate::messaging::event::{Event, EventType};
+use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
 use crate::users::repo::{email_key, update_write};
@@ -96,13 +94,7 @@ impl Accounts {
         event_type: EventType,
         user: &User,
     ) -> Result<(), AccountError> {
-        let event = Event::new(
-            self.random.id(),
-            event_type,
-            user.id.to_string(),
-            json!({ "user_id": user.id }),
-            self.clock.now(),
-        );
+        let event = self.user_event(event_type, user);
         self.store.transact(vec![outbox_write(&event)]).await?;
         Ok(())
     }
