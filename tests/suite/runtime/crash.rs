@@ -15,6 +15,9 @@ use shared::clock::OsRandom;
 use shared::jobs::{JobRepo, JobStatus, NewJob, enqueue};
 use shared::messaging::outbox::pending_older_than;
 
+/// The local system's database file in its data directory.
+const DATABASE: &str = "data.sqlite";
+
 /// The local system in a child process, killed when dropped.
 struct LocalProcess(Child);
 
@@ -42,11 +45,27 @@ impl LocalProcess {
     }
 
     /// Freezes the process: it keeps its state but runs nothing, as if paused right after a write.
-    fn freeze(&self) -> anyhow::Result<()> {
+    /// A process frozen inside a write transaction would hold the database's write lock for
+    /// ever, so it is let run a moment and frozen again until it is caught outside one.
+    fn freeze_outside_a_write(&self, database: &Path) -> anyhow::Result<()> {
+        for _ in 0..100 {
+            self.signal("-STOP")?;
+            let probe = rusqlite::Connection::open(database)?;
+            probe.busy_timeout(Duration::from_millis(200))?;
+            if probe.execute_batch("BEGIN IMMEDIATE; ROLLBACK;").is_ok() {
+                return Ok(());
+            }
+            self.signal("-CONT")?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        bail!("the local system was always inside a write")
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
         let status = Command::new("kill")
-            .args(["-STOP", &self.0.id().to_string()])
+            .args([signal, &self.0.id().to_string()])
             .status()?;
-        anyhow::ensure!(status.success(), "kill -STOP failed");
+        anyhow::ensure!(status.success(), "kill {signal} failed");
         Ok(())
     }
 
@@ -77,7 +96,7 @@ async fn a_killed_local_system_relays_a_written_event_after_restart() -> anyhow:
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let system = LocalProcess::start(dir.path(), port).await?;
-    system.freeze()?;
+    system.freeze_outside_a_write(&dir.path().join(DATABASE))?;
 
     // Written by another process into the same store while the system cannot relay it: the job
     // record and its job.enqueued event, in one transaction.
