@@ -4,13 +4,12 @@ use functions::api::ENDPOINTS;
 use functions::auth::guard::Policy;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tests::app::spawn_app;
 
-use super::{AuthCalls, bearer};
+use super::{AuthSystem, bearer, on_both_systems};
 
-#[tokio::test]
-async fn every_protected_endpoint_refuses_a_request_without_a_valid_token() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn every_protected_endpoint_refuses_a_request_without_a_valid_token(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let protected: Vec<_> = ENDPOINTS
         .iter()
         .filter(|e| e.policy != Policy::Public)
@@ -38,12 +37,10 @@ async fn every_protected_endpoint_refuses_a_request_without_a_valid_token() -> a
             assert_eq!(body["code"], "unauthorized");
         }
     }
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn a_tampered_access_token_is_refused() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn a_tampered_access_token_is_refused(app: &impl AuthSystem) -> anyhow::Result<()> {
     let login = app.signed_up("mallory@example.com").await?;
     let token = bearer(&login);
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
@@ -56,5 +53,10 @@ async fn a_tampered_access_token_is_refused() -> anyhow::Result<()> {
         .call(Method::GET, "/api/v1/auth/profile", Some(&tampered), None)
         .await?;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    app.stop().await
+    Ok(())
 }
+
+on_both_systems!(
+    every_protected_endpoint_refuses_a_request_without_a_valid_token,
+    a_tampered_access_token_is_refused,
+);
