@@ -2,6 +2,7 @@
 //! fixtures, the local system under test, and the harnesses built on them.
 
 pub mod app;
+pub mod aws_app;
 pub mod local;
 pub mod moto;
 pub mod provision;

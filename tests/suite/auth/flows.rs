@@ -2,14 +2,12 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tests::app::spawn_app;
 
-use super::{AuthCalls, PASSWORD, bearer, refresh_token, without_request_id};
+use super::{AuthSystem, PASSWORD, bearer, on_both_systems, refresh_token, without_request_id};
 
-#[tokio::test]
-async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() -> anyhow::Result<()>
-{
-    let app = spawn_app().await?;
+async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let registered = app.register(" Ada@Example.com ").await?;
     assert_eq!(registered.status(), StatusCode::CREATED);
     let body: Value = registered.json().await?;
@@ -69,12 +67,12 @@ async fn a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile() 
         .await?;
     assert_eq!(sessions["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(sessions["items"][0]["current"], true);
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn a_refresh_token_rotates_and_its_reuse_ends_the_whole_family() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn a_refresh_token_rotates_and_its_reuse_ends_the_whole_family(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let login = app.signed_up("grace@example.com").await?;
     let first = refresh_token(&login);
 
@@ -94,13 +92,12 @@ async fn a_refresh_token_rotates_and_its_reuse_ends_the_whole_family() -> anyhow
         .post("/refresh", json!({"refresh_token": second}))
         .await?;
     assert_eq!(successor.status(), StatusCode::UNAUTHORIZED);
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once() -> anyhow::Result<()>
-{
-    let app = spawn_app().await?;
+async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let first = app.signed_up("linus@example.com").await?;
     let second: Value = app
         .login("linus@example.com", PASSWORD)
@@ -122,16 +119,7 @@ async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once() ->
         .await?;
     assert_eq!(dead.status(), StatusCode::UNAUTHORIZED);
 
-    let profile = |login: &Value| {
-        let token = bearer(login);
-        let app = &app;
-        async move {
-            app.call(Method::GET, "/api/v1/auth/profile", Some(&token), None)
-                .await
-                .map(|r| r.status())
-        }
-    };
-    assert_eq!(profile(&second).await?, StatusCode::OK);
+    assert_eq!(app.profile(&bearer(&second)).await?, StatusCode::OK);
     let all = app
         .call(
             Method::POST,
@@ -141,17 +129,20 @@ async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once() ->
         )
         .await?;
     assert_eq!(all.status(), StatusCode::NO_CONTENT);
-    assert_eq!(profile(&second).await?, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.profile(&bearer(&second)).await?,
+        StatusCode::UNAUTHORIZED
+    );
     let refresh = app
         .post("/refresh", json!({"refresh_token": refresh_token(&second)}))
         .await?;
     assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn a_password_reset_ends_every_session_and_its_token_works_once() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn a_password_reset_ends_every_session_and_its_token_works_once(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let login = app.signed_up("barbara@example.com").await?;
 
     for email in ["barbara@example.com", "nobody@example.com"] {
@@ -189,15 +180,10 @@ async fn a_password_reset_ends_every_session_and_its_token_works_once() -> anyho
         .await?;
     assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
 
-    let old_session = app
-        .call(
-            Method::GET,
-            "/api/v1/auth/profile",
-            Some(&bearer(&login)),
-            None,
-        )
-        .await?;
-    assert_eq!(old_session.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.profile(&bearer(&login)).await?,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         app.login("barbara@example.com", PASSWORD).await?.status(),
         StatusCode::UNAUTHORIZED
@@ -208,12 +194,12 @@ async fn a_password_reset_ends_every_session_and_its_token_works_once() -> anyho
             .status(),
         StatusCode::OK
     );
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn change_password_keeps_this_session_and_ends_the_others() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn change_password_keeps_this_session_and_ends_the_others(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let this = app.signed_up("edsger@example.com").await?;
     let other: Value = app
         .login("edsger@example.com", PASSWORD)
@@ -250,12 +236,12 @@ async fn change_password_keeps_this_session_and_ends_the_others() -> anyhow::Res
     assert_eq!(theirs.status(), StatusCode::UNAUTHORIZED);
     app.mailed_token("edsger@example.com", "verify-email", 0)
         .await?;
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     app.signed_up("ken@example.com").await?;
     let wrong = app.login("ken@example.com", "not the password").await?;
     let unknown = app.login("dennis@example.com", "not the password").await?;
@@ -264,12 +250,12 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() -> anyhow::
     let (wrong, unknown): (Value, Value) = (wrong.json().await?, unknown.json().await?);
     assert_eq!(wrong["code"], "invalid_credentials");
     assert_eq!(without_request_id(wrong), without_request_id(unknown));
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn the_eleventh_failed_login_of_an_account_is_throttled() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn the_eleventh_failed_login_of_an_account_is_throttled(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     app.signed_up("alan@example.com").await?;
     for _ in 0..10 {
         let failed = app.login("alan@example.com", "not the password").await?;
@@ -279,5 +265,15 @@ async fn the_eleventh_failed_login_of_an_account_is_throttled() -> anyhow::Resul
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(limited.headers().contains_key("retry-after"));
     assert_eq!(limited.json::<Value>().await?["code"], "rate_limited");
-    app.stop().await
+    Ok(())
 }
+
+on_both_systems!(
+    a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile,
+    a_refresh_token_rotates_and_its_reuse_ends_the_whole_family,
+    logout_ends_the_session_and_logout_all_stops_access_tokens_at_once,
+    a_password_reset_ends_every_session_and_its_token_works_once,
+    change_password_keeps_this_session_and_ends_the_others,
+    a_wrong_password_and_an_unknown_email_get_the_same_answer,
+    the_eleventh_failed_login_of_an_account_is_throttled,
+);

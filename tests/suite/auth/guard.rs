@@ -1,16 +1,17 @@
 //! Deny by default: every endpoint's policy holds over real HTTP.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use functions::api::ENDPOINTS;
 use functions::auth::guard::Policy;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tests::app::spawn_app;
 
-use super::{AuthCalls, bearer};
+use super::{AuthSystem, bearer, on_both_systems};
 
-#[tokio::test]
-async fn every_protected_endpoint_refuses_a_request_without_a_valid_token() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn every_protected_endpoint_refuses_a_request_without_a_valid_token(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let protected: Vec<_> = ENDPOINTS
         .iter()
         .filter(|e| e.policy != Policy::Public)
@@ -38,23 +39,34 @@ async fn every_protected_endpoint_refuses_a_request_without_a_valid_token() -> a
             assert_eq!(body["code"], "unauthorized");
         }
     }
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn a_tampered_access_token_is_refused() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn a_tampered_access_token_is_refused(app: &impl AuthSystem) -> anyhow::Result<()> {
+    let victim: Value = app.register("victim@example.com").await?.json().await?;
     let login = app.signed_up("mallory@example.com").await?;
     let token = bearer(&login);
-    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    assert_eq!(app.profile(&token).await?, StatusCode::OK);
+    let parts: Vec<&str> = token.split('.').collect();
+
     // Flip one character of the payload; the signature no longer matches.
-    let flipped = if parts[1].ends_with('A') { 'B' } else { 'A' };
-    parts[1].pop();
-    parts[1].push(flipped);
-    let tampered = parts.join(".");
-    let response = app
-        .call(Method::GET, "/api/v1/auth/profile", Some(&tampered), None)
-        .await?;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    app.stop().await
+    let mut flipped = parts[1].to_owned();
+    let last = if flipped.ends_with('A') { 'B' } else { 'A' };
+    flipped.pop();
+    flipped.push(last);
+    // A well-formed payload naming another user under the original signature.
+    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1])?)?;
+    claims["sub"] = victim["user"]["id"].clone();
+    let impersonating = URL_SAFE_NO_PAD.encode(claims.to_string());
+
+    for payload in [flipped, impersonating] {
+        let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+        assert_eq!(app.profile(&tampered).await?, StatusCode::UNAUTHORIZED);
+    }
+    Ok(())
 }
+
+on_both_systems!(
+    every_protected_endpoint_refuses_a_request_without_a_valid_token,
+    a_tampered_access_token_is_refused,
+);

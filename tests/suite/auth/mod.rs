@@ -1,21 +1,40 @@
-//! The identity flows end to end over real HTTP against the local system.
+//! The identity flows end to end over real HTTP, each written once over [`AuthSystem`] and run
+//! against the local system and against the AWS adapters on the emulator
+//! (`auth::<file>::local::<case>`, `auth::<file>::aws::<case>`); plus what only the use cases
+//! can show: expiry under a moved clock, races without the HTTP throttle, and the logs.
 
+mod accounts_race;
+mod expiry;
 mod flows;
 mod guard;
+mod jwt;
+mod logs;
 mod races;
+mod systems;
 
 use anyhow::Context;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-use tests::app::TestApp;
+use shared::auth::keys::KeySet;
 
 use crate::conformance::eventually;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Typed calls of the auth endpoints.
-pub trait AuthCalls {
-    fn app(&self) -> &TestApp;
+/// A running system as a client sees it, and what a test may read behind it: the mail it sent
+/// and its signing keys.
+pub trait AuthSystem {
+    fn client(&self) -> &reqwest::Client;
+
+    /// The absolute URL of `path` on the system.
+    fn url(&self, path: &str) -> String;
+
+    /// The bodies of every mail sent to `to` so far, oldest first. Where mail moves only when
+    /// pushed, this pushes it one step first.
+    async fn mails_to(&self, to: &str) -> anyhow::Result<Vec<String>>;
+
+    /// The key set the system signs access tokens with.
+    async fn signing_keys(&self) -> anyhow::Result<KeySet>;
 
     async fn call(
         &self,
@@ -24,8 +43,7 @@ pub trait AuthCalls {
         token: Option<&str>,
         body: Option<Value>,
     ) -> anyhow::Result<Response> {
-        let app = self.app();
-        let mut request = app.client.request(method, app.url(path));
+        let mut request = self.client().request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -38,6 +56,7 @@ pub trait AuthCalls {
             .with_context(|| format!("calling {path}"))
     }
 
+    /// Posts to `/api/v1/auth{path}`.
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Response> {
         self.call(
             Method::POST,
@@ -61,22 +80,29 @@ pub trait AuthCalls {
             .await
     }
 
-    /// The token of the newest mail to `to` whose link goes to `path`, once it arrives.
+    async fn profile(&self, access_token: &str) -> anyhow::Result<StatusCode> {
+        Ok(self
+            .call(
+                Method::GET,
+                "/api/v1/auth/profile",
+                Some(access_token),
+                None,
+            )
+            .await?
+            .status())
+    }
+
+    /// The token of the newest mail to `to` whose link goes to `path`, once more than `after`
+    /// such mails have arrived.
     async fn mailed_token(&self, to: &str, path: &str, after: usize) -> anyhow::Result<String> {
-        let app = self.app();
-        let needle = format!("/{path}?token=");
         eventually(&format!("a {path} mail to {to}"), || async {
-            let mails = app.mailbox().await?;
-            let tokens: Vec<String> = mails
+            let tokens: Vec<String> = self
+                .mails_to(to)
+                .await?
                 .iter()
-                .filter(|m| m["to"] == to)
-                .filter_map(|m| m["text"].as_str())
-                .filter_map(|text| text.split(&needle).nth(1))
-                .filter_map(|rest| rest.split_whitespace().next())
-                .map(str::to_owned)
+                .filter_map(|body| link_token(body, path))
                 .collect();
-            // Newest first: more than `after` such mails means a new one came.
-            Ok((tokens.len() > after).then(|| tokens[0].clone()))
+            Ok((tokens.len() > after).then(|| tokens[tokens.len() - 1].clone()))
         })
         .await
     }
@@ -93,11 +119,44 @@ pub trait AuthCalls {
     }
 }
 
-impl AuthCalls for TestApp {
-    fn app(&self) -> &TestApp {
-        self
-    }
+/// The token of the first link to `/{path}?token=` in a mail body (text or HTML).
+fn link_token(body: &str, path: &str) -> Option<String> {
+    let rest = body.split(&format!("/{path}?token=")).nth(1)?;
+    let token: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '%'))
+        .collect();
+    (!token.is_empty()).then_some(token)
 }
+
+/// One `#[tokio::test]` per case and system, named `local::<case>` and `aws::<case>`: each
+/// starts a fresh system, runs `super::<case>(&system)`, and stops it.
+macro_rules! on_both_systems {
+    ($($case:ident),+ $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    let system = tests::app::spawn_app().await?;
+                    super::$case(&system).await?;
+                    system.stop().await
+                }
+            )+
+        }
+
+        mod aws {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    let system = tests::aws_app::spawn_aws_app().await?;
+                    super::$case(&system).await?;
+                    system.stop().await
+                }
+            )+
+        }
+    };
+}
+pub(crate) use on_both_systems;
 
 /// A problem body without its request id, to compare two answers.
 pub fn without_request_id(mut body: Value) -> Value {

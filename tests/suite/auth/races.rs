@@ -2,9 +2,8 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use tests::app::spawn_app;
 
-use super::{AuthCalls, PASSWORD, refresh_token};
+use super::{AuthSystem, PASSWORD, on_both_systems, refresh_token};
 
 /// Sends `n` copies of a request at once; their statuses in completion order.
 async fn all_at_once(
@@ -25,12 +24,12 @@ async fn all_at_once(
     Ok(statuses)
 }
 
-#[tokio::test]
-async fn concurrent_registrations_of_one_address_create_one_account() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+async fn concurrent_registrations_of_one_address_create_one_account(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let url = app.url("/api/v1/auth/register");
     let body = json!({"email": "race@example.com", "name": "Race", "password": PASSWORD});
-    let statuses = all_at_once(app.client.post(&url).json(&body), 100).await?;
+    let statuses = all_at_once(app.client().post(&url).json(&body), 100).await?;
     let created = statuses
         .iter()
         .filter(|s| **s == StatusCode::CREATED)
@@ -46,17 +45,16 @@ async fn concurrent_registrations_of_one_address_create_one_account() -> anyhow:
         .contains(s)),
         "{statuses:?}"
     );
-    app.stop().await
+    Ok(())
 }
 
-#[tokio::test]
-async fn fifty_concurrent_refreshes_of_one_token_have_exactly_one_successor() -> anyhow::Result<()>
-{
-    let app = spawn_app().await?;
+async fn fifty_concurrent_refreshes_of_one_token_have_exactly_one_successor(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
     let login = app.signed_up("twins@example.com").await?;
     let url = app.url("/api/v1/auth/refresh");
     let body = json!({"refresh_token": refresh_token(&login)});
-    let statuses = all_at_once(app.client.post(&url).json(&body), 50).await?;
+    let statuses = all_at_once(app.client().post(&url).json(&body), 50).await?;
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     assert_eq!(ok, 1, "{statuses:?}");
     assert!(
@@ -64,5 +62,10 @@ async fn fifty_concurrent_refreshes_of_one_token_have_exactly_one_successor() ->
             .iter()
             .all(|s| [StatusCode::OK, StatusCode::UNAUTHORIZED].contains(s))
     );
-    app.stop().await
+    Ok(())
 }
+
+on_both_systems!(
+    concurrent_registrations_of_one_address_create_one_account,
+    fifty_concurrent_refreshes_of_one_token_have_exactly_one_successor,
+);

@@ -1,0 +1,309 @@
+//! Tokens past their lifetime, with time moved by a manual clock instead of waited out.
+//!
+//! The use cases, the `send_email` job that mints one-time tokens and the guard all read one
+//! [`ManualClock`], and so does the store (whose expiry hides a stale token), locally and on the
+//! emulator. The endpoints are served over HTTP on that clock, so each refusal is the status a
+//! client gets. Each case shows first that the token still works a second before it expires.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{SubsecRound, TimeDelta, Utc};
+use functions::auth::guard::Authenticator;
+use functions::auth::{confirm_reset, login, profile, verify_email};
+use functions::jobs::JobType;
+use functions::jobs::send_email::{SendEmail, SendEmailPayload};
+use infra::compose::ACCESS_TOKEN_TTL;
+use infra::config::DEFAULT_TOKEN_AUDIENCE;
+use infra::local_db::LocalDb;
+use infra::secrets::local::LocalSecrets;
+use infra::store::dynamo::DynamoStore;
+use infra::store::sqlite::LocalStore;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::accounts::register::NewAccount;
+use shared::accounts::{Accounts, TokenIssuer};
+use shared::auth::access_token::{AccessTokens, DEFAULT_LEEWAY};
+use shared::auth::key_cache::CachedKeySet;
+use shared::auth::keys::{DEFAULT_SECRET_NAME, KeySet};
+use shared::auth::password::Password;
+use shared::clock::{Clock, ManualClock, OsRandom};
+use shared::emails::Template;
+use shared::mail::{Mail, MailError, Mailer};
+use shared::rbac::CachedCatalog;
+use shared::store::ItemStore;
+use shared::users::{Email, Name, User, UserRepo};
+use tempfile::TempDir;
+use tests::moto::moto;
+use tests::provision;
+use tokio::task::JoinHandle;
+
+use super::{PASSWORD, link_token};
+
+/// The mailer of the `send_email` job: keeps what it is given.
+#[derive(Debug, Default)]
+struct Outbox(Mutex<Vec<Mail>>);
+
+#[async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        let mut sent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.push(mail.clone());
+        Ok(format!("m-{}", sent.len()))
+    }
+}
+
+/// The auth endpoints that take tokens, served over a store on a manual clock.
+struct Clocked {
+    clock: Arc<ManualClock>,
+    accounts: Accounts,
+    send_email: SendEmail,
+    outbox: Arc<Outbox>,
+    address: String,
+    client: reqwest::Client,
+    server: JoinHandle<()>,
+    _dir: TempDir,
+}
+
+impl Drop for Clocked {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A clock at a whole second, so no expiry rounds across the boundary a case tests.
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(Utc::now().trunc_subsecs(0)))
+}
+
+impl Clocked {
+    async fn local() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let clock = clock();
+        let db = LocalDb::open(&dir.path().join("data.sqlite"))?;
+        let store = Arc::new(LocalStore::new(db, clock.clone()));
+        Self::start(store, clock, dir).await
+    }
+
+    async fn on_emulator() -> anyhow::Result<Self> {
+        let moto = moto().await?;
+        let clock = clock();
+        let table = provision::table(moto).await?;
+        let store = DynamoStore::new(provision::dynamodb_client(moto), table, clock.clone());
+        Self::start(Arc::new(store), clock, tempfile::tempdir()?).await
+    }
+
+    async fn start(
+        store: Arc<dyn ItemStore>,
+        clock: Arc<ManualClock>,
+        dir: TempDir,
+    ) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = format!("http://{}", listener.local_addr()?);
+        let secrets = Arc::new(LocalSecrets::new(dir.path().join("secrets")));
+        KeySet::load_or_create(
+            secrets.as_ref(),
+            DEFAULT_SECRET_NAME,
+            clock.now(),
+            &OsRandom,
+        )
+        .await?;
+        shared::rbac::seed::seed(store.as_ref(), clock.now()).await?;
+        let keys = CachedKeySet::new(secrets, DEFAULT_SECRET_NAME);
+        let tokens = AccessTokens::new(&address, DEFAULT_TOKEN_AUDIENCE, ACCESS_TOKEN_TTL)?;
+        let as_clock: Arc<dyn Clock> = clock.clone();
+        let accounts = Accounts::new(store.clone(), as_clock.clone(), Arc::new(OsRandom));
+        let authenticator = Authenticator {
+            tokens: tokens.clone(),
+            keys: keys.clone(),
+            users: UserRepo::new(store.clone()),
+            catalog: CachedCatalog::new(store.clone()),
+            clock: as_clock.clone(),
+        };
+        let routes = verify_email::router(accounts.clone())
+            .merge(confirm_reset::router(accounts.clone()))
+            .merge(login::router(
+                accounts.clone(),
+                TokenIssuer { tokens, keys },
+            ))
+            .merge(profile::router(authenticator));
+        let app = functions::http::app(routes);
+        let server = tokio::spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(error) = axum::serve(listener, service).await {
+                tracing::error!(%error, "the test server stopped");
+            }
+        });
+        let outbox = Arc::new(Outbox::default());
+        let send_email = SendEmail::new(
+            outbox.clone(),
+            store,
+            as_clock,
+            Arc::new(OsRandom),
+            address.clone(),
+        );
+        Ok(Self {
+            clock,
+            accounts,
+            send_email,
+            outbox,
+            address,
+            client: reqwest::Client::new(),
+            server,
+            _dir: dir,
+        })
+    }
+
+    async fn user(&self, email: &str, verified: bool) -> anyhow::Result<User> {
+        Ok(self
+            .accounts
+            .create(NewAccount {
+                email: Email::parse(email)?,
+                name: Name::parse("Clocked")?,
+                phone: None,
+                password: Password::parse(PASSWORD.to_owned())?,
+                verified,
+                extra_roles: Vec::new(),
+            })
+            .await?)
+    }
+
+    /// Sends the user the mail as the job does when it runs now; returns its link's token.
+    async fn mailed_token(&self, user: &User, template: Template) -> anyhow::Result<String> {
+        let payload = SendEmailPayload::ToUser {
+            template,
+            user_id: user.id,
+        };
+        self.send_email
+            .run(payload)
+            .await
+            .map_err(|e| anyhow::anyhow!("sending the mail: {e}"))?;
+        let path = match template {
+            Template::Reset => "reset-password",
+            _ => "verify-email",
+        };
+        let sent = self.outbox.0.lock().unwrap_or_else(PoisonError::into_inner);
+        sent.last()
+            .and_then(|mail| link_token(&mail.text, path))
+            .context("the mail has no link")
+    }
+
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .post(format!("{}/api/v1/auth{path}", self.address))
+            .json(&body)
+            .send()
+            .await?)
+    }
+
+    async fn profile(&self, access_token: &str) -> anyhow::Result<StatusCode> {
+        let response = self
+            .client
+            .get(format!("{}/api/v1/auth/profile", self.address))
+            .bearer_auth(access_token)
+            .send()
+            .await?;
+        Ok(response.status())
+    }
+}
+
+async fn assert_invalid_token(response: reqwest::Response) -> anyhow::Result<()> {
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await?["code"], "invalid_token");
+    Ok(())
+}
+
+async fn a_verification_token_is_refused_once_24_hours_old(system: Clocked) -> anyhow::Result<()> {
+    let user = system.user("late@example.com", false).await?;
+    let on_time = system.mailed_token(&user, Template::Verification).await?;
+    let late = system.mailed_token(&user, Template::Verification).await?;
+
+    system
+        .clock
+        .advance(TimeDelta::hours(24) - TimeDelta::seconds(1));
+    let verified = system
+        .post("/verify-email", json!({"token": on_time}))
+        .await?;
+    assert_eq!(verified.status(), StatusCode::OK);
+
+    system.clock.advance(TimeDelta::seconds(1));
+    assert_invalid_token(system.post("/verify-email", json!({"token": late})).await?).await
+}
+
+async fn a_reset_token_is_refused_once_an_hour_old(system: Clocked) -> anyhow::Result<()> {
+    let user = system.user("forgetful@example.com", true).await?;
+    let on_time = system.mailed_token(&user, Template::Reset).await?;
+    let late = system.mailed_token(&user, Template::Reset).await?;
+    let confirm = |token: &str, password: &str| json!({"token": token, "new_password": password});
+
+    system
+        .clock
+        .advance(TimeDelta::hours(1) - TimeDelta::seconds(1));
+    let reset = system
+        .post(
+            "/confirm-reset",
+            confirm(&on_time, "a brand new passphrase"),
+        )
+        .await?;
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+
+    system.clock.advance(TimeDelta::seconds(1));
+    let late = system
+        .post("/confirm-reset", confirm(&late, "another new passphrase"))
+        .await?;
+    assert_invalid_token(late).await
+}
+
+async fn an_access_token_is_refused_past_15_minutes_and_the_leeway(
+    system: Clocked,
+) -> anyhow::Result<()> {
+    system.user("slow@example.com", true).await?;
+    let login = system
+        .post(
+            "/login",
+            json!({"email": "slow@example.com", "password": PASSWORD}),
+        )
+        .await?;
+    assert_eq!(login.status(), StatusCode::OK);
+    let token = super::bearer(&login.json().await?);
+
+    system
+        .clock
+        .advance(ACCESS_TOKEN_TTL + DEFAULT_LEEWAY - TimeDelta::seconds(1));
+    assert_eq!(system.profile(&token).await?, StatusCode::OK);
+    system.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(system.profile(&token).await?, StatusCode::UNAUTHORIZED);
+    Ok(())
+}
+
+/// Each case on the local store and on DynamoDB on the emulator.
+macro_rules! on_both_stores {
+    ($($case:ident),+ $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    super::$case(super::Clocked::local().await?).await
+                }
+            )+
+        }
+
+        mod aws {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    super::$case(super::Clocked::on_emulator().await?).await
+                }
+            )+
+        }
+    };
+}
+
+on_both_stores!(
+    a_verification_token_is_refused_once_24_hours_old,
+    a_reset_token_is_refused_once_an_hour_old,
+    an_access_token_is_refused_past_15_minutes_and_the_leeway,
+);

@@ -1,0 +1,248 @@
+//! The system under test on the AWS adapters: every endpoint served in-process over a backend
+//! whose resources live on the emulator, and the mail pipeline driven on demand.
+//!
+//! [`spawn_aws_app`] provisions a fresh table, events and job queues (each with a dead-letter
+//! queue), a signing key set and a sender address of its own, seeds the role catalog, and
+//! serves [`functions::api::router`] on a loopback port, as a Lambda main would build it. What
+//! DynamoDB Streams and the queue triggers do on AWS is done by [`AwsApp::deliver_mail`]: the
+//! outbox reconciliation (at age zero) publishes pending events, the consumer turns account
+//! events into `send_email` jobs, and the worker sends their mails through SES. Nothing runs in
+//! the background, so a test sees the pipeline move only when it asks for mail.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context;
+use functions::jobs::registry::Registry;
+use functions::jobs::send_email::SendEmail;
+use functions::jobs::worker::Worker;
+use functions::local::queue_pump::QueuePump;
+use functions::maintenance::reconcile_outbox::ReconcileOutbox;
+use functions::messaging::consumer::Consumer;
+use infra::compose::{AwsBackend, Backend};
+use infra::config::{AwsEnv, DEFAULT_TOKEN_AUDIENCE};
+use serde_json::Value;
+use shared::auth::keys::KeySet;
+use shared::clock::OsRandom;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::moto::{Moto, moto};
+use crate::provision;
+
+/// Receives before a message dead-letters, as in the template.
+const MAX_RECEIVES: u32 = 5;
+
+/// How long a received message stays hidden: a message a handler failed comes back after this.
+const VISIBILITY: Duration = Duration::from_secs(30);
+
+/// The system on the emulator, and a client for it.
+#[derive(Debug)]
+pub struct AwsApp {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub client: reqwest::Client,
+    backend: Backend,
+    /// The sender of this system's mail: no other test's mail comes from it.
+    mail_from: String,
+    emulator: String,
+    relay: ReconcileOutbox,
+    consumer: QueuePump,
+    worker: QueuePump,
+    /// The mail sent so far, read from the emulator; `None` once more may have been sent.
+    sent: Mutex<Option<Vec<SentMail>>>,
+    stopping: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// One mail SES accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMail {
+    pub to: Vec<String>,
+    pub subject: String,
+    /// The emulator keeps one body per mail: the HTML part.
+    pub body: String,
+}
+
+/// Provisions the system's resources on the emulator and starts serving.
+pub async fn spawn_aws_app() -> anyhow::Result<AwsApp> {
+    AwsApp::start(moto().await?).await
+}
+
+impl AwsApp {
+    async fn start(moto: &Moto) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding a loopback port")?;
+        let address = format!("http://{}", listener.local_addr()?);
+        let (table, events, jobs, ()) = tokio::try_join!(
+            provision::table(moto),
+            provision::queues(moto, MAX_RECEIVES, VISIBILITY),
+            provision::queues(moto, MAX_RECEIVES, VISIBILITY),
+            provision::mail_identity(moto),
+        )?;
+        // Any address on the verified domain may send.
+        let mail_from = format!("{}@{}", provision::unique("auth"), provision::MAIL_DOMAIN);
+        let env = AwsEnv {
+            table_name: Some(table),
+            jobs_queue_url: Some(jobs.queue),
+            events_queue_url: Some(events.queue),
+            mail_from: Some(mail_from.clone()),
+            signing_keys_secret: provision::unique("signing-keys"),
+            secrets_cache_ttl: Duration::from_secs(60),
+            outbox_reconcile_after: Duration::ZERO,
+            token_issuer: address.clone(),
+            token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+            ..AwsEnv::default()
+        };
+        let backend = Backend::Aws(Box::new(AwsBackend::new(moto.sdk_config(), env)));
+        let now = backend.clock().now();
+        KeySet::load_or_create(
+            backend.secrets()?.as_ref(),
+            backend.signing_keys_secret(),
+            now,
+            &OsRandom,
+        )
+        .await
+        .context("creating the signing key set")?;
+        shared::rbac::seed::seed(backend.store()?.as_ref(), now)
+            .await
+            .context("seeding the role catalog")?;
+
+        let app = functions::http::app(functions::api::router(&backend)?);
+        let (stopping, mut stopped) = watch::channel(false);
+        let server = tokio::spawn(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+        );
+
+        let store = backend.store()?;
+        let clock = backend.clock();
+        // The links point at this server, as `APP_URL` would point at the front end.
+        let send_email = SendEmail::new(
+            backend.mailer()?,
+            store.clone(),
+            clock.clone(),
+            Arc::new(OsRandom),
+            address.clone(),
+        );
+        let worker = Worker::new(
+            store,
+            backend.jobs_queue()?,
+            clock,
+            Registry::new().with(send_email),
+        );
+        let consumer = Consumer::from_backend(&backend)?;
+        Ok(Self {
+            relay: ReconcileOutbox::from_backend(&backend)?,
+            consumer: QueuePump::new("events", backend.events_queue()?, Arc::new(consumer))
+                .with_timing(VISIBILITY, Duration::ZERO),
+            worker: QueuePump::new("jobs", backend.jobs_queue()?, Arc::new(worker))
+                .with_timing(VISIBILITY, Duration::ZERO),
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .context("building the client")?,
+            emulator: moto.endpoint().to_owned(),
+            address,
+            backend,
+            mail_from,
+            sent: Mutex::new(None),
+            stopping,
+            server,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The signing key set, as stored.
+    pub async fn signing_keys(&self) -> anyhow::Result<KeySet> {
+        let secrets = self.backend.secrets()?;
+        Ok(KeySet::load(secrets.as_ref(), self.backend.signing_keys_secret()).await?)
+    }
+
+    /// One turn of the mail pipeline: publishes pending events, consumes one batch of the events
+    /// queue, publishes the jobs that enqueued, and works one batch of the job queue. Returns
+    /// how many jobs finished.
+    pub async fn deliver_mail(&self) -> anyhow::Result<usize> {
+        self.relay.run().await?;
+        self.consumer.pump_once().await?;
+        self.relay.run().await?;
+        let worked = self.worker.pump_once().await?;
+        if worked.deleted > 0 {
+            *self.sent.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        Ok(worked.deleted)
+    }
+
+    /// Every mail this system sent, oldest first, after one turn of [`AwsApp::deliver_mail`].
+    pub async fn sent_mail(&self) -> anyhow::Result<Vec<SentMail>> {
+        self.deliver_mail().await?;
+        let known = self
+            .sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(sent) = known {
+            return Ok(sent);
+        }
+        // The emulator's model dump holds everything it ever stored: read it only when a job
+        // may have sent something since the last read.
+        let sent = self.read_sent_mail().await?;
+        *self.sent.lock().unwrap_or_else(PoisonError::into_inner) = Some(sent.clone());
+        Ok(sent)
+    }
+
+    async fn read_sent_mail(&self) -> anyhow::Result<Vec<SentMail>> {
+        let data: Value = self
+            .client
+            .get(format!("{}/moto-api/data.json", self.emulator))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+            .context("reading the emulator's model dump")?;
+        let text = |m: &Value, field: &str| m[field].as_str().unwrap_or_default().to_owned();
+        Ok(data["ses"]["Message"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["source"] == self.mail_from.as_str())
+            .map(|m| SentMail {
+                to: m["destinations"]["ToAddresses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                subject: text(m, "subject"),
+                body: text(m, "body"),
+            })
+            .collect())
+    }
+
+    /// Stops the server, letting requests in flight finish.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stopping.send_replace(true);
+        self.server
+            .await
+            .context("the server task failed")?
+            .context("the server failed")
+    }
+}
