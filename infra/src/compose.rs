@@ -165,7 +165,7 @@ impl Backend {
     /// address (or the configured one) locally.
     pub fn app_url(&self) -> anyhow::Result<String> {
         match self {
-            Backend::Aws(_) => crate::config::app_url_from_env(),
+            Backend::Aws(aws) => AwsEnv::required("APP_URL", &aws.env.app_url),
             Backend::Local(local) => Ok(local.config.base_url.clone()),
         }
     }

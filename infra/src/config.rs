@@ -15,6 +15,8 @@ pub const OUTBOX_RECONCILE_AFTER: Duration = Duration::from_secs(5 * 60);
 /// `AWS_ENDPOINT_URL` to talk to an emulator).
 #[derive(Debug, Clone, Default)]
 pub struct AwsEnv {
+    /// The front end's base URL, which links in mails point at (`APP_URL`).
+    pub app_url: Option<String>,
     pub table_name: Option<String>,
     pub jobs_queue_url: Option<String>,
     pub events_queue_url: Option<String>,
@@ -43,6 +45,7 @@ pub const DEFAULT_TOKEN_AUDIENCE: &str = "accounts-api";
 impl AwsEnv {
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
+            app_url: var("APP_URL"),
             table_name: var("TABLE_NAME"),
             jobs_queue_url: var("JOBS_QUEUE_URL"),
             events_queue_url: var("EVENTS_QUEUE_URL"),
@@ -98,11 +101,6 @@ impl LocalConfig {
             unverified_account_ttl: UNVERIFIED_ACCOUNT_TTL,
         }
     }
-}
-
-/// The front end's base URL (`APP_URL`), which links in mails point at.
-pub fn app_url_from_env() -> anyhow::Result<String> {
-    var("APP_URL").context("the environment variable APP_URL is not set")
 }
 
 fn var(name: &str) -> Option<String> {

@@ -14,8 +14,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use functions::jobs::registry::Registry;
-use functions::jobs::send_email::SendEmail;
 use functions::jobs::worker::Worker;
 use functions::local::queue_pump::QueuePump;
 use functions::maintenance::reconcile_outbox::ReconcileOutbox;
@@ -86,6 +84,8 @@ impl AwsApp {
         // Any address on the verified domain may send.
         let mail_from = format!("{}@{}", provision::unique("auth"), provision::MAIL_DOMAIN);
         let env = AwsEnv {
+            // The links point at this server, as `APP_URL` would point at the front end.
+            app_url: Some(address.clone()),
             table_name: Some(table),
             jobs_queue_url: Some(jobs.queue),
             events_queue_url: Some(events.queue),
@@ -124,22 +124,7 @@ impl AwsApp {
             .into_future(),
         );
 
-        let store = backend.store()?;
-        let clock = backend.clock();
-        // The links point at this server, as `APP_URL` would point at the front end.
-        let send_email = SendEmail::new(
-            backend.mailer()?,
-            store.clone(),
-            clock.clone(),
-            Arc::new(OsRandom),
-            address.clone(),
-        );
-        let worker = Worker::new(
-            store,
-            backend.jobs_queue()?,
-            clock,
-            Registry::new().with(send_email),
-        );
+        let worker = Worker::from_backend(&backend)?;
         let consumer = Consumer::from_backend(&backend)?;
         Ok(Self {
             relay: ReconcileOutbox::from_backend(&backend)?,
