@@ -68,7 +68,7 @@ pub fn router(backend: &Backend) -> anyhow::Result<Router> {
         ))
         .merge(profile::router(authenticator.clone()))
         .merge(permissions::router(authenticator.clone()))
-        .merge(sessions::router(accounts.clone(), authenticator.clone()))
+        .merge(sessions::router(authenticator.clone()))
         .merge(delete_session::router(accounts, authenticator)))
 }
 

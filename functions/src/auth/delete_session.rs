@@ -32,6 +32,8 @@ async fn handle(
 ) -> Result<StatusCode, ApiError> {
     // Someone else's session or a malformed id: equally not found.
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
-    accounts.end_session(&caller.user, id).await?;
+    accounts
+        .end_session(&caller.user, &caller.sessions, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,7 @@ use http::{HeaderMap, header};
 use shared::accounts::ClientInfo;
 use shared::auth::access_token::{AccessTokens, TokenError};
 use shared::auth::key_cache::CachedKeySet;
+use shared::auth::session::Session;
 use shared::clock::Clock;
 use shared::rbac::{Assignment, CachedCatalog, Catalog};
 use shared::users::{User, UserRepo};
@@ -55,6 +56,8 @@ pub struct Endpoint {
 pub struct Caller {
     pub user: User,
     pub assignments: Vec<Assignment>,
+    /// The user's sessions, this one among them.
+    pub sessions: Vec<Session>,
     pub permissions: BTreeSet<String>,
     /// The session the access token was issued for.
     pub session_id: Uuid,
@@ -124,19 +127,21 @@ impl Authenticator {
             self.users.with_roles(user_id).await.map_err(|e| {
                 ApiError::internal(anyhow::Error::new(e).context("reading the caller"))
             })?;
-        let Some(caller) =
-            caller.filter(|c| c.user.is_active() && c.user.token_version == claims.ver)
-        else {
-            // Deleted, disabled, or every token revoked since this one was issued.
+        let Some(caller) = caller.filter(|c| {
+            c.user.is_active()
+                && c.user.token_version == claims.ver
+                && c.sessions.iter().any(|s| s.id == session_id)
+        }) else {
+            // Deleted, disabled, every token revoked since this one was issued, or its session
+            // ended (logged out, or expired).
             return Err(unauthorized("the access token is no longer valid"));
         };
-        let catalog = self.catalog.get().await.map_err(|e| {
-            ApiError::internal(anyhow::Error::new(e).context("reading the role catalog"))
-        })?;
+        let catalog = self.catalog().await?;
         Ok(Caller {
             permissions: catalog.permission_names(&caller.assignments),
             user: caller.user,
             assignments: caller.assignments,
+            sessions: caller.sessions,
             session_id,
         })
     }

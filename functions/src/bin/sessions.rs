@@ -9,9 +9,8 @@ use infra::compose::Backend;
 async fn main() -> Result<(), lambda_http::Error> {
     functions::telemetry::init();
     let backend = Backend::aws_from_env().await?;
-    lambda_http::run(app(sessions::router(
-        backend.accounts()?,
-        Authenticator::from_backend(&backend)?,
-    )))
+    lambda_http::run(app(sessions::router(Authenticator::from_backend(
+        &backend,
+    )?)))
     .await
 }

@@ -66,24 +66,28 @@ impl Accounts {
         )))
     }
 
-    /// The user's live sessions (those of their current token version), oldest first.
-    pub async fn sessions(&self, user: &User) -> Result<Vec<Session>, AccountError> {
-        let sessions = SessionRepo::new(self.store.as_ref()).list(user.id).await?;
-        Ok(sessions
-            .into_iter()
-            .filter(|s| s.token_version == user.token_version)
-            .collect())
-    }
-
-    /// Ends one of the user's sessions; [`AccountError::NotFound`] when it is not theirs or over.
-    pub async fn end_session(&self, user: &User, session_id: Uuid) -> Result<(), AccountError> {
-        let sessions = SessionRepo::new(self.store.as_ref());
-        match sessions.get(user.id, session_id).await? {
-            Some(session) if session.token_version == user.token_version => {
-                sessions.end(user.id, session_id).await?;
-                Ok(())
-            }
-            _ => Err(AccountError::NotFound),
+    /// Ends one of the user's sessions, given the sessions read with the user;
+    /// [`AccountError::NotFound`] when it is not among them.
+    pub async fn end_session(
+        &self,
+        user: &User,
+        sessions: &[Session],
+        session_id: Uuid,
+    ) -> Result<(), AccountError> {
+        if !live(user, sessions).any(|s| s.id == session_id) {
+            return Err(AccountError::NotFound);
         }
+        SessionRepo::new(self.store.as_ref())
+            .end(user.id, session_id)
+            .await?;
+        Ok(())
     }
+}
+
+/// The sessions of the user's current token version, oldest first: the others ended with a
+/// version bump, even if their items have not been removed yet.
+pub fn live<'a>(user: &'a User, sessions: &'a [Session]) -> impl Iterator<Item = &'a Session> {
+    sessions
+        .iter()
+        .filter(move |s| s.token_version == user.token_version)
 }

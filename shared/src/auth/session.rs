@@ -1,8 +1,11 @@
 //! Sessions and their refresh tokens (RFC 9700 §4.14.2 rotation with reuse detection).
 //!
-//! A session is one login on one device: `SESSIONS#<user id>` / `<session id>`, so a user's
-//! sessions are one query. It lives until it has been idle for [`SessionPolicy::idle`] or
-//! reached [`SessionPolicy::absolute`], whichever comes first; its item expires then.
+//! A session is one login on one device: `USER#<user id>` / `SESSION#<session id>`, in the
+//! user's own partition, so the one query that reads an authenticated caller (the user and
+//! their roles) also tells whether the access token's session is still live: logging out ends
+//! a session's access tokens at once, at no extra cost per request. It lives until it has been
+//! idle for [`SessionPolicy::idle`] or reached [`SessionPolicy::absolute`], whichever comes
+//! first; its item expires then.
 //!
 //! Every refresh token is `REFRESH#<sha256>` / `REFRESH`, naming its session and whether it is
 //! the session's `current` token or was `rotated` already. Refreshing rotates in one
@@ -21,7 +24,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::opaque::TokenHash;
-use crate::store::{Condition, Item, ItemStore, Key, Query, StoreError, Write};
+use crate::store::{Condition, Item, ItemStore, Key, Query, SortKey, StoreError, Write};
+use crate::users::repo::user_partition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
@@ -72,12 +76,14 @@ pub struct RefreshRecord {
     pub session: Session,
 }
 
-pub fn sessions_partition(user_id: Uuid) -> String {
-    format!("SESSIONS#{user_id}")
-}
+/// The sort key prefix of sessions in their user's partition.
+pub const SESSION_PREFIX: &str = "SESSION#";
 
 pub fn session_key(user_id: Uuid, session_id: Uuid) -> Key {
-    Key::new(sessions_partition(user_id), session_id.to_string())
+    Key::new(
+        user_partition(user_id),
+        format!("{SESSION_PREFIX}{session_id}"),
+    )
 }
 
 pub fn refresh_key(hash: &TokenHash) -> Key {
@@ -227,7 +233,8 @@ impl<'a> SessionRepo<'a> {
             let page = self
                 .store
                 .query(
-                    Query::partition(sessions_partition(user_id))
+                    Query::partition(user_partition(user_id))
+                        .sort_key(SortKey::BeginsWith(SESSION_PREFIX.into()))
                         .limit(1000)
                         .after(cursor),
                 )

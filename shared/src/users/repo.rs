@@ -1,8 +1,9 @@
 //! Users in the item store.
 //!
-//! A user's partition `USER#<id>` holds the user (`USER`) and the roles they hold
-//! (`ROLE#<role id>`, expiring with the assignment), so everything an authenticated request
-//! needs to know about its caller is one query. `EMAIL#<email>` / `EMAIL` claims an address
+//! A user's partition `USER#<id>` holds the user (`USER`), the roles they hold
+//! (`ROLE#<role id>`, expiring with the assignment) and their sessions (`SESSION#<id>`, see
+//! [`crate::auth::session`]), so everything an authenticated request needs to know about its
+//! caller is one query. `EMAIL#<email>` / `EMAIL` claims an address
 //! for one user, which makes registration race-free: of two registrations of one address, one
 //! transaction fails on the claim. Users are listed through `gsi1` (`USERS`, by creation);
 //! while a user's address is unverified they are also in `gsi2` (`USERS#UNVERIFIED`, by
@@ -14,6 +15,7 @@ use chrono::SecondsFormat;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::auth::session::{SESSION_PREFIX, Session};
 use crate::rbac::model::Assignment;
 use crate::store::{
     Condition, Index, IndexKey, Item, ItemStore, Key, Query, SortKey, StoreError, Write,
@@ -98,11 +100,12 @@ pub fn update_write(read: &User, changed: &User) -> Result<(Write, User), StoreE
     Ok((Write::put_if(user_item(&stored)?, condition), stored))
 }
 
-/// A user and the roles they hold now.
+/// A user, the roles they hold now, and their live sessions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserWithRoles {
     pub user: User,
     pub assignments: Vec<Assignment>,
+    pub sessions: Vec<Session>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,10 +166,11 @@ impl UserRepo {
         page.items.iter().map(|item| item.record()).collect()
     }
 
-    /// The user and their current roles, in one query.
+    /// The user, their current roles and live sessions, in one query.
     pub async fn with_roles(&self, id: Uuid) -> Result<Option<UserWithRoles>, StoreError> {
         let mut user = None;
         let mut assignments = Vec::new();
+        let mut sessions = Vec::new();
         let mut cursor = None;
         loop {
             let query = Query::partition(user_partition(id))
@@ -179,6 +183,8 @@ impl UserRepo {
                     user = Some(item.record::<User>()?);
                 } else if item.key.sk.starts_with(ASSIGNMENT_PREFIX) {
                     assignments.push(item.record::<Assignment>()?);
+                } else if item.key.sk.starts_with(SESSION_PREFIX) {
+                    sessions.push(item.record::<Session>()?);
                 }
             }
             match page.next {
@@ -186,6 +192,10 @@ impl UserRepo {
                 None => break,
             }
         }
-        Ok(user.map(|user| UserWithRoles { user, assignments }))
+        Ok(user.map(|user| UserWithRoles {
+            user,
+            assignments,
+            sessions,
+        }))
     }
 }

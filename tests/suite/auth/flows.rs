@@ -118,7 +118,11 @@ async fn logout_ends_the_session_and_logout_all_stops_access_tokens_at_once(
         .post("/refresh", json!({"refresh_token": refresh_token(&first)}))
         .await?;
     assert_eq!(dead.status(), StatusCode::UNAUTHORIZED);
-
+    // The ended session's access token stops at once; the other session's goes on.
+    assert_eq!(
+        app.profile(&bearer(&first)).await?,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(app.profile(&bearer(&second)).await?, StatusCode::OK);
     let all = app
         .call(
