@@ -13,6 +13,7 @@
 //! A Lambda main runs `app(endpoint::router(state))` under lambda_http; the local server runs
 //! `app(api::router(..))` with every endpoint. The same stack serves both, so they behave alike.
 
+pub mod declared;
 pub mod fallback;
 pub mod headers;
 pub mod json;
@@ -32,9 +33,9 @@ pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};
 pub use request_id::RequestId;
 
 /// Wraps endpoint routes with the API's fallbacks and middleware, bodies limited to
-/// [`MAX_BODY_BYTES`].
+/// [`MAX_BODY_BYTES`]. Only the routes of [`crate::api::ENDPOINTS`] answer.
 pub fn app(routes: Router) -> Router {
-    app_of_limited(limit(routes, MAX_BODY_BYTES))
+    app_of_limited(limit(routes, MAX_BODY_BYTES), &[crate::api::ENDPOINTS])
 }
 
 /// Limits the bodies of these routes (those present now) to `max` bytes, answering 413 above.
@@ -45,9 +46,11 @@ pub fn limit(routes: Router, max: usize) -> Router {
 }
 
 /// [`app`] for routes that each went through [`limit`] already, so groups of routes can have
-/// limits of their own (the local blob store takes uploads larger than any API body).
-pub fn app_of_limited(routes: Router) -> Router {
+/// limits of their own (the local blob store takes uploads larger than any API body), and that
+/// are declared in the `declared` tables.
+pub fn app_of_limited(routes: Router, declared: declared::Declared) -> Router {
     routes
+        .route_layer(from_fn_with_state(declared, declared::only_declared))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(
@@ -63,6 +66,7 @@ pub fn app_of_limited(routes: Router) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::guard::{Endpoint, Policy};
     use axum::body::Body;
     use axum::extract::Path;
     use axum::response::Response;
@@ -72,34 +76,61 @@ mod tests {
     use serde_json::{Value, json};
     use tower::ServiceExt;
 
+    const fn public(method: &'static str, path: &'static str) -> Endpoint {
+        Endpoint {
+            function: "test",
+            method,
+            path,
+            policy: Policy::Public,
+        }
+    }
+
+    /// The test routes' declarations; `/undeclared` is left out on purpose.
+    const TEST_ROUTES: &[Endpoint] = &[
+        public("POST", "/echo"),
+        public("GET", "/items/{n}"),
+        public("GET", "/fail"),
+        public("GET", "/panic"),
+        public("GET", "/cached"),
+        public("POST", "/small"),
+        public("POST", "/large"),
+    ];
+
     fn test_app() -> Router {
-        app(Router::new()
-            .route(
-                "/echo",
-                post(|Json(body): Json<Value>| async move { axum::Json(body) }),
-            )
-            .route(
-                "/items/{n}",
-                get(|Path(n): Path<u32>| async move { n.to_string() }),
-            )
-            .route(
-                "/fail",
-                get(|| async {
-                    Err::<(), _>(ApiError::internal(anyhow::anyhow!("disk db-7 is full")))
-                }),
-            )
-            .route(
-                "/panic",
-                get(|| async {
-                    if true {
-                        panic!("invariant broken near secret-x")
-                    }
-                }),
-            )
-            .route(
-                "/cached",
-                get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "ok") }),
-            ))
+        test_app_of(
+            Router::new()
+                .route(
+                    "/echo",
+                    post(|Json(body): Json<Value>| async move { axum::Json(body) }),
+                )
+                .route(
+                    "/items/{n}",
+                    get(|Path(n): Path<u32>| async move { n.to_string() }),
+                )
+                .route(
+                    "/fail",
+                    get(|| async {
+                        Err::<(), _>(ApiError::internal(anyhow::anyhow!("disk db-7 is full")))
+                    }),
+                )
+                .route(
+                    "/panic",
+                    get(|| async {
+                        if true {
+                            panic!("invariant broken near secret-x")
+                        }
+                    }),
+                )
+                .route(
+                    "/cached",
+                    get(|| async { ([(header::CACHE_CONTROL, "public, max-age=60")], "ok") }),
+                )
+                .route("/undeclared", get(|| async { "served" })),
+        )
+    }
+
+    fn test_app_of(routes: Router) -> Router {
+        app_of_limited(limit(routes, MAX_BODY_BYTES), &[TEST_ROUTES])
     }
 
     async fn send(request: Request<Body>) -> (Response<()>, Value) {
@@ -170,6 +201,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_route_without_a_declared_policy_is_refused() {
+        let (response, body) = send(get_request("/undeclared")).await;
+        assert_problem(&response, &body, 403, "forbidden");
+        let (response, _) = send(get_request("/cached")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
     async fn an_unknown_route_is_a_404_problem() {
         let (response, body) = send(get_request("/nowhere")).await;
         assert_problem(&response, &body, 404, "not_found");
@@ -234,7 +273,7 @@ mod tests {
         let echo_len = || post(|body: bytes::Bytes| async move { body.len().to_string() });
         let small = limit(Router::new().route("/small", echo_len()), 10);
         let large = limit(Router::new().route("/large", echo_len()), 100);
-        let app = app_of_limited(small.merge(large));
+        let app = app_of_limited(small.merge(large), &[TEST_ROUTES]);
         let send = |uri: &str| {
             let request = Request::post(uri)
                 .body(Body::from(vec![b'x'; 50]))

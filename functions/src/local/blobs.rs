@@ -18,14 +18,19 @@ use serde_json::json;
 /// The largest upload body the local server reads; each form's own policy is usually tighter.
 const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
+/// Where forms post their uploads.
+pub const UPLOAD_PATH: &str = ROUTE;
+/// Where signed download links point: below [`UPLOAD_PATH`].
+pub const DOWNLOAD_PATH: &str = "/_local/blobs/{*key}";
+
 /// `POST /_local/blobs` (multipart form, the file part last) and `GET /_local/blobs/{key}`.
 pub fn routes(blobs: Arc<LocalBlobs>) -> Router {
     Router::new()
         .route(
-            ROUTE,
+            UPLOAD_PATH,
             post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
-        .route(&format!("{ROUTE}/{{*key}}"), get(download))
+        .route(DOWNLOAD_PATH, get(download))
         .with_state(blobs)
 }
 
@@ -179,6 +184,11 @@ mod tests {
     use shared::blob::{BlobStore, UploadPolicy};
     use shared::clock::SystemClock;
     use tower::ServiceExt;
+
+    #[test]
+    fn downloads_are_below_uploads() {
+        assert_eq!(DOWNLOAD_PATH.strip_suffix("/{*key}"), Some(UPLOAD_PATH));
+    }
 
     fn blobs(dir: &std::path::Path) -> Arc<LocalBlobs> {
         Arc::new(LocalBlobs::new(

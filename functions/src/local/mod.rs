@@ -17,6 +17,26 @@ pub mod scheduler;
 pub mod system;
 
 pub use options::Options;
+
+use crate::auth::guard::{Endpoint, Policy};
+
+/// The local system's own routes, beside the API's: open to anyone on the machine, since the
+/// server listens on loopback only.
+pub const ROUTES: &[Endpoint] = &[
+    local_route("GET", mailbox::LIST_PATH),
+    local_route("GET", mailbox::VIEW_PATH),
+    local_route("POST", blobs::UPLOAD_PATH),
+    local_route("GET", blobs::DOWNLOAD_PATH),
+];
+
+const fn local_route(method: &'static str, path: &'static str) -> Endpoint {
+    Endpoint {
+        function: "local",
+        method,
+        path,
+        policy: Policy::Public,
+    }
+}
 pub use system::{LocalSystem, shutdown_signal};
 
 /// The region named in local ARNs and events.

@@ -90,7 +90,8 @@ impl LocalSystem {
         let server = tokio::spawn(
             axum::serve(
                 listener,
-                http::app_of_limited(routes).into_make_service_with_connect_info::<SocketAddr>(),
+                http::app_of_limited(routes, &[api::ENDPOINTS, crate::local::ROUTES])
+                    .into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(async move {
                 // A dropped sender is a stop too.
