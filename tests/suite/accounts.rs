@@ -88,3 +88,68 @@ async fn disabling_an_account_stops_its_tokens_sessions_and_logins_at_once() -> 
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_login_stores_the_password_hashed_anew_when_the_parameters_changed() -> anyhow::Result<()>
+{
+    use shared::users::repo::update_write;
+    use shared::users::{PasswordHash, User, UserRepo};
+
+    // The same password hashed at a lower cost, as an older release would have stored it.
+    const WEAK: &str = "$argon2id$v=19$m=4096,t=1,p=1$Tmy0iKqsPMfkypL2QDYx5A$EaqPdP15frgcKmZjkNFdKMNs0pvCGOcqPa/pC0zdscY";
+    let dir = tempfile::tempdir()?;
+    let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
+    let secrets = backend.secrets()?;
+    KeySet::load_or_create(
+        secrets.as_ref(),
+        backend.signing_keys_secret(),
+        backend.clock().now(),
+        &OsRandom,
+    )
+    .await?;
+    let accounts = backend.accounts()?;
+    let user = accounts
+        .create(NewAccount {
+            email: Email::parse("old@example.com")?,
+            name: Name::parse("Old")?,
+            phone: None,
+            password: Password::parse(PASSWORD.into())?,
+            verified: true,
+            extra_roles: Vec::new(),
+        })
+        .await?;
+    let weak = User {
+        password_hash: PasswordHash(WEAK.into()),
+        ..user.clone()
+    };
+    let store = backend.store()?;
+    store.transact(vec![update_write(&user, &weak)?.0]).await?;
+
+    accounts
+        .login(
+            &backend.token_issuer()?,
+            "old@example.com",
+            PASSWORD,
+            &ClientInfo::default(),
+        )
+        .await?;
+    let stored = UserRepo::new(store)
+        .get(user.id)
+        .await?
+        .map(|u| u.password_hash.0);
+    let stored = stored.unwrap_or_default();
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    // And it is still the same password.
+    accounts
+        .login(
+            &backend.token_issuer()?,
+            "old@example.com",
+            PASSWORD,
+            &ClientInfo::default(),
+        )
+        .await?;
+    Ok(())
+}

@@ -12,7 +12,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use functions::auth::guard::Authenticator;
-use functions::auth::{confirm_reset, login, profile, verify_email};
+use functions::auth::{confirm_reset, login, profile, refresh, verify_email};
 use functions::jobs::JobType;
 use functions::jobs::send_email::{SendEmail, SendEmailPayload};
 use infra::compose::ACCESS_TOKEN_TTL;
@@ -125,6 +125,13 @@ impl Clocked {
         let routes = verify_email::router(accounts.clone())
             .merge(confirm_reset::router(accounts.clone()))
             .merge(login::router(
+                accounts.clone(),
+                TokenIssuer {
+                    tokens: tokens.clone(),
+                    keys: keys.clone(),
+                },
+            ))
+            .merge(refresh::router(
                 accounts.clone(),
                 TokenIssuer { tokens, keys },
             ))
@@ -279,6 +286,60 @@ async fn an_access_token_is_refused_past_15_minutes_and_the_leeway(
     Ok(())
 }
 
+async fn a_session_ends_after_a_week_idle_or_thirty_days_in_all(
+    system: Clocked,
+) -> anyhow::Result<()> {
+    system.user("idle@example.com", true).await?;
+    let login = || {
+        system.post(
+            "/login",
+            json!({"email": "idle@example.com", "password": PASSWORD}),
+        )
+    };
+    let refreshed = |token: String| {
+        let system = &system;
+        async move {
+            let response = system
+                .post("/refresh", json!({"refresh_token": token}))
+                .await?;
+            let status = response.status();
+            let body: Value = if status == StatusCode::OK {
+                response.json().await?
+            } else {
+                Value::Null
+            };
+            anyhow::Ok((status, super::refresh_token(&body)))
+        }
+    };
+
+    // Used within every week, a session goes on, but not past thirty days in all.
+    let mut token = super::refresh_token(&login().await?.json().await?);
+    for _ in 0..4 {
+        system
+            .clock
+            .advance(TimeDelta::days(6) + TimeDelta::hours(23));
+        let (status, next) = refreshed(token).await?;
+        assert_eq!(status, StatusCode::OK);
+        token = next;
+    }
+    system.clock.advance(TimeDelta::days(3));
+    assert_eq!(
+        refreshed(token).await?.0,
+        StatusCode::UNAUTHORIZED,
+        "past 30 days"
+    );
+
+    // Unused for a week, it ends.
+    let token = super::refresh_token(&login().await?.json().await?);
+    system.clock.advance(TimeDelta::days(7));
+    assert_eq!(
+        refreshed(token).await?.0,
+        StatusCode::UNAUTHORIZED,
+        "a week idle"
+    );
+    Ok(())
+}
+
 /// Each case on the local store and on DynamoDB on the emulator.
 macro_rules! on_both_stores {
     ($($case:ident),+ $(,)?) => {
@@ -306,4 +367,5 @@ on_both_stores!(
     a_verification_token_is_refused_once_24_hours_old,
     a_reset_token_is_refused_once_an_hour_old,
     an_access_token_is_refused_past_15_minutes_and_the_leeway,
+    a_session_ends_after_a_week_idle_or_thirty_days_in_all,
 );
