@@ -1,3 +1,560 @@
 //! Login time against one argon2id verification, and store round trips per auth endpoint.
+//!
+//! First, N logins through the whole HTTP router in-process, each beside one `verify_password`
+//! of the account's stored hash, and N logins of unknown addresses, each beside one
+//! `verify_dummy`, interleaved so that both sides meet the same machine load. Second, one
+//! successful request to every endpoint of the auth table, on its own router as its Lambda main
+//! mounts it, over a store that records every call: calls by method, and round trips in sequence
+//! (calls issued together, overlapping in time, count as one).
+//!
+//! `cargo bench -p functions --bench auth -- [N]` (default: 30 logins of each kind).
 
-fn main() {}
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use chrono::{DateTime, Utc};
+use functions::auth::guard::{Authenticator, Endpoint, Policy};
+use functions::auth::{
+    change_password, confirm_reset, delete_session, login, logout, logout_all, permissions,
+    profile, refresh, register, resend_verification, reset_password, sessions, verify_email,
+};
+use functions::http::app;
+use http::Request;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http_body_util::BodyExt;
+use infra::compose::Backend;
+use infra::config::LocalConfig;
+use serde_json::{Value, json};
+use shared::accounts::login::SignedIn;
+use shared::accounts::register::NewAccount;
+use shared::accounts::{Accounts, ClientInfo, TokenIssuer};
+use shared::auth::keys::KeySet;
+use shared::auth::one_time::{self, Purpose};
+use shared::auth::password::{PARAMS, Password, Verified, verify_dummy, verify_password};
+use shared::auth::session::SessionRepo;
+use shared::clock::OsRandom;
+use shared::rbac::CachedCatalog;
+use shared::store::{Condition, Item, ItemStore, Key, Page, Query, StoreError, Write};
+use shared::users::{Email, Name, User, UserRepo};
+use tempfile::TempDir;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Iterations (two logins each) per fresh backend: with the warm-up login, 41 attempts, under
+/// the 50 per 15 minutes that every in-process request shares (none carries a client address).
+const ITERATIONS_PER_BACKEND: usize = 20;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let iterations = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(30)
+        .max(1);
+    login_time(iterations).await?;
+    println!();
+    round_trips().await
+}
+
+/// A local backend in its own directory (dropped after the backend): signing keys, the seeded
+/// catalog, and a verified account.
+async fn fixture() -> anyhow::Result<(Backend, User, TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let backend = Backend::local(LocalConfig::new(dir.path(), "http://localhost")).await?;
+    let (now, secrets) = (backend.clock().now(), backend.secrets()?);
+    let name = backend.signing_keys_secret();
+    KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;
+    shared::rbac::seed::seed(backend.store()?.as_ref(), now).await?;
+    let new = account(EMAIL, PASSWORD, true)?;
+    let user = backend.accounts()?.create(new).await?;
+    Ok((backend, user, dir))
+}
+
+fn account(email: &str, password: &str, verified: bool) -> anyhow::Result<NewAccount> {
+    Ok(NewAccount {
+        email: Email::parse(email)?,
+        name: Name::parse("Ada")?,
+        phone: None,
+        password: Password::parse(password.into())?,
+        verified,
+        extra_roles: Vec::new(),
+    })
+}
+
+async fn login_time(iterations: usize) -> anyhow::Result<()> {
+    // The dummy hash is made on first use, which no measured login should pay for.
+    verify_dummy(PASSWORD);
+    let (mut verify, mut known, mut dummy, mut unknown) = (vec![], vec![], vec![], vec![]);
+    let mut backends = 0;
+    while verify.len() < iterations {
+        let (backend, user, _dir) = fixture().await?;
+        backends += 1;
+        let app = app(functions::api::router(&backend)?);
+        let phc = user.password_hash.0;
+        // Reads the signing keys and warms the store up.
+        login_request(&app, EMAIL, 200).await?;
+        for _ in 0..ITERATIONS_PER_BACKEND.min(iterations - verify.len()) {
+            let started = Instant::now();
+            let verified = verify_password(PASSWORD, &phc)?;
+            verify.push(started.elapsed());
+            anyhow::ensure!(matches!(verified, Verified::Match { .. }));
+            known.push(login_request(&app, EMAIL, 200).await?);
+            let started = Instant::now();
+            verify_dummy(PASSWORD);
+            dummy.push(started.elapsed());
+            let nobody = format!("nobody{}@example.com", unknown.len());
+            unknown.push(login_request(&app, &nobody, 401).await?);
+        }
+    }
+    let (m, t, p) = (PARAMS.m_cost(), PARAMS.t_cost(), PARAMS.p_cost());
+    println!(
+        "Login time against one argon2id verification (m={m} KiB, t={t}, p={p}), {iterations} of each, interleaved.\n\
+         A login is POST /api/v1/auth/login through the whole router in-process (http::app(api::router)), local store, response body read.\n\
+         Throttles: a fresh backend (temp dir) every {ITERATIONS_PER_BACKEND} iterations ({backends} in all), so no batch reaches the 50 attempts per 15 min that in-process requests share (no client address); every unknown address differs, so the per-account failure throttle never applies.\n\
+         {:<44} {:>9} {:>9} {:>9}",
+        "", "min", "median", "p95"
+    );
+    for (what, times) in [
+        ("verify_password alone", &mut verify),
+        ("login, known address, right password (200)", &mut known),
+        ("verify_dummy alone", &mut dummy),
+        ("login, unknown address (401)", &mut unknown),
+    ] {
+        times.sort();
+        let [min, median, p95] = [0.0, 0.5, 0.95].map(|q| ms(at(times, q)));
+        println!("{what:<44} {min:>6.2} ms {median:>6.2} ms {p95:>6.2} ms");
+    }
+    let ratio = |a: &[Duration], b: &[Duration]| ms(at(a, 0.5)) / ms(at(b, 0.5));
+    let (login, nobody) = (ratio(&known, &verify), ratio(&unknown, &dummy));
+    println!(
+        "login / verify_password, medians: {login:.3}× (budget ≤ 1.15×: {})\n\
+         unknown-address login / verify_dummy, medians: {nobody:.3}× (budget ≤ 1.15×: {})\n\
+         unknown-address login / known-address login, medians: {:.3}×",
+        verdict(login <= 1.15),
+        verdict(nobody <= 1.15),
+        ratio(&unknown, &known)
+    );
+    Ok(())
+}
+
+async fn login_request(app: &Router, email: &str, expect: u16) -> anyhow::Result<Duration> {
+    let body = json!({ "email": email, "password": PASSWORD });
+    let started = Instant::now();
+    let (status, body) = send(app, "POST", "/api/v1/auth/login", None, body).await?;
+    let elapsed = started.elapsed();
+    anyhow::ensure!(status == expect, "login answered {status}: {body}");
+    Ok(elapsed)
+}
+
+fn at(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn verdict(holds: bool) -> &'static str {
+    if holds { "holds" } else { "OVER" }
+}
+
+/// Sends a request with a JSON body (none for `Value::Null`) and, if given, a bearer token.
+async fn send(
+    app: &Router,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Value,
+) -> anyhow::Result<(u16, Value)> {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(token) = bearer {
+        request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let body = match body {
+        Value::Null => Body::empty(),
+        body => {
+            request = request.header(CONTENT_TYPE, "application/json");
+            Body::from(body.to_string())
+        }
+    };
+    let response = app.clone().oneshot(request.body(body)?).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    match bytes.is_empty() {
+        true => Ok((status, Value::Null)),
+        false => Ok((status, serde_json::from_slice(&bytes)?)),
+    }
+}
+
+/// The store methods, in the table's column order.
+const METHODS: [&str; 6] = ["get", "put", "delete", "transact", "add", "query"];
+
+#[derive(Debug, Clone, Copy)]
+struct Call {
+    method: &'static str,
+    /// Made by the authorization guard reading the caller, not by the endpoint's use case.
+    guard: bool,
+    start: Instant,
+    end: Instant,
+}
+
+/// An item store that passes every call on and records it: method, side, start and end.
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn ItemStore>,
+    guard: bool,
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl Counting {
+    async fn record<T>(&self, method: &'static str, call: impl Future<Output = T>) -> T {
+        let start = Instant::now();
+        let result = call.await;
+        let (guard, end) = (self.guard, Instant::now());
+        let call = Call {
+            method,
+            guard,
+            start,
+            end,
+        };
+        self.calls.lock().unwrap().push(call);
+        result
+    }
+}
+
+#[async_trait]
+impl ItemStore for Counting {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.record("get", self.inner.get(key)).await
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.record("put", self.inner.put(item, condition)).await
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.record("delete", self.inner.delete(key, condition))
+            .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.record("transact", self.inner.transact(writes)).await
+    }
+
+    async fn add(
+        &self,
+        key: &Key,
+        attribute: &str,
+        delta: i64,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        let call = self.inner.add(key, attribute, delta, expires_at);
+        self.record("add", call).await
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.record("query", self.inner.query(query)).await
+    }
+
+    async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
+        self.record("purge", self.inner.purge_expired(limit)).await
+    }
+}
+
+/// The calls in rounds: a call that starts before every call of the round so far has ended
+/// was issued with them, so it joins the round.
+fn rounds(calls: &[Call]) -> Vec<Vec<Call>> {
+    let mut calls = calls.to_vec();
+    calls.sort_by_key(|c| c.start);
+    let mut rounds: Vec<(Instant, Vec<Call>)> = Vec::new();
+    for call in calls {
+        match rounds.last_mut() {
+            Some((end, round)) if call.start < *end => {
+                *end = (*end).max(call.end);
+                round.push(call);
+            }
+            _ => rounds.push((call.end, vec![call])),
+        }
+    }
+    rounds.into_iter().map(|(_, round)| round).collect()
+}
+
+/// The rounds as `guard:query → add‖query → delete ×3`.
+fn sequence(rounds: &[Vec<Call>]) -> String {
+    let mut runs: Vec<(String, usize)> = Vec::new();
+    for round in rounds {
+        let names: Vec<String> = round
+            .iter()
+            .map(|c| format!("{}{}", if c.guard { "guard:" } else { "" }, c.method))
+            .collect();
+        let label = names.join("‖");
+        match runs.last_mut() {
+            Some((last, n)) if *last == label => *n += 1,
+            _ => runs.push((label, 1)),
+        }
+    }
+    let runs: Vec<String> = runs
+        .into_iter()
+        .map(|(label, n)| match n {
+            1 => label,
+            n => format!("{label} ×{n}"),
+        })
+        .collect();
+    runs.join(" → ")
+}
+
+/// Sends requests to endpoints, each on its own router over the counting store, as a warm
+/// function serves them, and keeps their store calls.
+struct Meter {
+    calls: Arc<Mutex<Vec<Call>>>,
+    accounts: Accounts,
+    issuer: TokenIssuer,
+    authenticator: Authenticator,
+    /// The caller's access token, sent to the endpoints that take one.
+    bearer: Option<String>,
+    /// The `{id}` of a path.
+    path_id: Option<Uuid>,
+    rows: Vec<Row>,
+}
+
+/// One request's figures.
+struct Row {
+    endpoint: &'static Endpoint,
+    status: u16,
+    calls: Vec<Call>,
+    note: String,
+}
+
+impl Meter {
+    /// The endpoint's router, as its Lambda main builds it.
+    fn router(&self, function: &str) -> anyhow::Result<Router> {
+        let (accounts, issuer) = (self.accounts.clone(), self.issuer.clone());
+        let guard = self.authenticator.clone();
+        Ok(match function {
+            "register" => register::router(accounts),
+            "verify_email" => verify_email::router(accounts),
+            "resend_verification" => resend_verification::router(accounts),
+            "login" => login::router(accounts, issuer),
+            "refresh" => refresh::router(accounts, issuer),
+            "logout" => logout::router(accounts, guard),
+            "logout_all" => logout_all::router(accounts, guard),
+            "reset_password" => reset_password::router(accounts),
+            "confirm_reset" => confirm_reset::router(accounts),
+            "change_password" => change_password::router(accounts, guard),
+            "profile" => profile::router(guard),
+            "permissions" => permissions::router(guard),
+            "sessions" => sessions::router(accounts, guard),
+            "delete_session" => delete_session::router(accounts, guard),
+            other => anyhow::bail!("no router for {other}"),
+        })
+    }
+
+    async fn send(&mut self, endpoint: &'static Endpoint, body: Value) -> anyhow::Result<()> {
+        let path = match self.path_id {
+            Some(id) => endpoint.path.replace("{id}", &id.to_string()),
+            None => endpoint.path.to_owned(),
+        };
+        let bearer = self
+            .bearer
+            .as_deref()
+            .filter(|_| endpoint.policy != Policy::Public);
+        let app = app(self.router(endpoint.function)?);
+        // Warm, as after a function's first request: the keys and the catalog are cached.
+        self.authenticator.keys.get().await?;
+        self.authenticator.catalog.get().await?;
+        self.calls.lock().unwrap().clear();
+        let (status, body) = send(&app, endpoint.method, &path, bearer, body).await?;
+        let calls = std::mem::take(&mut *self.calls.lock().unwrap());
+        anyhow::ensure!(status < 300, "{path} answered {status}: {body}");
+        let note = String::new();
+        self.rows.push(Row {
+            endpoint,
+            status,
+            calls,
+            note,
+        });
+        Ok(())
+    }
+
+    fn note(&mut self, note: impl Into<String>) {
+        if let Some(row) = self.rows.last_mut() {
+            row.note = note.into();
+        }
+    }
+
+    fn print(&self) {
+        println!(
+            "Store calls per auth endpoint: one successful request each, on the endpoint's own router (as its Lambda main mounts it), warm (signing keys and role catalog cached), over a local store recording every call.\n\
+             guard = calls of the authorization guard reading the caller; seq = round trips in sequence, calls issued together (overlapping in time) counting as one; store ms = time spent waiting on them (local SQLite store, not DynamoDB); budgets (DESIGN.md) are on round trips in sequence, besides hashing."
+        );
+        print!(
+            "{:<29} {:>6} {:>5} {:>5}",
+            "endpoint", "status", "calls", "guard"
+        );
+        for method in METHODS {
+            print!(" {method:>8}");
+        }
+        println!(" {:>3} {:>8}  {:<10} sequence", "seq", "store ms", "budget");
+        for row in &self.rows {
+            let (calls, rounds) = (&row.calls, rounds(&row.calls));
+            let endpoint = format!("{} {}", row.endpoint.method, &row.endpoint.path[12..]);
+            let guard = calls.iter().filter(|c| c.guard).count();
+            print!(
+                "{endpoint:<29} {:>6} {:>5} {guard:>5}",
+                row.status,
+                calls.len()
+            );
+            for method in METHODS {
+                let n = calls.iter().filter(|c| c.method == method).count();
+                print!(" {n:>8}");
+            }
+            let budget = match row.endpoint.function {
+                "login" | "refresh" => Some(3),
+                "profile" => Some(1),
+                _ => None,
+            };
+            let seq = rounds.len();
+            // The time spent waiting on the store: each round from its first start to its last end.
+            let span = |r: &Vec<Call>| {
+                let start = r.iter().map(|c| c.start).min().unwrap();
+                ms(r.iter().map(|c| c.end).max().unwrap() - start)
+            };
+            let store_ms: f64 = rounds.iter().map(span).sum();
+            let budget = budget.map_or(String::new(), |b| format!("≤ {b} {}", verdict(seq <= b)));
+            let note = match row.note.as_str() {
+                "" => String::new(),
+                note => format!("  ({note})"),
+            };
+            let sequence = sequence(&rounds);
+            println!(" {seq:>3} {store_ms:>8.2}  {budget:<10} {sequence}{note}");
+        }
+    }
+}
+
+async fn round_trips() -> anyhow::Result<()> {
+    let (backend, user, _dir) = fixture().await?;
+    let (backend, user) = (&backend, user.id);
+    let store = backend.store()?;
+    // Uncounted: what sets each request up (sessions, mailed tokens).
+    let setup = backend.accounts()?;
+    let setup_issuer = backend.token_issuer()?;
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let counted = |guard| -> Arc<dyn ItemStore> {
+        let (inner, calls) = (store.clone(), calls.clone());
+        Arc::new(Counting {
+            inner,
+            guard,
+            calls,
+        })
+    };
+    let guard_store = counted(true);
+    let authenticator = Authenticator {
+        tokens: backend.access_tokens()?,
+        keys: backend.signing_keys()?,
+        users: UserRepo::new(guard_store.clone()),
+        catalog: CachedCatalog::new(guard_store),
+        clock: backend.clock(),
+    };
+    let mut meter = Meter {
+        accounts: Accounts::new(counted(false), backend.clock(), Arc::new(OsRandom)),
+        issuer: TokenIssuer {
+            tokens: backend.access_tokens()?,
+            keys: authenticator.keys.clone(),
+        },
+        authenticator,
+        calls,
+        bearer: None,
+        path_id: None,
+        rows: Vec::new(),
+    };
+    let mut password = PASSWORD.to_owned();
+    // A new session of the user, whose access token the next requests carry.
+    let sign_in = async |password: &str| -> anyhow::Result<SignedIn> {
+        let client = ClientInfo::default();
+        Ok(setup.login(&setup_issuer, EMAIL, password, &client).await?)
+    };
+    let live_sessions = async || -> anyhow::Result<String> {
+        let n = SessionRepo::new(store.as_ref()).list(user).await?.len();
+        Ok(format!("live sessions of the user before: {n}"))
+    };
+    let mint = async |purpose, user| -> anyhow::Result<String> {
+        let now = backend.clock().now();
+        let token = one_time::issue(store.as_ref(), &OsRandom, purpose, user, now).await?;
+        Ok(token.expose().to_owned())
+    };
+
+    let grace = "grace@example.com";
+    let body = json!({ "email": grace, "name": "Grace", "password": "a fine long passphrase" });
+    meter.send(&register::ENDPOINT, body).await?;
+    let grace = UserRepo::new(store.clone())
+        .id_by_email(&Email::parse(grace)?)
+        .await?;
+    let token = mint(Purpose::VerifyEmail, grace.context("registered")?).await?;
+    meter
+        .send(&verify_email::ENDPOINT, json!({ "token": token }))
+        .await?;
+    let lin = "lin@example.com";
+    setup.create(account(lin, PASSWORD, false)?).await?;
+    meter
+        .send(&resend_verification::ENDPOINT, json!({ "email": lin }))
+        .await?;
+    meter.note("an unverified account: the mail is sent");
+    let body = json!({ "email": EMAIL, "password": password });
+    meter.send(&login::ENDPOINT, body).await?;
+    let refresh_token = sign_in(&password).await?.refresh.expose().to_owned();
+    let body = json!({ "refresh_token": refresh_token });
+    meter.send(&refresh::ENDPOINT, body).await?;
+
+    let s = sign_in(&password).await?;
+    meter.bearer = Some(s.access.token.clone());
+    let body = json!({ "refresh_token": s.refresh.expose() });
+    meter.send(&logout::ENDPOINT, body).await?;
+    meter.note("with the refresh token");
+    meter.bearer = Some(sign_in(&password).await?.access.token);
+    let note = live_sessions().await?;
+    meter.send(&logout_all::ENDPOINT, Value::Null).await?;
+    meter.note(note);
+
+    meter
+        .send(&reset_password::ENDPOINT, json!({ "email": EMAIL }))
+        .await?;
+    meter.note("a known address: the mail is sent");
+    sign_in(&password).await?;
+    let note = live_sessions().await?;
+    let token = mint(Purpose::ResetPassword, user).await?;
+    password = "a brand new passphrase".into();
+    let body = json!({ "token": token, "new_password": password });
+    meter.send(&confirm_reset::ENDPOINT, body).await?;
+    meter.note(note);
+
+    sign_in(&password).await?;
+    meter.bearer = Some(sign_in(&password).await?.access.token);
+    let note = live_sessions().await?;
+    let new_password = "yet another passphrase";
+    let body = json!({ "current_password": password, "new_password": new_password });
+    meter.send(&change_password::ENDPOINT, body).await?;
+    meter.note(note);
+    password = new_password.into();
+
+    meter.bearer = Some(sign_in(&password).await?.access.token);
+    meter.send(&profile::ENDPOINT, Value::Null).await?;
+    meter.send(&permissions::ENDPOINT, Value::Null).await?;
+    let note = live_sessions().await?;
+    meter.send(&sessions::ENDPOINT, Value::Null).await?;
+    meter.note(note);
+    meter.path_id = Some(sign_in(&password).await?.session_id);
+    meter.send(&delete_session::ENDPOINT, Value::Null).await?;
+    meter.note("another of the caller's sessions");
+
+    meter.print();
+    Ok(())
+}
