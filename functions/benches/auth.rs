@@ -352,7 +352,7 @@ impl Meter {
             "change_password" => change_password::router(accounts, guard),
             "profile" => profile::router(guard),
             "permissions" => permissions::router(guard),
-            "sessions" => sessions::router(accounts, guard),
+            "sessions" => sessions::router(guard),
             "delete_session" => delete_session::router(accounts, guard),
             other => anyhow::bail!("no router for {other}"),
         })

@@ -24,7 +24,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::opaque::TokenHash;
-use crate::store::{Condition, Item, ItemStore, Key, Query, SortKey, StoreError, Write};
+use crate::store::{
+    Condition, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Query, SortKey, StoreError, Write,
+};
 use crate::users::repo::user_partition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,18 +260,26 @@ impl<'a> SessionRepo<'a> {
             .await
     }
 
-    /// Ends every session of a user but `keep`; returns how many ended.
+    /// Ends every session of a user but `keep`; returns how many ended. The deletes go in
+    /// transactions of up to [`MAX_TRANSACTION_WRITES`], one round trip for any usual number of
+    /// sessions.
     pub async fn end_all_but(
         &self,
         user_id: Uuid,
         keep: Option<Uuid>,
     ) -> Result<usize, StoreError> {
-        let mut ended = 0;
-        for session in self.list(user_id).await? {
-            if Some(session.id) != keep {
-                self.end(user_id, session.id).await?;
-                ended += 1;
-            }
+        let ending: Vec<Write> = self
+            .list(user_id)
+            .await?
+            .into_iter()
+            .filter(|session| Some(session.id) != keep)
+            .map(|session| Write::delete(session_key(user_id, session.id)))
+            .collect();
+        let ended = ending.len();
+        let mut ending = ending.into_iter().peekable();
+        while ending.peek().is_some() {
+            let batch: Vec<Write> = ending.by_ref().take(MAX_TRANSACTION_WRITES).collect();
+            self.store.transact(batch).await?;
         }
         Ok(ended)
     }
