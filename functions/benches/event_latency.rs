@@ -3,8 +3,9 @@
 //! queue, the queue pumped to the consumer, and the consumer's reaction committed, with the
 //! real feed pump, relay, queue pump and consumer running. Events go one at a time, each after
 //! the last one's reaction: first back to back (the feed pump is still busy with the previous
-//! event's follow-up changes), then each after a pause longer than the feed pump's idle pause.
-//! Prints min/median/p95/max of each.
+//! event's follow-up changes), then each after a pause longer than the feed pump's idle pause
+//! (an idle pump wakes on the commit rather than at its next poll). Prints min/median/p95/max
+//! of each.
 //!
 //! `cargo bench -p functions --bench event_latency -- [N]` (default: 50 events).
 

@@ -71,6 +71,8 @@ pub struct LocalDb {
     path: Arc<PathBuf>,
     /// Wakes receivers waiting on a queue of this process when a message arrives.
     arrivals: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+    /// Wakes readers of the change feed when a write of this process commits.
+    feed: Arc<Notify>,
 }
 
 impl fmt::Debug for LocalDb {
@@ -108,6 +110,7 @@ impl LocalDb {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path.to_owned()),
             arrivals: Arc::default(),
+            feed: Arc::default(),
         })
     }
 
@@ -127,6 +130,12 @@ impl LocalDb {
         })
         .await
         .map_err(|e| E::from(anyhow::Error::new(e).context("a database task did not finish")))?
+    }
+
+    /// The signal of commits to the change feed by this process (another process's writes
+    /// are only seen by polling).
+    pub(crate) fn feed_changes(&self) -> Arc<Notify> {
+        Arc::clone(&self.feed)
     }
 
     /// The signal of message arrivals on one queue, shared by every handle on that queue.

@@ -119,12 +119,18 @@ impl FeedPump {
         })
     }
 
-    /// Pumps until `shutdown` turns true; a batch in flight is finished first.
+    /// Pumps until `shutdown` turns true; a batch in flight is finished first. An idle pump
+    /// wakes when a write of this process commits, or after [`IDLE`] for anyone else's.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let changes = self.store.feed_changes();
         loop {
             if *shutdown.borrow() {
                 return;
             }
+            // Listening before reading, so a commit during the read is not missed.
+            let committed = changes.notified();
+            tokio::pin!(committed);
+            committed.as_mut().enable();
             let pause = match self.pump_once().await {
                 Ok(outcome) if outcome.failed_at.is_some() => RETRY,
                 Ok(outcome) if outcome.delivered == 0 => IDLE,
@@ -134,7 +140,13 @@ impl FeedPump {
                     RETRY
                 }
             };
-            if !pause.is_zero() {
+            if pause == IDLE {
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                    () = tokio::time::sleep(pause) => {}
+                    () = &mut committed => {}
+                }
+            } else if !pause.is_zero() {
                 tokio::select! {
                     _ = shutdown.wait_for(|stop| *stop) => return,
                     () = tokio::time::sleep(pause) => {}

@@ -24,6 +24,7 @@ use shared::store::{
     Condition, Item, ItemStore, Key, MAX_TRANSACTION_WRITES, Page, Query, RESERVED_ATTRIBUTES,
     StoreError, Write,
 };
+use tokio::sync::Notify;
 
 use feed::NewChange;
 pub use feed::{Change, ChangeKind};
@@ -64,6 +65,13 @@ impl LocalStore {
             .await
     }
 
+    /// Signalled whenever a write of this process commits, so a feed reader need not poll
+    /// for them. Register interest (`Notified::enable`) before reading the feed, or a commit
+    /// in between goes unnoticed until the next poll.
+    pub fn feed_changes(&self) -> Arc<Notify> {
+        self.db.feed_changes()
+    }
+
     /// Runs `work` in one write transaction at the clock's current time.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -71,7 +79,8 @@ impl LocalStore {
         F: FnOnce(&Connection, DateTime<Utc>) -> Result<T, StoreError> + Send + 'static,
     {
         let clock = Arc::clone(&self.clock);
-        self.db
+        let result = self
+            .db
             .run(move |conn| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -79,9 +88,11 @@ impl LocalStore {
                 // Read the time once the database is ours, so feed times follow feed order.
                 let result = work(&tx, clock.now())?;
                 tx.commit().context("committing a write")?;
-                Ok(result)
+                Ok::<_, StoreError>(result)
             })
-            .await
+            .await?;
+        self.db.feed_changes().notify_waiters();
+        Ok(result)
     }
 }
 
