@@ -50,32 +50,7 @@ pub fn field<T, E: std::fmt::Display>(name: &str, parsed: Result<T, E>) -> Resul
     parsed.map_err(|e| ApiError::Validation(vec![FieldError::new(name, e.to_string())]))
 }
 
-/// Collects the field errors of a request body's parsing, so a client learns every problem at once.
-#[derive(Debug, Default)]
-pub struct Fields(Vec<FieldError>);
-
-impl Fields {
-    /// The parsed value, or `None` with the field's error noted.
-    pub fn check<T, E: std::fmt::Display>(
-        &mut self,
-        field: &str,
-        parsed: Result<T, E>,
-    ) -> Option<T> {
-        match parsed {
-            Ok(value) => Some(value),
-            Err(e) => {
-                self.0.push(FieldError::new(field, e.to_string()));
-                None
-            }
-        }
-    }
-
-    /// `Ok` when no field failed.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.0))
-        }
-    }
+/// The error of one field, if it failed.
+pub fn invalid(name: &str, error: Option<impl std::fmt::Display>) -> Option<FieldError> {
+    error.map(|e| FieldError::new(name, e.to_string()))
 }

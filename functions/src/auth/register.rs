@@ -12,7 +12,7 @@ use shared::accounts::register::NewAccount;
 use shared::auth::password::Password;
 use shared::users::{Email, Name, Phone};
 
-use crate::auth::errors::Fields;
+use crate::auth::errors::invalid;
 use crate::auth::guard::{Client, Endpoint, Policy, route};
 use crate::http::{ApiError, Json};
 
@@ -43,28 +43,31 @@ async fn handle(
     Client(client): Client,
     Json(body): Json<Body>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut fields = Fields::default();
-    let email = fields.check("email", Email::parse(&body.email));
-    let name = fields.check("name", Name::parse(&body.name));
-    let phone = match body.phone.as_deref() {
-        Some(raw) => fields.check("phone", Phone::parse(raw)).map(Some),
-        None => Some(None),
-    };
-    let password = fields.check("password", Password::parse(body.password));
-    fields.finish()?;
-    let (Some(email), Some(name), Some(phone), Some(password)) = (email, name, phone, password)
-    else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "a field failed without an error"
-        )));
-    };
-    let account = NewAccount {
-        email,
-        name,
-        phone,
-        password,
-        verified: false,
-        extra_roles: Vec::new(),
+    let parsed = (
+        Email::parse(&body.email),
+        Name::parse(&body.name),
+        body.phone.as_deref().map(Phone::parse).transpose(),
+        Password::parse(body.password),
+    );
+    let account = match parsed {
+        (Ok(email), Ok(name), Ok(phone), Ok(password)) => NewAccount {
+            email,
+            name,
+            phone,
+            password,
+            verified: false,
+            extra_roles: Vec::new(),
+        },
+        // Every invalid field at once, so a client fixes them in one go.
+        (email, name, phone, password) => {
+            let errors = [
+                invalid("email", email.err()),
+                invalid("name", name.err()),
+                invalid("phone", phone.err()),
+                invalid("password", password.err()),
+            ];
+            return Err(ApiError::Validation(errors.into_iter().flatten().collect()));
+        }
     };
     let user = accounts.register(account, &client).await?;
     Ok((

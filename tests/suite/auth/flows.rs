@@ -257,6 +257,20 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(
     Ok(())
 }
 
+async fn registration_names_every_invalid_field(app: &impl AuthSystem) -> anyhow::Result<()> {
+    let body = json!({"email": "not an address", "name": " ", "password": "password1", "phone": "call me"});
+    let response = app.post("/register", body).await?;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await?;
+    assert_eq!(body["code"], "validation_failed");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["email", "name", "phone", "password"], "{body}");
+    Ok(())
+}
+
 async fn the_eleventh_failed_login_of_an_account_is_throttled(
     app: &impl AuthSystem,
 ) -> anyhow::Result<()> {
@@ -280,4 +294,5 @@ on_both_systems!(
     change_password_keeps_this_session_and_ends_the_others,
     a_wrong_password_and_an_unknown_email_get_the_same_answer,
     the_eleventh_failed_login_of_an_account_is_throttled,
+    registration_names_every_invalid_field,
 );
