@@ -3,42 +3,21 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use functions::auth::guard::Authenticator;
-use infra::compose::Backend;
-use infra::config::LocalConfig;
-use shared::accounts::register::NewAccount;
 use shared::accounts::{AccountError, ClientInfo};
-use shared::auth::keys::KeySet;
-use shared::auth::password::Password;
-use shared::clock::OsRandom;
-use shared::users::{Email, Name, UserStatus};
+use shared::users::UserStatus;
+use tests::local::{identity_backend, new_account};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 #[tokio::test]
 async fn disabling_an_account_stops_its_tokens_sessions_and_logins_at_once() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
-    let secrets = backend.secrets()?;
-    KeySet::load_or_create(
-        secrets.as_ref(),
-        backend.signing_keys_secret(),
-        backend.clock().now(),
-        &OsRandom,
-    )
-    .await?;
-    shared::rbac::seed::seed(backend.store()?.as_ref(), backend.clock().now()).await?;
+    let backend = identity_backend(dir.path()).await?;
     let accounts = backend.accounts()?;
     let issuer = backend.token_issuer()?;
     let guard = Authenticator::from_backend(&backend)?;
     let user = accounts
-        .create(NewAccount {
-            email: Email::parse("eve@example.com")?,
-            name: Name::parse("Eve")?,
-            phone: None,
-            password: Password::parse(PASSWORD.into())?,
-            verified: true,
-            extra_roles: Vec::new(),
-        })
+        .create(new_account("eve@example.com", PASSWORD, true)?)
         .await?;
     let client = ClientInfo::default();
     let signed_in = accounts
@@ -98,25 +77,10 @@ async fn a_login_stores_the_password_hashed_anew_when_the_parameters_changed() -
     // The same password hashed at a lower cost, as an older release would have stored it.
     const WEAK: &str = "$argon2id$v=19$m=4096,t=1,p=1$Tmy0iKqsPMfkypL2QDYx5A$EaqPdP15frgcKmZjkNFdKMNs0pvCGOcqPa/pC0zdscY";
     let dir = tempfile::tempdir()?;
-    let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
-    let secrets = backend.secrets()?;
-    KeySet::load_or_create(
-        secrets.as_ref(),
-        backend.signing_keys_secret(),
-        backend.clock().now(),
-        &OsRandom,
-    )
-    .await?;
+    let backend = identity_backend(dir.path()).await?;
     let accounts = backend.accounts()?;
     let user = accounts
-        .create(NewAccount {
-            email: Email::parse("old@example.com")?,
-            name: Name::parse("Old")?,
-            phone: None,
-            password: Password::parse(PASSWORD.into())?,
-            verified: true,
-            extra_roles: Vec::new(),
-        })
+        .create(new_account("old@example.com", PASSWORD, true)?)
         .await?;
     let weak = User {
         password_hash: PasswordHash(WEAK.into()),

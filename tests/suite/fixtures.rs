@@ -343,33 +343,18 @@ mod fed_to_their_handlers {
     #[tokio::test]
     async fn events_of_the_auth_functions_are_answered_by_their_functions() -> anyhow::Result<()> {
         use shared::accounts::ClientInfo;
-        use shared::accounts::register::NewAccount;
-        use shared::auth::password::Password;
-        use shared::users::{Email, Name};
 
         const PASSWORD: &str = "correct horse battery staple";
         let dir = tempfile::tempdir()?;
-        let backend = local_backend(&dir).await?;
-        let secrets = backend.secrets()?;
-        KeySet::load_or_create(
-            secrets.as_ref(),
-            backend.signing_keys_secret(),
-            backend.clock().now(),
-            &OsRandom,
-        )
-        .await?;
-        shared::rbac::seed::seed(backend.store()?.as_ref(), backend.clock().now()).await?;
+        let backend = tests::local::identity_backend(dir.path()).await?;
         let accounts = backend.accounts()?;
         let issuer = backend.token_issuer()?;
         accounts
-            .create(NewAccount {
-                email: Email::parse("ada@example.com")?,
-                name: Name::parse("Ada")?,
-                phone: None,
-                password: Password::parse(PASSWORD.into())?,
-                verified: true,
-                extra_roles: Vec::new(),
-            })
+            .create(tests::local::new_account(
+                "ada@example.com",
+                PASSWORD,
+                true,
+            )?)
             .await?;
         let app = app(functions::api::router(&backend)?);
 

@@ -76,3 +76,39 @@ impl Drop for BlobServer {
         self.task.abort();
     }
 }
+
+/// A local backend over `dir` as the local system starts it: the signing keys created and the
+/// role catalog seeded.
+pub async fn identity_backend(dir: &Path) -> anyhow::Result<infra::compose::Backend> {
+    let backend = infra::compose::Backend::local(infra::config::LocalConfig::new(
+        dir,
+        "http://127.0.0.1:3000",
+    ))
+    .await?;
+    let secrets = backend.secrets()?;
+    shared::auth::keys::KeySet::load_or_create(
+        secrets.as_ref(),
+        backend.signing_keys_secret(),
+        backend.clock().now(),
+        &OsRandom,
+    )
+    .await?;
+    shared::rbac::seed::seed(backend.store()?.as_ref(), backend.clock().now()).await?;
+    Ok(backend)
+}
+
+/// A new account's fields: `email`, named "Someone", with `password`, verified or not.
+pub fn new_account(
+    email: &str,
+    password: &str,
+    verified: bool,
+) -> anyhow::Result<shared::accounts::register::NewAccount> {
+    Ok(shared::accounts::register::NewAccount {
+        email: shared::users::Email::parse(email)?,
+        name: shared::users::Name::parse("Someone")?,
+        phone: None,
+        password: shared::auth::password::Password::parse(password.to_owned())?,
+        verified,
+        extra_roles: Vec::new(),
+    })
+}
