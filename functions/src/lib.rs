@@ -1,33 +1,31 @@
 //! The inbound side: everything that turns a request or an event into a use case call.
 //!
-//! - [`catalog`]: every function of the system and its trigger; template.yaml must agree.
+//! - [`wiring`]: the one table of every function of the system (its name, its trigger, how its
+//!   handler is built from the ports), and how a Lambda function runs its entry. The only
+//!   module that sees the composition root.
 //! - [`http`]: what every endpoint shares: problem+json errors, the JSON extractor, request
-//!   ids, security headers, limits; [`http::app`] wraps any endpoint router with all of it.
-//! - Endpoints, one file each, all of the same shape (route constants, `router(state)`, the
-//!   handler): [`system::health`], [`auth::jwks`]. [`api`] mounts them all on one router.
-//! - [`event`]: the handler shapes of SQS, stream and schedule functions;
-//!   [`maintenance`] holds the scheduled ones ([`maintenance::purge_expired`],
-//!   [`maintenance::reconcile_outbox`]).
+//!   ids, security headers, limits, deny by default; [`http::app`] wraps routes with all of it.
+//! - Endpoints, one file each, all of the same shape (the request type, `handler(ports)`, the
+//!   handler function): [`system::health`], [`auth`] (with the [`auth::guard`] every protected
+//!   route is mounted behind).
+//! - [`trigger`]: the handler shapes of queue, stream and schedule functions.
 //! - [`messaging`]: the event pipeline: the stream [`messaging::relay`], the events
 //!   [`messaging::consumer`] and the reactions it runs.
-//! - [`jobs`]: background jobs: one file per job type, the registry, the queue worker.
+//! - [`jobs`]: background jobs: the job types, the registry, the queue worker.
+//! - [`maintenance`]: the scheduled functions, each also a job type where running it on demand
+//!   makes sense.
 //! - [`telemetry`]: tracing setup.
-//! - [`local`]: the whole system in one process: the server, the mailbox pages, and the event
-//!   runtime that feeds the handlers real Lambda event types.
 //!
-//! - [`admin`]: the operator's command line (creating the signing key set on AWS or locally).
-//!
-//! `src/bin/` holds one thin main per Lambda function, `local` (the local system) and `admin`.
+//! `src/bin/` holds one main per Lambda function, each one line: `functions::lambda!(NAME);`.
+//! The whole system on one machine is the `local` crate (`functions/local`), which no Lambda
+//! function links.
 
-pub mod admin;
-pub mod api;
 pub mod auth;
-pub mod catalog;
-pub mod event;
 pub mod http;
 pub mod jobs;
-pub mod local;
 pub mod maintenance;
 pub mod messaging;
 pub mod system;
 pub mod telemetry;
+pub mod trigger;
+pub mod wiring;

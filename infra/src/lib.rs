@@ -10,13 +10,17 @@
 //! | mailer | [`mail::ses`] (SES) | [`mail::mailbox`] (JSON files in a directory) |
 //! | secrets | [`secrets::secrets_manager`] (Secrets Manager, cached) | [`secrets::local`] (owner-only files) |
 //!
+//! Each side sits behind a cargo feature, `aws` or `local`, so a Lambda function compiles
+//! and links only the AWS side; the local system and the tools enable both.
+//!
 //! [`compose`] is the composition root that picks one side for every port, from the
-//! configuration in [`config`]. [`store::codec`] is the wire form of an item both stores and the change feed share;
-//! [`local_db`] is the one SQLite database the local store and the local queues live in.
+//! configuration in [`config`]. [`local_db`] is the one SQLite database the local store and
+//! the local queues live in.
 
 pub mod blob;
 pub mod compose;
 pub mod config;
+#[cfg(feature = "local")]
 pub mod local_db;
 pub mod mail;
 pub mod queue;

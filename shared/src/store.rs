@@ -27,6 +27,8 @@
 //! feed written in the same transaction locally. The feed is read by the event runtime, not
 //! through this trait.
 
+pub mod wire;
+
 use std::fmt;
 
 use async_trait::async_trait;

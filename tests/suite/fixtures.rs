@@ -192,10 +192,10 @@ fn the_stream_sample_inserts_modifies_and_removes_items_in_the_tables_wire_form(
             .into_iter()
             .filter(|i| !i.is_empty())
         {
-            let item = infra::store::codec::from_image(image.clone()).with_context(|| {
+            let item = shared::store::wire::from_image(image.clone()).with_context(|| {
                 format!("{} image is not an item in wire form", record.event_name)
             })?;
-            let keys = infra::store::codec::from_image(change.keys.clone())
+            let keys = shared::store::wire::from_image(change.keys.clone())
                 .context("Keys hold pk and sk")?;
             assert_eq!(
                 item.key, keys.key,

@@ -18,7 +18,7 @@ use infra::blob::s3::S3Blobs;
 use infra::mail::ses::SesMailer;
 use infra::queue::sqs::SqsQueue;
 use infra::secrets::secrets_manager::SecretsManager;
-use infra::store::codec::EXPIRY_INDEX;
+use shared::store::wire::EXPIRY_INDEX;
 use infra::store::dynamo::DynamoStore;
 use shared::clock::{Clock, SystemClock};
 

@@ -1,23 +1,14 @@
 //! `PUT /api/v1/auth/change-password`: the current password for a new one; other sessions end.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::put;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::accounts::Accounts;
 use shared::auth::password::Password;
 
 use crate::auth::errors::field;
-use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
-use crate::http::{ApiError, Json};
-
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "change_password",
-    method: "PUT",
-    path: "/api/v1/auth/change-password",
-    policy: Policy::Authenticated,
-};
+use crate::auth::guard::Caller;
+use crate::http::{ApiError, Json, Handler};
 
 // No Debug: it holds passwords.
 #[derive(Deserialize)]
@@ -27,12 +18,8 @@ struct Body {
     new_password: String,
 }
 
-pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(
-        &ENDPOINT,
-        put(handle).with_state(accounts),
-        Some(authenticator),
-    )
+pub fn handler(accounts: Accounts) -> Handler {
+    crate::http::handler(handle, accounts)
 }
 
 async fn handle(

@@ -1,23 +1,13 @@
 //! `POST /api/v1/auth/confirm-reset`: a new password with a reset token; every session ends.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::accounts::Accounts;
 use shared::auth::password::Password;
 
 use crate::auth::errors::field;
-use crate::auth::guard::{Endpoint, Policy, route};
-use crate::http::{ApiError, Json};
-
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "confirm_reset",
-    method: "POST",
-    path: "/api/v1/auth/confirm-reset",
-    policy: Policy::Public,
-};
+use crate::http::{ApiError, Json, Handler};
 
 // No Debug: it holds a password and a token.
 #[derive(Deserialize)]
@@ -27,8 +17,8 @@ struct Body {
     new_password: String,
 }
 
-pub fn router(accounts: Accounts) -> Router {
-    route(&ENDPOINT, post(handle).with_state(accounts), None)
+pub fn handler(accounts: Accounts) -> Handler {
+    crate::http::handler(handle, accounts)
 }
 
 async fn handle(

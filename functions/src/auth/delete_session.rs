@@ -1,28 +1,15 @@
 //! `DELETE /api/v1/auth/sessions/{id}`: ends one of the caller's sessions.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::delete;
 use http::StatusCode;
 use shared::accounts::Accounts;
 use uuid::Uuid;
 
-use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
-use crate::http::ApiError;
+use crate::auth::guard::Caller;
+use crate::http::{Handler, ApiError};
 
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "delete_session",
-    method: "DELETE",
-    path: "/api/v1/auth/sessions/{id}",
-    policy: Policy::Authenticated,
-};
-
-pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(
-        &ENDPOINT,
-        delete(handle).with_state(accounts),
-        Some(authenticator),
-    )
+pub fn handler(accounts: Accounts) -> Handler {
+    crate::http::handler(handle, accounts)
 }
 
 async fn handle(

@@ -1,7 +1,8 @@
-//! The one authorization layer: every endpoint declares a [`Policy`], and [`route`] is the only
-//! way an endpoint reaches a router, so none is mounted without one.
+//! The one authorization layer. A route is mounted either with [`public`] or with
+//! [`protected`], which takes a [`Policy`] and an [`Authenticator`]: a protected route without
+//! an authenticator does not compile.
 //!
-//! A non-public route refuses a request before its handler runs unless it carries a valid
+//! A protected route refuses a request before its handler runs unless it carries a valid
 //! access token of an active user whose token version it names (401), and, for a permission
 //! policy, the caller holds the permission (403). The caller is read with one store query (the
 //! user and their roles) plus the role catalog, cached for a few seconds. Handlers take
@@ -15,9 +16,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
+use axum::routing::{MethodFilter, MethodRouter, on_service};
 use http::request::Parts;
-use http::{HeaderMap, header};
+use http::{HeaderMap, Method, header};
 use shared::accounts::ClientInfo;
 use shared::auth::access_token::{AccessTokens, TokenError};
 use shared::auth::key_cache::CachedKeySet;
@@ -27,13 +28,11 @@ use shared::rbac::{Assignment, CachedCatalog, Catalog};
 use shared::users::{User, UserRepo};
 use uuid::Uuid;
 
-use crate::http::ApiError;
+use crate::http::{ApiError, Handler};
 
-/// Who may call an endpoint.
+/// Who may call a protected endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
-    /// Anyone, without a token.
-    Public,
     /// Any active user with a valid token.
     Authenticated,
     /// Holders of this permission.
@@ -42,13 +41,39 @@ pub enum Policy {
     PermissionOrSelf(&'static str),
 }
 
-/// One endpoint: its function, its route, and who may call it.
+/// Whether a route asks for a token, and what its holder must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Endpoint {
-    pub function: &'static str,
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    Protected(Policy),
+}
+
+/// One route: its method, its path (API Gateway's `{param}` syntax, which axum shares) and who
+/// may call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
-    pub policy: Policy,
+    pub access: Access,
+}
+
+impl Route {
+    pub const fn public(method: &'static str, path: &'static str) -> Self {
+        Self {
+            method,
+            path,
+            access: Access::Public,
+        }
+    }
+
+    pub const fn protected(method: &'static str, path: &'static str, policy: Policy) -> Self {
+        Self {
+            method,
+            path,
+            access: Access::Protected(policy),
+        }
+    }
 }
 
 /// An authenticated caller, as read for this request.
@@ -80,17 +105,6 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn from_backend(backend: &infra::compose::Backend) -> anyhow::Result<Self> {
-        let store = backend.store()?;
-        Ok(Self {
-            tokens: backend.access_tokens()?,
-            keys: backend.signing_keys()?,
-            users: UserRepo::new(store.clone()),
-            catalog: CachedCatalog::new(store),
-            clock: backend.clock(),
-        })
-    }
-
     /// The role catalog, from the cache while it is fresh.
     pub async fn catalog(&self) -> Result<Arc<Catalog>, ApiError> {
         self.catalog.get().await.map_err(|e| {
@@ -160,26 +174,38 @@ fn unauthorized(detail: &str) -> ApiError {
     }
 }
 
-/// Mounts one endpoint's handler behind its policy. `authenticator` may be `None` only for
-/// public endpoints; a protected one without it refuses every request.
-pub fn route(
-    endpoint: &Endpoint,
-    handler: MethodRouter,
-    authenticator: Option<Authenticator>,
-) -> Router {
-    let guarded = handler.route_layer(from_fn_with_state(
-        (endpoint.policy, authenticator),
-        authorize,
-    ));
-    Router::new().route(endpoint.path, guarded)
+/// Mounts a public route: the handler runs for anyone.
+pub fn public(method: &str, path: &str, handler: Handler) -> anyhow::Result<Router> {
+    Ok(Router::new().route(path, on(method, handler)?))
+}
+
+/// Mounts a protected route: `authenticator` reads the caller and `policy` decides before the
+/// handler runs.
+pub fn protected(
+    method: &str,
+    path: &str,
+    policy: Policy,
+    handler: Handler,
+    authenticator: Authenticator,
+) -> anyhow::Result<Router> {
+    let guarded =
+        on(method, handler)?.route_layer(from_fn_with_state((policy, authenticator), authorize));
+    Ok(Router::new().route(path, guarded))
+}
+
+fn on(method: &str, handler: Handler) -> anyhow::Result<MethodRouter> {
+    let method = Method::from_bytes(method.as_bytes())?;
+    let filter = MethodFilter::try_from(method.clone())
+        .map_err(|e| anyhow::anyhow!("{method} cannot be routed: {e}"))?;
+    Ok(on_service(filter, handler))
 }
 
 async fn authorize(
-    State((policy, authenticator)): State<(Policy, Option<Authenticator>)>,
+    State((policy, authenticator)): State<(Policy, Authenticator)>,
     request: Request,
     next: Next,
 ) -> Response {
-    match check(policy, authenticator.as_ref(), request).await {
+    match check(policy, &authenticator, request).await {
         Ok(request) => next.run(request).await,
         Err(error) => error.into_response(),
     }
@@ -187,27 +213,12 @@ async fn authorize(
 
 async fn check(
     policy: Policy,
-    authenticator: Option<&Authenticator>,
+    authenticator: &Authenticator,
     request: Request,
 ) -> Result<Request, ApiError> {
-    if policy == Policy::Public {
-        return Ok(request);
-    }
-    let Some(authenticator) = authenticator else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "a protected route was mounted without an authenticator"
-        )));
-    };
     let (mut parts, body) = request.into_parts();
     let caller = authenticator.authenticate(&parts.headers).await?;
-    let allowed = match policy {
-        Policy::Public | Policy::Authenticated => true,
-        Policy::Permission(permission) => caller.has(permission),
-        Policy::PermissionOrSelf(permission) => {
-            caller.has(permission) || path_id(&mut parts).await == Some(caller.user.id)
-        }
-    };
-    if !allowed {
+    if !allows(policy, &caller, &mut parts).await {
         return Err(ApiError::Forbidden {
             code: "forbidden",
             detail: "the caller lacks the permission this needs".into(),
@@ -215,6 +226,17 @@ async fn check(
     }
     parts.extensions.insert(Arc::new(caller));
     Ok(Request::from_parts(parts, body))
+}
+
+/// Whether `policy` lets `caller` make this request.
+async fn allows(policy: Policy, caller: &Caller, parts: &mut Parts) -> bool {
+    match policy {
+        Policy::Authenticated => true,
+        Policy::Permission(permission) => caller.has(permission),
+        Policy::PermissionOrSelf(permission) => {
+            caller.has(permission) || path_id(parts).await == Some(caller.user.id)
+        }
+    }
 }
 
 async fn path_id(parts: &mut Parts) -> Option<Uuid> {
@@ -262,5 +284,168 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect());
         Ok(Client(ClientInfo { ip, user_agent }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use http::StatusCode;
+    use infra::compose::{Backend, LocalBackend};
+    use infra::config::LocalConfig;
+    use shared::accounts::register::NewAccount;
+    use shared::auth::keys::KeySet;
+    use shared::auth::password::Password;
+    use shared::clock::{OsRandom, SystemClock};
+    use shared::rbac::model::seeded_role_id;
+    use shared::rbac::seed::{MODERATOR, seed};
+    use shared::users::{Email, Name};
+    use tower::ServiceExt;
+
+    const PASSWORD: &str = "correct horse battery staple";
+
+    /// A seeded local backend with two verified users: a moderator (who holds `users:read`)
+    /// and a plain user (who holds nothing), and an access token for each.
+    struct Fixture {
+        authenticator: Authenticator,
+        moderator: (Uuid, String),
+        user: (Uuid, String),
+        _dir: tempfile::TempDir,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalConfig::new(dir.path(), "http://127.0.0.1:3000");
+        let backend = LocalBackend::open(config, Arc::new(SystemClock), Arc::new(OsRandom))
+            .await
+            .unwrap();
+        let secrets = backend.secrets().unwrap();
+        let secret = &backend.settings().signing_keys_secret;
+        KeySet::load_or_create(secrets.as_ref(), secret, backend.clock().now(), &OsRandom)
+            .await
+            .unwrap();
+        seed(backend.store().unwrap().as_ref(), backend.clock().now())
+            .await
+            .unwrap();
+        let accounts = backend.accounts().unwrap();
+        let issuer = backend.token_issuer().unwrap();
+        let mut signed_in = Vec::new();
+        for (email, roles) in [
+            ("mod@example.com", vec![seeded_role_id(MODERATOR)]),
+            ("user@example.com", vec![]),
+        ] {
+            let user = accounts
+                .create(NewAccount {
+                    email: Email::parse(email).unwrap(),
+                    name: Name::parse("Someone").unwrap(),
+                    phone: None,
+                    password: Password::parse(PASSWORD.to_owned()).unwrap(),
+                    verified: true,
+                    extra_roles: roles,
+                })
+                .await
+                .unwrap();
+            let session = accounts
+                .login(&issuer, email, PASSWORD, &ClientInfo::default())
+                .await
+                .unwrap();
+            signed_in.push((user.id, session.access.token));
+        }
+        let store = backend.store().unwrap();
+        let user = signed_in.pop().unwrap();
+        let moderator = signed_in.pop().unwrap();
+        Fixture {
+            authenticator: Authenticator {
+                tokens: backend.access_tokens().unwrap(),
+                keys: backend.signing_keys().unwrap(),
+                users: UserRepo::new(store.clone()),
+                catalog: CachedCatalog::new(store),
+                clock: backend.clock(),
+            },
+            moderator,
+            user,
+            _dir: dir,
+        }
+    }
+
+    fn ok() -> Handler {
+        crate::http::handler(|caller: Caller| async move { caller.user.id.to_string() }, ())
+    }
+
+    /// The status of `GET uri` on a route of `path` mounted behind `policy`, with `token`.
+    async fn status(
+        fixture: &Fixture,
+        policy: Policy,
+        path: &str,
+        uri: &str,
+        token: Option<&str>,
+    ) -> StatusCode {
+        let router = protected("GET", path, policy, ok(), fixture.authenticator.clone()).unwrap();
+        let mut request = http::Request::get(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = router
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        response.status()
+    }
+
+    #[tokio::test]
+    async fn every_policy_lets_through_exactly_whom_it_names() {
+        let f = fixture().await;
+        let (moderator, user) = (f.moderator.1.as_str(), f.user.1.as_str());
+        let own = format!("/users/{}", f.user.0);
+        let other = format!("/users/{}", f.moderator.0);
+        let read = Policy::Permission("users:read");
+        let read_or_self = Policy::PermissionOrSelf("users:read");
+        let cases = [
+            (Policy::Authenticated, "/me", "/me", Some(user), StatusCode::OK),
+            (Policy::Authenticated, "/me", "/me", None, StatusCode::UNAUTHORIZED),
+            (read, "/users", "/users", Some(moderator), StatusCode::OK),
+            (read, "/users", "/users", Some(user), StatusCode::FORBIDDEN),
+            (read, "/users", "/users", None, StatusCode::UNAUTHORIZED),
+            (read_or_self, "/users/{id}", &own, Some(user), StatusCode::OK),
+            (read_or_self, "/users/{id}", &other, Some(user), StatusCode::FORBIDDEN),
+            (read_or_self, "/users/{id}", &own, Some(moderator), StatusCode::OK),
+            (read_or_self, "/users/{id}", "/users/not-an-id", Some(user), StatusCode::FORBIDDEN),
+            (read_or_self, "/users/{id}", &own, None, StatusCode::UNAUTHORIZED),
+            (Policy::Authenticated, "/me", "/me", Some("garbage"), StatusCode::UNAUTHORIZED),
+        ];
+        for (policy, path, uri, token, expected) in cases {
+            let who = match token {
+                Some(t) if t == moderator => "the moderator",
+                Some(t) if t == user => "the user",
+                Some(_) => "a garbage token",
+                None => "no token",
+            };
+            assert_eq!(
+                status(&f, policy, path, uri, token).await,
+                expected,
+                "{policy:?} on {uri} with {who}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_public_route_needs_no_token_and_names_no_caller() {
+        let open = crate::http::handler(|| async { "open" }, ());
+        let router = public("GET", "/open", open).unwrap();
+        let request = http::Request::get("/open").body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+
+        // A handler that asks for a caller behind a public route serves no one.
+        let router = public("GET", "/who", ok()).unwrap();
+        let request = http::Request::get("/who").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn a_route_refuses_a_method_it_cannot_name() {
+        assert!(public("NOT A METHOD", "/x", ok()).is_err());
     }
 }

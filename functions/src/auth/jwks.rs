@@ -6,22 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use bytes::Bytes;
 use http::header;
 use shared::auth::keys::KeySet;
 use shared::cache::TtlCache;
 use shared::secrets::Secrets;
 
-use crate::http::ApiError;
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "jwks";
-pub const METHOD: &str = "GET";
-pub const PATH: &str = "/.well-known/jwks.json";
+use crate::http::{ApiError, Handler};
 
 /// How long a parsed key set is reused before it is read again.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -71,8 +64,8 @@ impl PublicKeys {
     }
 }
 
-pub fn router(keys: PublicKeys) -> Router {
-    Router::new().route(PATH, get(handle)).with_state(keys)
+pub fn handler(keys: PublicKeys) -> Handler {
+    crate::http::handler(handle, keys)
 }
 
 async fn handle(State(keys): State<PublicKeys>) -> Result<impl IntoResponse, ApiError> {
@@ -103,6 +96,8 @@ mod tests {
     use shared::clock::OsRandom;
     use shared::secrets::SecretsError;
     use tower::ServiceExt;
+
+    use crate::auth::guard::{self, Route};
 
     #[derive(Debug, Default)]
     struct CountingSecrets {
@@ -136,29 +131,26 @@ mod tests {
 
     async fn with_key_set() -> (Arc<CountingSecrets>, KeySet) {
         let secrets = Arc::new(CountingSecrets::default());
-        let set = KeySet::load_or_create(secrets.as_ref(), "keys", Utc::now(), &OsRandom).await;
-        let Ok(set) = set else { panic!("{set:?}") };
+        let set = KeySet::load_or_create(secrets.as_ref(), "keys", Utc::now(), &OsRandom)
+            .await
+            .unwrap();
         secrets.reads.store(0, Ordering::SeqCst);
         (secrets, set)
     }
 
     async fn get_jwks(keys: PublicKeys) -> (http::Response<()>, serde_json::Value) {
-        let request = http::Request::get(PATH)
-            .body(Body::empty())
-            .unwrap_or_default();
-        let response = crate::http::app(router(keys))
+        let route = Route::public("GET", "/.well-known/jwks.json");
+        let routes = guard::public(route.method, route.path, handler(keys)).unwrap();
+        let request = http::Request::get(route.path).body(Body::empty()).unwrap();
+        let response = crate::http::app(routes, &[route])
             .oneshot(request)
             .await
-            .unwrap_or_else(|e| match e {});
+            .unwrap();
         let (parts, body) = response.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let bytes = body.collect().await.unwrap().to_bytes();
         (
             http::Response::from_parts(parts, ()),
-            serde_json::from_slice(&bytes).unwrap_or_default(),
+            serde_json::from_slice(&bytes).unwrap(),
         )
     }
 
@@ -168,7 +160,7 @@ mod tests {
         let (response, body) = get_jwks(PublicKeys::new(secrets, "keys")).await;
         assert_eq!(response.status(), http::StatusCode::OK);
         assert_eq!(response.headers()[header::CACHE_CONTROL], CACHE_CONTROL);
-        let keys = body["keys"].as_array().cloned().unwrap_or_default();
+        let keys = body["keys"].as_array().unwrap();
         assert_eq!(keys.len(), set.keys.len());
         assert_eq!(keys[0]["kty"], "OKP");
         assert_eq!(keys[0]["crv"], "Ed25519");

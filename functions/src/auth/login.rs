@@ -1,22 +1,13 @@
 //! `POST /api/v1/auth/login`: email and password for an access and a refresh token.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use serde::Deserialize;
 use serde_json::Value;
 use shared::accounts::{Accounts, TokenIssuer};
 
-use crate::auth::guard::{Client, Endpoint, Policy, route};
+use crate::auth::guard::Client;
 use crate::auth::views::token_pair;
-use crate::http::{ApiError, Json};
-
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "login",
-    method: "POST",
-    path: "/api/v1/auth/login",
-    policy: Policy::Public,
-};
+use crate::http::{ApiError, Json, Handler};
 
 // No Debug: it holds a password.
 #[derive(Deserialize)]
@@ -26,8 +17,8 @@ struct Body {
     password: String,
 }
 
-pub fn router(accounts: Accounts, issuer: TokenIssuer) -> Router {
-    route(&ENDPOINT, post(handle).with_state((accounts, issuer)), None)
+pub fn handler(accounts: Accounts, issuer: TokenIssuer) -> Handler {
+    crate::http::handler(handle, (accounts, issuer))
 }
 
 async fn handle(

@@ -1,22 +1,13 @@
 //! `POST /api/v1/auth/logout`: ends this session (or the one of the refresh token sent along).
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use bytes::Bytes;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::accounts::Accounts;
 
-use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
-use crate::http::ApiError;
-
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "logout",
-    method: "POST",
-    path: "/api/v1/auth/logout",
-    policy: Policy::Authenticated,
-};
+use crate::auth::guard::Caller;
+use crate::http::{Handler, ApiError};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -25,12 +16,8 @@ struct Body {
     refresh_token: Option<String>,
 }
 
-pub fn router(accounts: Accounts, authenticator: Authenticator) -> Router {
-    route(
-        &ENDPOINT,
-        post(handle).with_state(accounts),
-        Some(authenticator),
-    )
+pub fn handler(accounts: Accounts) -> Handler {
+    crate::http::handler(handle, accounts)
 }
 
 async fn handle(

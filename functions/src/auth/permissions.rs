@@ -1,24 +1,14 @@
 //! `GET /api/v1/auth/permissions`: what the caller may do, and which role grants it.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
+use crate::auth::guard::{Authenticator, Caller};
 use crate::auth::views::all;
-use crate::http::ApiError;
+use crate::http::{Handler, ApiError};
 
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "permissions",
-    method: "GET",
-    path: "/api/v1/auth/permissions",
-    policy: Policy::Authenticated,
-};
-
-pub fn router(authenticator: Authenticator) -> Router {
-    let handler = get(handle).with_state(authenticator.clone());
-    route(&ENDPOINT, handler, Some(authenticator))
+pub fn handler(authenticator: Authenticator) -> Handler {
+    crate::http::handler(handle, authenticator)
 }
 
 async fn handle(

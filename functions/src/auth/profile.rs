@@ -1,24 +1,14 @@
 //! `GET /api/v1/auth/profile`: the caller, their roles and permissions — all read with the
 //! caller by the guard, so this costs no store call of its own.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
-use crate::http::ApiError;
+use crate::auth::guard::{Authenticator, Caller};
+use crate::http::{Handler, ApiError};
 
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "profile",
-    method: "GET",
-    path: "/api/v1/auth/profile",
-    policy: Policy::Authenticated,
-};
-
-pub fn router(authenticator: Authenticator) -> Router {
-    let handler = get(handle).with_state(authenticator.clone());
-    route(&ENDPOINT, handler, Some(authenticator))
+pub fn handler(authenticator: Authenticator) -> Handler {
+    crate::http::handler(handle, authenticator)
 }
 
 async fn handle(

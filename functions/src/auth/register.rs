@@ -1,9 +1,7 @@
 //! `POST /api/v1/auth/register`: a new, unverified account; the verification mail follows.
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::post;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,15 +11,8 @@ use shared::auth::password::Password;
 use shared::users::{Email, Name, Phone};
 
 use crate::auth::errors::invalid;
-use crate::auth::guard::{Client, Endpoint, Policy, route};
-use crate::http::{ApiError, Json};
-
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "register",
-    method: "POST",
-    path: "/api/v1/auth/register",
-    policy: Policy::Public,
-};
+use crate::auth::guard::Client;
+use crate::http::{ApiError, Json, Handler};
 
 // No Debug: it holds a password.
 #[derive(Deserialize)]
@@ -34,8 +25,8 @@ struct Body {
     phone: Option<String>,
 }
 
-pub fn router(accounts: Accounts) -> Router {
-    route(&ENDPOINT, post(handle).with_state(accounts), None)
+pub fn handler(accounts: Accounts) -> Handler {
+    crate::http::handler(handle, accounts)
 }
 
 async fn handle(

@@ -1,23 +1,14 @@
 //! `POST /api/v1/auth/reset-password`: mails a reset link; 202 whatever the address.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use http::StatusCode;
 use serde::Deserialize;
 use shared::accounts::Accounts;
 use shared::users::Email;
 
 use crate::auth::errors::field;
-use crate::auth::guard::{Client, Endpoint, Policy, route};
-use crate::http::{ApiError, Json};
-
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "reset_password",
-    method: "POST",
-    path: "/api/v1/auth/reset-password",
-    policy: Policy::Public,
-};
+use crate::auth::guard::Client;
+use crate::http::{ApiError, Json, Handler};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,8 +16,8 @@ struct Body {
     email: String,
 }
 
-pub fn router(accounts: Accounts) -> Router {
-    route(&ENDPOINT, post(handle).with_state(accounts), None)
+pub fn handler(accounts: Accounts) -> Handler {
+    crate::http::handler(handle, accounts)
 }
 
 async fn handle(

@@ -1,24 +1,16 @@
 //! `GET /api/v1/auth/sessions`: the caller's live sessions, the current one marked. They were
 //! read with the caller, so this costs no store call of its own.
 
-use axum::Router;
-use axum::routing::get;
 use serde_json::{Value, json};
 use shared::accounts::logout::live;
 use shared::auth::session::Session;
 
-use crate::auth::guard::{Authenticator, Caller, Endpoint, Policy, route};
+use crate::auth::guard::Caller;
 use crate::auth::views::all;
+use crate::http::Handler;
 
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "sessions",
-    method: "GET",
-    path: "/api/v1/auth/sessions",
-    policy: Policy::Authenticated,
-};
-
-pub fn router(authenticator: Authenticator) -> Router {
-    route(&ENDPOINT, get(handle), Some(authenticator))
+pub fn handler() -> Handler {
+    crate::http::handler(handle, ())
 }
 
 async fn handle(caller: Caller) -> axum::Json<Value> {

@@ -1,21 +1,11 @@
 //! `POST /api/v1/auth/verify-email`: uses a verification token from the mail.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::accounts::Accounts;
 
-use crate::auth::guard::{Endpoint, Policy, route};
-use crate::http::{ApiError, Json};
-
-pub const ENDPOINT: Endpoint = Endpoint {
-    function: "verify_email",
-    method: "POST",
-    path: "/api/v1/auth/verify-email",
-    policy: Policy::Public,
-};
+use crate::http::{ApiError, Json, Handler};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,8 +13,8 @@ struct Body {
     token: String,
 }
 
-pub fn router(accounts: Accounts) -> Router {
-    route(&ENDPOINT, post(handle).with_state(accounts), None)
+pub fn handler(accounts: Accounts) -> Handler {
+    crate::http::handler(handle, accounts)
 }
 
 async fn handle(

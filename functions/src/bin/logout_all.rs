@@ -1,17 +1,3 @@
 //! The `logout_all` function: `POST /api/v1/auth/logout-all`.
 
-use functions::auth::guard::Authenticator;
-use functions::auth::logout_all;
-use functions::http::app;
-use infra::compose::Backend;
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::telemetry::init();
-    let backend = Backend::aws_from_env().await?;
-    lambda_http::run(app(logout_all::router(
-        backend.accounts()?,
-        Authenticator::from_backend(&backend)?,
-    )))
-    .await
-}
+functions::lambda!(LOGOUT_ALL);

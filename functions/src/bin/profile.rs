@@ -1,13 +1,3 @@
 //! The `profile` function: `GET /api/v1/auth/profile`.
 
-use functions::auth::guard::Authenticator;
-use functions::auth::profile;
-use functions::http::app;
-use infra::compose::Backend;
-
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    functions::telemetry::init();
-    let backend = Backend::aws_from_env().await?;
-    lambda_http::run(app(profile::router(Authenticator::from_backend(&backend)?))).await
-}
+functions::lambda!(PROFILE);

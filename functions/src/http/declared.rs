@@ -1,5 +1,5 @@
 //! Deny by default: a route answers only when its method and path are declared with a policy
-//! (in [`crate::api::ENDPOINTS`], or the local system's own table). A route mounted without a
+//! (in [`crate::wiring::FUNCTIONS`], or the local system's own table). A route mounted without a
 //! declaration is refused with 403 before its handler runs, and the omission is logged.
 
 use axum::extract::{MatchedPath, Request, State};
@@ -7,14 +7,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::Method;
 
-use crate::auth::guard::Endpoint;
+use std::sync::Arc;
+
+use crate::auth::guard::Route;
 use crate::http::ApiError;
 
-/// The tables of declared routes an app serves.
-pub type Declared = &'static [&'static [Endpoint]];
-
-/// The declared endpoint a request was routed to, if any.
-pub fn declaration(declared: Declared, method: &Method, path: &str) -> Option<&'static Endpoint> {
+/// The declared route a request was routed to, if any.
+pub fn declaration<'a>(declared: &'a [Route], method: &Method, path: &str) -> Option<&'a Route> {
     // axum answers HEAD with a GET route.
     let method = if method == Method::HEAD {
         Method::GET.as_str()
@@ -23,12 +22,11 @@ pub fn declaration(declared: Declared, method: &Method, path: &str) -> Option<&'
     };
     declared
         .iter()
-        .flat_map(|table| table.iter())
-        .find(|e| e.method == method && e.path == path)
+        .find(|r| r.method == method && r.path == path)
 }
 
 pub(crate) async fn only_declared(
-    State(declared): State<Declared>,
+    State(declared): State<Arc<[Route]>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -37,7 +35,7 @@ pub(crate) async fn only_declared(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
     match path {
-        Some(path) if declaration(declared, request.method(), &path).is_some() => {
+        Some(path) if declaration(&declared, request.method(), &path).is_some() => {
             next.run(request).await
         }
         path => {

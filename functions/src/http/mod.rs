@@ -10,8 +10,10 @@
 //!   routes);
 //! - a panicking handler answered with an opaque 500 ([`panic`]).
 //!
-//! A Lambda main runs `app(endpoint::router(state))` under lambda_http; the local server runs
-//! `app(api::router(..))` with every endpoint. The same stack serves both, so they behave alike.
+//! An endpoint is a [`Handler`]: its async function and state, erased, so the wiring can mount it
+//! on the route its declaration names ([`crate::wiring`]). A Lambda function runs `app` over its
+//! one route under lambda_http; the local server runs it over every route. The same stack serves
+//! both, so they behave alike.
 
 pub mod declared;
 pub mod fallback;
@@ -22,20 +24,40 @@ pub mod panic;
 pub mod problem;
 pub mod request_id;
 
+use std::convert::Infallible;
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Response;
 use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
+
+use crate::auth::guard::Route;
 
 pub use json::Json;
 pub use limits::MAX_BODY_BYTES;
 pub use problem::{ApiError, FieldError, PROBLEM_JSON, Problem};
 pub use request_id::RequestId;
 
+/// One endpoint's handler with its state, ready to be mounted on any route.
+pub type Handler = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// The [`Handler`] of an axum handler function and the state it takes.
+pub fn handler<H, T, S>(handler: H, state: S) -> Handler
+where
+    H: axum::handler::Handler<T, S> + Sync,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    BoxCloneSyncService::new(handler.with_state(state))
+}
+
 /// Wraps endpoint routes with the API's fallbacks and middleware, bodies limited to
-/// [`MAX_BODY_BYTES`]. Only the routes of [`crate::api::ENDPOINTS`] answer.
-pub fn app(routes: Router) -> Router {
-    app_of_limited(limit(routes, MAX_BODY_BYTES), &[crate::api::ENDPOINTS])
+/// [`MAX_BODY_BYTES`]. Only the `declared` routes answer.
+pub fn app(routes: Router, declared: &[Route]) -> Router {
+    app_of_limited(limit(routes, MAX_BODY_BYTES), declared)
 }
 
 /// Limits the bodies of these routes (those present now) to `max` bytes, answering 413 above.
@@ -48,7 +70,8 @@ pub fn limit(routes: Router, max: usize) -> Router {
 /// [`app`] for routes that each went through [`limit`] already, so groups of routes can have
 /// limits of their own (the local blob store takes uploads larger than any API body), and that
 /// are declared in the `declared` tables.
-pub fn app_of_limited(routes: Router, declared: declared::Declared) -> Router {
+pub fn app_of_limited(routes: Router, declared: &[Route]) -> Router {
+    let declared: Arc<[Route]> = declared.into();
     routes
         .route_layer(from_fn_with_state(declared, declared::only_declared))
         .fallback(fallback::not_found)
@@ -66,7 +89,6 @@ pub fn app_of_limited(routes: Router, declared: declared::Declared) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::guard::{Endpoint, Policy};
     use axum::body::Body;
     use axum::extract::Path;
     use axum::response::Response;
@@ -76,17 +98,12 @@ mod tests {
     use serde_json::{Value, json};
     use tower::ServiceExt;
 
-    const fn public(method: &'static str, path: &'static str) -> Endpoint {
-        Endpoint {
-            function: "test",
-            method,
-            path,
-            policy: Policy::Public,
-        }
+    const fn public(method: &'static str, path: &'static str) -> Route {
+        Route::public(method, path)
     }
 
     /// The test routes' declarations; `/undeclared` is left out on purpose.
-    const TEST_ROUTES: &[Endpoint] = &[
+    const TEST_ROUTES: &[Route] = &[
         public("POST", "/echo"),
         public("GET", "/items/{n}"),
         public("GET", "/fail"),
@@ -130,7 +147,7 @@ mod tests {
     }
 
     fn test_app_of(routes: Router) -> Router {
-        app_of_limited(limit(routes, MAX_BODY_BYTES), &[TEST_ROUTES])
+        app_of_limited(limit(routes, MAX_BODY_BYTES), TEST_ROUTES)
     }
 
     async fn send(request: Request<Body>) -> (Response<()>, Value) {
@@ -273,7 +290,7 @@ mod tests {
         let echo_len = || post(|body: bytes::Bytes| async move { body.len().to_string() });
         let small = limit(Router::new().route("/small", echo_len()), 10);
         let large = limit(Router::new().route("/large", echo_len()), 100);
-        let app = app_of_limited(small.merge(large), &[TEST_ROUTES]);
+        let app = app_of_limited(small.merge(large), TEST_ROUTES);
         let send = |uri: &str| {
             let request = Request::post(uri)
                 .body(Body::from(vec![b'x'; 50]))

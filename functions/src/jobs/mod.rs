@@ -1,16 +1,14 @@
 //! Background jobs: the job types, the registry that runs them by name, and the worker.
 //!
-//! A job type is one file with its payload type and its handler, implementing [`JobType`]
-//! ([`send_email`], [`purge_expired`], [`redrive_stuck_jobs`],
-//! [`cleanup_unverified_users`]). To add one: write the file,
-//! then register it in [`registry::standard`]. Enqueue it with [`shared::jobs::enqueue`].
+//! A job type is one file with its payload type (a [`JobPayload`], which names the type) and its
+//! handler, implementing [`JobType`] ([`send_email`], [`purge_expired`]; the maintenance jobs
+//! live with their schedules in [`crate::maintenance`]). To add one: write the file, then
+//! register it in [`crate::wiring::job_types`]. Enqueue it with [`shared::jobs::enqueue`] and
+//! `NewJob::of(&payload)`.
 //!
 //! The [`worker`] consumes the job queue: it loads the job record, runs the job through the
 //! [`registry::Registry`], records the outcome and tells the queue when to deliver it again.
 
-pub mod cleanup_unverified_users;
-pub mod purge_expired;
-pub mod redrive_stuck_jobs;
 pub mod registry;
 pub mod send_email;
 pub mod worker;
@@ -18,13 +16,12 @@ pub mod worker;
 use std::fmt;
 
 use async_trait::async_trait;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
+pub use shared::jobs::JobPayload;
 
-/// How a job attempt failed.
+/// How a job attempt failed. (How a job *record* failed to change is [`shared::jobs::JobError`].)
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
+pub enum JobFailure {
     /// Worth another attempt later (a provider outage, a throttle).
     #[error("{0:#}")]
     Retryable(anyhow::Error),
@@ -33,26 +30,17 @@ pub enum JobError {
     Permanent(anyhow::Error),
 }
 
-impl JobError {
+impl JobFailure {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, JobError::Retryable(_))
+        matches!(self, JobFailure::Retryable(_))
     }
 }
 
-/// One kind of job.
+/// One kind of job: the handler of one [`JobPayload`] type.
 #[async_trait]
 pub trait JobType: Send + Sync + fmt::Debug + 'static {
-    /// The name jobs of this type are enqueued under.
-    const NAME: &'static str;
-    /// Whether the payload holds a secret (a link token): the worker then drops it from the job
-    /// record once the job succeeded.
-    const SENSITIVE: bool = false;
-    type Payload: DeserializeOwned + Serialize + Send;
+    type Payload: JobPayload;
 
     /// Runs one attempt; the value returned is kept as the job's result.
-    async fn run(&self, payload: Self::Payload) -> Result<Value, JobError>;
+    async fn run(&self, payload: Self::Payload) -> Result<Value, JobFailure>;
 }
-
-/// The payload of a job type that needs no input.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct NoPayload {}

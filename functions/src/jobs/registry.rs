@@ -6,19 +6,13 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use infra::compose::Backend;
 use serde_json::Value;
-use shared::clock::OsRandom;
 
-use crate::jobs::cleanup_unverified_users::CleanupUnverifiedUsers;
-use crate::jobs::purge_expired::PurgeExpiredJob;
-use crate::jobs::redrive_stuck_jobs::RedriveStuckJobs;
-use crate::jobs::send_email::SendEmail;
-use crate::jobs::{JobError, JobType};
+use crate::jobs::{JobFailure, JobPayload, JobType};
 
 #[async_trait]
 trait Runner: Send + Sync + fmt::Debug {
-    async fn run(&self, payload: Value) -> Result<Value, JobError>;
+    async fn run(&self, payload: Value) -> Result<Value, JobFailure>;
     fn sensitive(&self) -> bool;
 }
 
@@ -27,17 +21,20 @@ struct Typed<J>(J);
 
 #[async_trait]
 impl<J: JobType> Runner for Typed<J> {
-    async fn run(&self, payload: Value) -> Result<Value, JobError> {
+    async fn run(&self, payload: Value) -> Result<Value, JobFailure> {
         let payload = serde_json::from_value(payload).map_err(|e| {
-            JobError::Permanent(
-                anyhow!(e).context(format!("the payload is not a {} payload", J::NAME)),
+            JobFailure::Permanent(
+                anyhow!(e).context(format!(
+                    "the payload is not a {} payload",
+                    J::Payload::JOB_TYPE
+                )),
             )
         })?;
         self.0.run(payload).await
     }
 
     fn sensitive(&self) -> bool {
-        J::SENSITIVE
+        J::Payload::SENSITIVE
     }
 }
 
@@ -54,7 +51,7 @@ impl Registry {
 
     /// Adds a job type; a later one of the same name replaces an earlier one.
     pub fn with<J: JobType>(mut self, job: J) -> Self {
-        self.types.insert(J::NAME, Arc::new(Typed(job)));
+        self.types.insert(J::Payload::JOB_TYPE, Arc::new(Typed(job)));
         self
     }
 
@@ -64,10 +61,10 @@ impl Registry {
 
     /// Runs a job of type `name`. An unknown type, or a payload that does not fit it, is a
     /// permanent failure.
-    pub async fn run(&self, name: &str, payload: Value) -> Result<Value, JobError> {
+    pub async fn run(&self, name: &str, payload: Value) -> Result<Value, JobFailure> {
         match self.types.get(name) {
             Some(runner) => runner.run(payload).await,
-            None => Err(JobError::Permanent(anyhow!(
+            None => Err(JobFailure::Permanent(anyhow!(
                 "no job type is registered as {name:?}"
             ))),
         }
@@ -76,21 +73,6 @@ impl Registry {
     pub fn is_sensitive(&self, name: &str) -> bool {
         self.types.get(name).is_some_and(|r| r.sensitive())
     }
-}
-
-/// Every job type of the system, built over the backend.
-pub fn standard(backend: &Backend) -> anyhow::Result<Registry> {
-    Ok(Registry::new()
-        .with(SendEmail::new(
-            backend.mailer()?,
-            backend.store()?,
-            backend.clock(),
-            Arc::new(OsRandom),
-            backend.app_url()?,
-        ))
-        .with(PurgeExpiredJob::new(backend.store()?))
-        .with(RedriveStuckJobs::from_backend(backend)?)
-        .with(CleanupUnverifiedUsers::from_backend(backend)?))
 }
 
 #[cfg(test)]
@@ -107,11 +89,14 @@ mod tests {
         n: i64,
     }
 
+    impl JobPayload for Number {
+        const JOB_TYPE: &'static str = "double";
+    }
+
     #[async_trait]
     impl JobType for Double {
-        const NAME: &'static str = "double";
         type Payload = Number;
-        async fn run(&self, payload: Number) -> Result<Value, JobError> {
+        async fn run(&self, payload: Number) -> Result<Value, JobFailure> {
             Ok(json!(payload.n * 2))
         }
     }
@@ -132,11 +117,11 @@ mod tests {
         let registry = Registry::new().with(Double);
         assert!(matches!(
             registry.run("triple", json!({"n": 1})).await,
-            Err(JobError::Permanent(_))
+            Err(JobFailure::Permanent(_))
         ));
         assert!(matches!(
             registry.run("double", json!({"n": "x"})).await,
-            Err(JobError::Permanent(_))
+            Err(JobFailure::Permanent(_))
         ));
     }
 }

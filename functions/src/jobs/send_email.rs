@@ -18,7 +18,7 @@ use shared::store::ItemStore;
 use shared::users::UserRepo;
 use uuid::Uuid;
 
-use crate::jobs::{JobError, JobType};
+use crate::jobs::{JobFailure, JobPayload, JobType};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -27,6 +27,12 @@ pub enum SendEmailPayload {
     ToUser { template: Template, user_id: Uuid },
     /// A mail to an address, without a one-time link.
     ToAddress(EmailRequest),
+}
+
+impl JobPayload for SendEmailPayload {
+    const JOB_TYPE: &'static str = "send_email";
+    /// A sent mail may hold a one-time link; the payload itself never does.
+    const SENSITIVE: bool = true;
 }
 
 #[derive(Debug, Clone)]
@@ -61,12 +67,12 @@ impl SendEmail {
         &self,
         template: Template,
         user_id: Uuid,
-    ) -> Result<Option<EmailRequest>, JobError> {
+    ) -> Result<Option<EmailRequest>, JobFailure> {
         let users = UserRepo::new(self.store.clone());
         let user = users
             .get(user_id)
             .await
-            .map_err(|e| JobError::Retryable(anyhow::Error::new(e).context("reading the user")))?;
+            .map_err(|e| JobFailure::Retryable(anyhow::Error::new(e).context("reading the user")))?;
         let Some(user) = user else {
             return Ok(None);
         };
@@ -87,7 +93,7 @@ impl SendEmail {
                 )
                 .await
                 .map_err(|e| {
-                    JobError::Retryable(anyhow::Error::new(e).context("storing a one-time token"))
+                    JobFailure::Retryable(anyhow::Error::new(e).context("storing a one-time token"))
                 })?;
                 Some(token.expose().to_owned())
             }
@@ -104,12 +110,9 @@ impl SendEmail {
 
 #[async_trait]
 impl JobType for SendEmail {
-    const NAME: &'static str = "send_email";
-    /// A sent mail may hold a one-time link; the payload itself never does.
-    const SENSITIVE: bool = true;
     type Payload = SendEmailPayload;
 
-    async fn run(&self, payload: SendEmailPayload) -> Result<Value, JobError> {
+    async fn run(&self, payload: SendEmailPayload) -> Result<Value, JobFailure> {
         let request = match payload {
             SendEmailPayload::ToUser { template, user_id } => {
                 match self.to_user(template, user_id).await? {
@@ -118,16 +121,16 @@ impl JobType for SendEmail {
                 }
             }
             SendEmailPayload::ToAddress(request) if request.token.is_some() => {
-                return Err(JobError::Permanent(anyhow!(
+                return Err(JobFailure::Permanent(anyhow!(
                     "a mail to an address may not carry a token; name the user instead"
                 )));
             }
             SendEmailPayload::ToAddress(request) => request,
         };
-        let mail = render(&request, &self.app_url).map_err(|e| JobError::Permanent(anyhow!(e)))?;
+        let mail = render(&request, &self.app_url).map_err(|e| JobFailure::Permanent(anyhow!(e)))?;
         let message_id = self.mailer.send(&mail).await.map_err(|e| match e {
-            MailError::Rejected(_) => JobError::Permanent(anyhow!(e)),
-            MailError::Unexpected(e) => JobError::Retryable(e.context("sending a mail")),
+            MailError::Rejected(_) => JobFailure::Permanent(anyhow!(e)),
+            MailError::Unexpected(e) => JobFailure::Retryable(e.context("sending a mail")),
         })?;
         Ok(json!({ "template": request.template, "message_id": message_id }))
     }
@@ -136,9 +139,9 @@ impl JobType for SendEmail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use infra::compose::Backend;
+    use infra::compose::{Backend, LocalBackend};
     use infra::config::LocalConfig;
-    use shared::clock::OsRandom;
+    use shared::clock::{OsRandom, SystemClock};
     use shared::mail::Mail;
     use shared::users::{Email, Name, PasswordHash, User, UserStatus};
     use std::sync::Mutex;
@@ -155,23 +158,27 @@ mod tests {
             if self.reject {
                 return Err(MailError::Rejected("no such address".into()));
             }
-            self.sent
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(mail.clone());
+            self.sent.lock().unwrap().push(mail.clone());
             Ok("m-1".into())
         }
     }
 
     impl Outbox {
         fn sent(&self) -> Vec<Mail> {
-            self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+            self.sent.lock().unwrap().clone()
         }
     }
 
-    async fn job(outbox: Arc<Outbox>) -> anyhow::Result<(SendEmail, Backend, tempfile::TempDir)> {
+    async fn job(
+        outbox: Arc<Outbox>,
+    ) -> anyhow::Result<(SendEmail, LocalBackend, tempfile::TempDir)> {
         let dir = tempfile::tempdir()?;
-        let backend = Backend::local(LocalConfig::new(dir.path(), "http://x")).await?;
+        let backend = LocalBackend::open(
+            LocalConfig::new(dir.path(), "http://x"),
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+        )
+        .await?;
         let job = SendEmail::new(
             outbox,
             backend.store()?,
@@ -253,11 +260,11 @@ mod tests {
         assert!(matches!(
             job.run(to_address(Template::Verification, Some("tok")))
                 .await,
-            Err(JobError::Permanent(_))
+            Err(JobFailure::Permanent(_))
         ));
         assert!(matches!(
             job.run(to_address(Template::Reset, None)).await,
-            Err(JobError::Permanent(_))
+            Err(JobFailure::Permanent(_))
         ));
         let rejecting = Arc::new(Outbox {
             reject: true,
@@ -266,7 +273,7 @@ mod tests {
         let (job, _backend, _dir) = self::job(rejecting).await?;
         assert!(matches!(
             job.run(to_address(Template::Welcome, None)).await,
-            Err(JobError::Permanent(_))
+            Err(JobFailure::Permanent(_))
         ));
         Ok(())
     }

@@ -20,20 +20,16 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use infra::compose::Backend;
 use serde_json::Value;
 use shared::clock::Clock;
-use shared::jobs::{Job, JobError as RecordError, JobMessage, JobRepo, JobStatus, backoff};
+use shared::jobs::{Job, JobError, JobMessage, JobRepo, JobStatus, backoff};
 use shared::queue::Queue;
 use shared::store::ItemStore;
 use tokio::task::JoinSet;
 
-use crate::event::SqsHandler;
-use crate::jobs::JobError;
-use crate::jobs::registry::{self, Registry};
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "worker";
+use crate::trigger::SqsHandler;
+use crate::jobs::JobFailure;
+use crate::jobs::registry::Registry;
 
 /// The worker function's timeout (`Worker.Timeouts.FunctionSeconds` in the template); the
 /// job queue hides a message for six times as long.
@@ -81,15 +77,6 @@ impl Worker {
         }
     }
 
-    /// The worker of the system's job queue with every job type.
-    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self::new(
-            backend.store()?,
-            backend.jobs_queue()?,
-            backend.clock(),
-            registry::standard(backend)?,
-        ))
-    }
 
     /// Sets the wait after a first failed attempt and the longest wait.
     pub fn with_backoff(self, base: Duration, cap: Duration) -> Self {
@@ -142,7 +129,7 @@ impl Worker {
         }
         let running = match self.repo.save(&job, &job.start(self.clock.now())?).await {
             Ok(running) => running,
-            Err(RecordError::Conflict(_)) => {
+            Err(JobError::Conflict(_)) => {
                 tracing::info!(job_id = %job.id, job_type = %job.job_type, "job changed concurrently; delivery retried");
                 return Ok(Delivery::Again);
             }
@@ -159,7 +146,7 @@ impl Worker {
     async fn record(
         &self,
         running: &Job,
-        outcome: Result<Value, JobError>,
+        outcome: Result<Value, JobFailure>,
         receipt: Option<&str>,
     ) -> anyhow::Result<Delivery> {
         let now = self.clock.now();

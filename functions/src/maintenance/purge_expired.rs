@@ -3,7 +3,7 @@
 //! Expired items are already absent to every reader (see [`shared::store`]); removing them
 //! frees space sooner than DynamoDB's own TTL deletion and lets the change feed see them go.
 //! It purges in batches until none are left or its time budget is spent; what is left waits for
-//! the next run.
+//! the next run. It runs on a schedule and as a job type.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,20 +11,26 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::store::ItemStore;
 
-use crate::event::ScheduleHandler;
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "purge_expired";
+use crate::jobs::{JobFailure, JobPayload, JobType};
+use crate::trigger::ScheduleHandler;
 
 /// Items removed per store call.
 pub const BATCH: usize = 100;
 
 /// How long one run keeps purging; well under the function's timeout, so it always reports.
 pub const BUDGET: Duration = Duration::from_secs(45);
+
+/// A purge on demand, as a job; it takes no input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeRequest {}
+
+impl JobPayload for PurgeRequest {
+    const JOB_TYPE: &'static str = "purge_expired";
+}
 
 #[derive(Debug, Clone)]
 pub struct PurgeExpired {
@@ -99,6 +105,16 @@ impl ScheduleHandler for PurgeExpired {
     async fn handle(&self, event: EventBridgeEvent<Value>) -> anyhow::Result<Value> {
         tracing::debug!(id = ?event.id, time = ?event.time, "scheduled purge");
         Ok(serde_json::to_value(self.run().await?)?)
+    }
+}
+
+#[async_trait]
+impl JobType for PurgeExpired {
+    type Payload = PurgeRequest;
+
+    async fn run(&self, _: PurgeRequest) -> Result<Value, JobFailure> {
+        let report = PurgeExpired::run(self).await.map_err(JobFailure::Retryable)?;
+        serde_json::to_value(report).map_err(|e| JobFailure::Permanent(e.into()))
     }
 }
 

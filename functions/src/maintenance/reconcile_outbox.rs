@@ -13,18 +13,14 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::TimeDelta;
-use infra::compose::Backend;
 use serde::Serialize;
 use serde_json::Value;
 use shared::clock::Clock;
 use shared::messaging::outbox::{mark_relayed, pending_older_than};
 use shared::store::ItemStore;
 
-use crate::event::ScheduleHandler;
+use crate::trigger::ScheduleHandler;
 use crate::messaging::publisher::Publisher;
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "reconcile_outbox";
 
 /// The most events one run publishes; the next run takes the rest.
 pub const LIMIT: usize = 500;
@@ -64,14 +60,6 @@ impl ReconcileOutbox {
         }
     }
 
-    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self::new(
-            backend.store()?,
-            Publisher::from_backend(backend)?,
-            backend.clock(),
-            backend.outbox_reconcile_after(),
-        ))
-    }
 
     pub fn with_limit(self, limit: usize) -> Self {
         Self {

@@ -2,19 +2,17 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
-use serde::Deserialize;
-use serde_json::json;
 use shared::clock::{Clock, Random};
 use shared::emails::Template;
 use shared::jobs::enqueue::{NewJob, enqueue_writes};
 use shared::messaging::event::{Event, EventType};
 use shared::store::Write;
-use uuid::Uuid;
+use shared::users::events::{
+    EmailVerificationRequested, PasswordChanged, PasswordResetRequested, UserRegistered,
+};
 
-use crate::jobs::JobType;
-use crate::jobs::send_email::SendEmail;
+use crate::jobs::send_email::SendEmailPayload;
 use crate::messaging::reaction::{Reaction, Reactions};
 
 /// The event types with a mail.
@@ -29,14 +27,6 @@ pub const EVENT_TYPES: &[EventType] = &[
 pub struct AccountMails {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
-}
-
-#[derive(Deserialize)]
-struct UserEvent {
-    user_id: Uuid,
-    /// Only on `user.registered`: accounts created verified get a welcome instead.
-    #[serde(default)]
-    verified: bool,
 }
 
 impl AccountMails {
@@ -61,22 +51,31 @@ impl Reaction for AccountMails {
     }
 
     async fn react(&self, event: &Event) -> anyhow::Result<Vec<Write>> {
-        let payload: UserEvent = event
-            .payload_as()
-            .with_context(|| format!("a {} event without a user id", event.event_type))?;
-        let template = match event.event_type {
-            EventType::UserRegistered if payload.verified => Template::Welcome,
-            EventType::UserRegistered | EventType::UserEmailVerificationRequested => {
-                Template::Verification
+        let (template, user_id) = match event.event_type {
+            EventType::UserRegistered => {
+                let registered: UserRegistered = event.payload()?;
+                let template = if registered.verified {
+                    Template::Welcome
+                } else {
+                    Template::Verification
+                };
+                (template, registered.user_id)
             }
-            EventType::UserPasswordResetRequested => Template::Reset,
-            EventType::UserPasswordChanged => Template::PasswordChanged,
+            EventType::UserEmailVerificationRequested => (
+                Template::Verification,
+                event.payload::<EmailVerificationRequested>()?.user_id,
+            ),
+            EventType::UserPasswordResetRequested => (
+                Template::Reset,
+                event.payload::<PasswordResetRequested>()?.user_id,
+            ),
+            EventType::UserPasswordChanged => (
+                Template::PasswordChanged,
+                event.payload::<PasswordChanged>()?.user_id,
+            ),
             EventType::UserDeleted | EventType::JobEnqueued => return Ok(Vec::new()),
         };
-        let job = NewJob::new(
-            SendEmail::NAME,
-            json!({ "template": template, "user_id": payload.user_id }),
-        );
+        let job = NewJob::of(&SendEmailPayload::ToUser { template, user_id })?;
         let (_, writes) = enqueue_writes(job, self.clock.now(), self.random.as_ref())?;
         Ok(writes.into())
     }

@@ -11,19 +11,14 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use infra::compose::Backend;
 use shared::clock::Clock;
 use shared::messaging::event::Event;
 use shared::messaging::inbox::{Applied, apply_once};
 use shared::store::ItemStore;
 use tokio::task::JoinSet;
 
-use crate::event::SqsHandler;
+use crate::trigger::SqsHandler;
 use crate::messaging::reaction::Reactions;
-use crate::messaging::subscriptions::subscriptions;
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "consumer";
 
 #[derive(Debug, Clone)]
 pub struct Consumer {
@@ -48,14 +43,6 @@ impl Consumer {
         }
     }
 
-    /// The consumer with the system's [`subscriptions`].
-    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self::new(
-            backend.store()?,
-            backend.clock(),
-            subscriptions(backend)?,
-        ))
-    }
 
     /// Runs every reaction to the event once. Each reaction that fails is retried with the
     /// event, the others are not repeated.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use infra::compose::Backend;
 use shared::messaging::event::{Event, EventType, JOB_DELAY_FIELD};
 use shared::queue::{MAX_DELAY, Queue};
 
@@ -20,9 +19,6 @@ impl Publisher {
         Self { events, jobs }
     }
 
-    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self::new(backend.events_queue()?, backend.jobs_queue()?))
-    }
 
     /// Sends the event's message; returns the message id.
     pub async fn publish(&self, event: &Event) -> anyhow::Result<String> {

@@ -13,18 +13,14 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use infra::compose::Backend;
-use infra::store::codec;
+use shared::store::wire;
 use shared::clock::Clock;
 use shared::messaging::event::Event;
 use shared::messaging::outbox::{event_of, is_outbox_key, mark_relayed};
 use shared::store::ItemStore;
 
-use crate::event::StreamHandler;
+use crate::trigger::StreamHandler;
 use crate::messaging::publisher::Publisher;
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "relay";
 
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -42,13 +38,6 @@ impl Relay {
         }
     }
 
-    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self::new(
-            Publisher::from_backend(backend)?,
-            backend.store()?,
-            backend.clock(),
-        ))
-    }
 
     /// Publishes and marks one event.
     async fn relay(&self, event: &Event) -> anyhow::Result<()> {
@@ -89,11 +78,11 @@ fn outbox_insert(record: &EventRecord) -> Option<Event> {
     if record.event_name != "INSERT" {
         return None;
     }
-    let key = codec::from_image(record.change.keys.clone()).ok()?.key;
+    let key = wire::from_image(record.change.keys.clone()).ok()?.key;
     if !is_outbox_key(&key) {
         return None;
     }
-    let event = codec::from_image(record.change.new_image.clone())
+    let event = wire::from_image(record.change.new_image.clone())
         .context("decoding the image")
         .and_then(|item| Ok(event_of(&item)?));
     match event {

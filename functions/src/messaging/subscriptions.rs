@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use infra::compose::Backend;
-use shared::clock::OsRandom;
+use shared::clock::{Clock, Random};
 
 use crate::messaging::account_mails::AccountMails;
 use crate::messaging::reaction::Reactions;
 
-/// Every reaction of the system, built from the backend's ports.
-pub fn subscriptions(backend: &Backend) -> anyhow::Result<Reactions> {
-    AccountMails::new(backend.clock(), Arc::new(OsRandom)).subscribe(Reactions::new())
+/// Every reaction of the system, over the ports they take.
+pub fn subscriptions(clock: Arc<dyn Clock>, random: Arc<dyn Random>) -> anyhow::Result<Reactions> {
+    AccountMails::new(clock, random).subscribe(Reactions::new())
 }

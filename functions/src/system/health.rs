@@ -1,13 +1,8 @@
 //! `GET /health`: the function is up, and which version it runs.
 
-use axum::Router;
-use axum::routing::get;
 use serde::Serialize;
 
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "health";
-pub const METHOD: &str = "GET";
-pub const PATH: &str = "/health";
+use crate::http::Handler;
 
 #[derive(Debug, Serialize)]
 struct Health {
@@ -15,8 +10,8 @@ struct Health {
     version: &'static str,
 }
 
-pub fn router() -> Router {
-    Router::new().route(PATH, get(handle))
+pub fn handler() -> Handler {
+    crate::http::handler(handle, ())
 }
 
 async fn handle() -> axum::Json<Health> {
@@ -35,21 +30,11 @@ mod tests {
 
     #[tokio::test]
     async fn health_reports_ok_and_the_version() {
-        let request = http::Request::get(PATH)
-            .body(Body::empty())
-            .unwrap_or_default();
-        let response = router()
-            .oneshot(request)
-            .await
-            .unwrap_or_else(|e| match e {});
+        let request = http::Request::get("/health").body(Body::empty()).unwrap();
+        let response = handler().oneshot(request).await.unwrap();
         assert_eq!(response.status(), http::StatusCode::OK);
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(
             body,
             serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})

@@ -1,4 +1,6 @@
 //! Blob store adapters.
 
+#[cfg(feature = "local")]
 pub mod local;
+#[cfg(feature = "aws")]
 pub mod s3;

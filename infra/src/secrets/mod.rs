@@ -1,4 +1,6 @@
 //! Secrets adapters.
 
+#[cfg(feature = "local")]
 pub mod local;
+#[cfg(feature = "aws")]
 pub mod secrets_manager;

@@ -1,9 +1,9 @@
 //! The item store on DynamoDB: one table, two overloaded indexes, an expiry index, TTL.
 //!
 //! The table has `pk`/`sk` (strings) as its key, the global secondary indexes `gsi1`
-//! (`gsi1pk`/`gsi1sk`), `gsi2` (`gsi2pk`/`gsi2sk`) and [`codec::EXPIRY_INDEX`]
+//! (`gsi1pk`/`gsi1sk`), `gsi2` (`gsi2pk`/`gsi2sk`) and [`wire::EXPIRY_INDEX`]
 //! (`exp_shard`/`ttl`), all projecting every attribute, TTL on `ttl`, and a stream with new
-//! and old images. Items are stored in their [`codec`] wire form.
+//! and old images. Items are stored in their [`wire`] form.
 //!
 //! DynamoDB deletes expired items up to two days late, so every read filters them out and
 //! every condition treats them as absent, by the store's own clock.
@@ -29,7 +29,7 @@ use shared::store::{Condition, Item, ItemStore, Key, Page, Query, SortKey, Store
 
 use self::expression::{Expression, Guard};
 use self::transaction::{Failure, retrying_conflicts};
-use super::codec;
+use shared::store::wire;
 
 type Attributes = HashMap<String, AttributeValue>;
 
@@ -243,15 +243,15 @@ fn key_attributes(key: &Key) -> Attributes {
 /// An item in its stored form.
 fn encode(item: &Item) -> Result<Attributes, StoreError> {
     item.check_attribute_names()?;
-    let attributes = serde_dynamo::aws_sdk_dynamodb_1::to_item(codec::to_wire(item))
+    let attributes = serde_dynamo::aws_sdk_dynamodb_1::to_item(wire::to_wire(item))
         .context("encoding an item as DynamoDB attributes")?;
     Ok(attributes)
 }
 
 fn decode(attributes: Attributes) -> Result<Item, StoreError> {
-    let wire = serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes)
+    let flat = serde_dynamo::aws_sdk_dynamodb_1::from_item(attributes)
         .context("decoding a stored item")?;
-    Ok(codec::from_wire(wire)?)
+    Ok(wire::from_wire(flat)?)
 }
 
 /// The item, unless it has expired by `now`.

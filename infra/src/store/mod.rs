@@ -1,5 +1,6 @@
 //! Item store adapters.
 
-pub mod codec;
+#[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "local")]
 pub mod sqlite;

@@ -30,7 +30,7 @@ use feed::NewChange;
 pub use feed::{Change, ChangeKind};
 
 use crate::local_db::LocalDb;
-use crate::store::codec;
+use shared::store::wire;
 
 #[derive(Debug, Clone)]
 pub struct LocalStore {
@@ -162,7 +162,7 @@ fn store(
         gsi2pk,
         gsi2sk,
         item.expires_at.map(|at| at.timestamp()),
-        Value::Object(codec::to_wire(item)).to_string(),
+        Value::Object(wire::to_wire(item)).to_string(),
     ])
     .context("writing an item")?;
     let kind = if old.is_some() {

@@ -20,14 +20,13 @@ pub mod verification;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::access_token::{AccessTokens, IssuedToken};
 use crate::auth::key_cache::CachedKeySet;
 use crate::auth::session::SessionPolicy;
 use crate::clock::{Clock, Random};
-use crate::messaging::event::{Event, EventType};
+use crate::messaging::event::{Event, EventPayload};
 use crate::store::ItemStore;
 use crate::users::User;
 
@@ -61,18 +60,10 @@ pub struct TokenIssuer {
 }
 
 impl Accounts {
-    /// A `user.*` event about `user`, for the transaction of the change it describes; its
-    /// payload names the user and, for `user.registered`, whether the address is verified.
-    pub(crate) fn user_event(&self, event_type: EventType, user: &User) -> Event {
-        let payload = match event_type {
-            EventType::UserRegistered => {
-                json!({ "user_id": user.id, "verified": user.email_verified })
-            }
-            _ => json!({ "user_id": user.id }),
-        };
-        Event::new(
+    /// A `user.*` event about `user`, for the transaction of the change it describes.
+    pub(crate) fn user_event<P: EventPayload>(&self, user: &User, payload: &P) -> Event {
+        Event::of(
             self.random.id(),
-            event_type,
             user.id.to_string(),
             payload,
             self.clock.now(),

@@ -5,10 +5,10 @@ use uuid::Uuid;
 use crate::accounts::{AccountError, Accounts, hashing};
 use crate::auth::password::{Password, Verified};
 use crate::auth::session::SessionRepo;
-use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
 use crate::users::User;
+use crate::users::events::PasswordChanged;
 use crate::users::repo::update_write;
 
 impl Accounts {
@@ -31,7 +31,7 @@ impl Accounts {
             ..user.clone()
         };
         let (save, _) = update_write(user, &changed)?;
-        let event = self.user_event(EventType::UserPasswordChanged, user);
+        let event = self.user_event(user, &PasswordChanged { user_id: user.id });
         match self.store.transact(vec![save, outbox_write(&event)]).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { .. }) => {

@@ -6,12 +6,12 @@ use uuid::Uuid;
 use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
 use crate::auth::password::Password;
 use crate::auth::throttle::{self, Decision, REGISTRATIONS_PER_EMAIL, REGISTRATIONS_PER_IP};
-use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::rbac::model::{Assignment, seeded_role_id};
 use crate::rbac::seed::{ADMIN, USER};
 use crate::store::StoreError;
 use crate::users::repo::{email_key, insert_writes};
+use crate::users::events::UserRegistered;
 use crate::users::{Email, Name, Phone, User, UserStatus};
 
 /// A new account's fields, parsed.
@@ -98,7 +98,13 @@ impl Accounts {
             })
             .collect();
         let mut writes = insert_writes(&user, &assignments)?;
-        let event = self.user_event(EventType::UserRegistered, &user);
+        let event = self.user_event(
+            &user,
+            &UserRegistered {
+                user_id: user.id,
+                verified: user.email_verified,
+            },
+        );
         writes.push(outbox_write(&event));
         match self.store.transact(writes).await {
             Ok(()) => {

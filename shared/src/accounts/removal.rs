@@ -4,10 +4,10 @@ use serde_json::json;
 
 use crate::accounts::{AccountError, Accounts};
 use crate::auth::session::SessionRepo;
-use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::store::{Condition, StoreError, Write};
 use crate::users::repo::{assignment_key, email_key, user_key};
+use crate::users::events::UserDeleted;
 use crate::users::{User, UserRepo};
 
 impl Accounts {
@@ -34,7 +34,7 @@ impl Accounts {
                 .iter()
                 .map(|a| Write::delete(assignment_key(user.id, a.role_id))),
         );
-        let event = self.user_event(EventType::UserDeleted, user);
+        let event = self.user_event(user, &UserDeleted { user_id: user.id });
         writes.push(outbox_write(&event));
         match self.store.transact(writes).await {
             Ok(()) => {}

@@ -4,10 +4,10 @@ use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
 use crate::auth::one_time::{self, Purpose};
 use crate::auth::password::Password;
 use crate::auth::session::SessionRepo;
-use crate::messaging::event::EventType;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
 use crate::users::repo::update_write;
+use crate::users::events::{PasswordChanged, PasswordResetRequested};
 use crate::users::{Email, User, UserRepo};
 
 impl Accounts {
@@ -23,7 +23,7 @@ impl Accounts {
         if let Some(user) = users.by_email(email).await?
             && user.is_active()
         {
-            self.emit(EventType::UserPasswordResetRequested, &user)
+            self.emit(&user, &PasswordResetRequested { user_id: user.id })
                 .await?;
         }
         Ok(())
@@ -55,7 +55,7 @@ impl Accounts {
             ..user.clone()
         };
         let (save, _) = update_write(&user, &changed)?;
-        let event = self.user_event(EventType::UserPasswordChanged, &user);
+        let event = self.user_event(&user, &PasswordChanged { user_id: user.id });
         match self
             .store
             .transact(vec![consume, save, outbox_write(&event)])

@@ -3,10 +3,11 @@
 use crate::accounts::{AccountError, Accounts, ClientInfo};
 use crate::auth::one_time::{self, Purpose};
 use crate::auth::throttle::{self, Decision, MAILS_PER_EMAIL, MAILS_PER_IP};
-use crate::messaging::event::EventType;
+use crate::messaging::event::EventPayload;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
 use crate::users::repo::{email_key, update_write};
+use crate::users::events::EmailVerificationRequested;
 use crate::users::{Email, User, UserRepo};
 
 /// How often a verification races a concurrent change of the same user before giving up.
@@ -60,7 +61,7 @@ impl Accounts {
             && !user.email_verified
             && user.is_active()
         {
-            self.emit(EventType::UserEmailVerificationRequested, &user)
+            self.emit(&user, &EmailVerificationRequested { user_id: user.id })
                 .await?;
         }
         Ok(())
@@ -89,12 +90,12 @@ impl Accounts {
     }
 
     /// Publishes a `user.*` event about a user, on its own.
-    pub(crate) async fn emit(
+    pub(crate) async fn emit<P: EventPayload>(
         &self,
-        event_type: EventType,
         user: &User,
+        payload: &P,
     ) -> Result<(), AccountError> {
-        let event = self.user_event(event_type, user);
+        let event = self.user_event(user, payload);
         self.store.transact(vec![outbox_write(&event)]).await?;
         Ok(())
     }

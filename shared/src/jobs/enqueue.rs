@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -14,7 +16,7 @@ use uuid::Uuid;
 use crate::clock::{Clock, Random};
 use crate::jobs::job::{Job, JobError};
 use crate::jobs::repo::{conflict, insert_write, update_write};
-use crate::messaging::event::{Event, EventType, JOB_DELAY_FIELD};
+use crate::messaging::event::{Event, EventPayload, EventType, JOB_DELAY_FIELD, PayloadError};
 use crate::messaging::outbox::outbox_write;
 use crate::queue::MAX_DELAY;
 use crate::store::{ItemStore, Write};
@@ -22,10 +24,20 @@ use crate::store::{ItemStore, Write};
 /// Attempts a job gets unless its enqueuer says otherwise; the job queue's `maxReceiveCount`.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
+/// The input of one job type: its payload and its name come together, so a job is enqueued by
+/// its type and the worker reads back exactly what was enqueued.
+pub trait JobPayload: Serialize + DeserializeOwned + Send + 'static {
+    /// The name jobs of this type are recorded and run under.
+    const JOB_TYPE: &'static str;
+    /// Whether the payload holds something secret: the worker then drops it from the job record
+    /// once the job succeeded.
+    const SENSITIVE: bool = false;
+}
+
 /// What to run, and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
-    pub job_type: String,
+    pub job_type: &'static str,
     pub payload: Value,
     pub max_attempts: u32,
     /// Capped at the queue's maximum delay (15 minutes).
@@ -33,13 +45,16 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    pub fn new(job_type: impl Into<String>, payload: Value) -> Self {
-        Self {
-            job_type: job_type.into(),
+    /// A job of `P`'s type with this payload, due at once, with the default attempts.
+    pub fn of<P: JobPayload>(payload: &P) -> Result<Self, JobError> {
+        let payload = serde_json::to_value(payload)
+            .with_context(|| format!("encoding a {} payload", P::JOB_TYPE))?;
+        Ok(Self {
+            job_type: P::JOB_TYPE,
             payload,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             delay: Duration::ZERO,
-        }
+        })
     }
 
     pub fn max_attempts(self, max_attempts: u32) -> Self {
@@ -71,10 +86,17 @@ impl JobMessage {
     /// Reads a job queue message body: a `job.enqueued` event, or its bare payload.
     pub fn from_body(body: &str) -> Result<Self, serde_json::Error> {
         match serde_json::from_str::<Event>(body) {
-            Ok(event) => event.payload_as(),
+            Ok(event) => event.payload().map_err(|e| match e {
+                PayloadError::Shape(_, e) => e,
+                other => serde::de::Error::custom(other),
+            }),
             Err(_) => serde_json::from_str(body),
         }
     }
+}
+
+impl EventPayload for JobMessage {
+    const TYPE: EventType = EventType::JobEnqueued;
 }
 
 /// The `job.enqueued` event that delivers one attempt of `job` after `delay`.
@@ -85,16 +107,7 @@ pub fn enqueued_event(job: &Job, event_id: Uuid, delay: Duration, now: DateTime<
         delay_seconds: delay.min(MAX_DELAY).as_secs(),
     };
     debug_assert_eq!(JOB_DELAY_FIELD, "delay_seconds");
-    // A struct of a uuid, a string and a number serializes to JSON: this cannot fail.
-    #[allow(clippy::expect_used)]
-    let payload = serde_json::to_value(&message).expect("a job message is JSON");
-    Event::new(
-        event_id,
-        EventType::JobEnqueued,
-        job.id.to_string(),
-        payload,
-        now,
-    )
+    Event::of(event_id, job.id.to_string(), &message, now)
 }
 
 /// The job a [`NewJob`] becomes, and the writes that enqueue it; a use case that enqueues a job
@@ -156,10 +169,28 @@ mod tests {
     use crate::messaging::outbox::event_of;
     use serde_json::json;
 
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Notify {
+        to: String,
+    }
+
+    impl JobPayload for Notify {
+        const JOB_TYPE: &'static str = "notify";
+    }
+
+    #[test]
+    fn a_new_job_carries_its_payloads_type_and_json() {
+        let new = NewJob::of(&Notify { to: "a@example.com".into() }).unwrap();
+        assert_eq!(new.job_type, "notify");
+        assert_eq!(new.payload, json!({"to": "a@example.com"}));
+        assert_eq!(new.max_attempts, DEFAULT_MAX_ATTEMPTS);
+    }
+
     #[test]
     fn enqueueing_writes_the_job_and_its_event_together() {
-        let now = DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default();
-        let new = NewJob::new("send_email", json!({"to": "a@example.com"}))
+        let now = DateTime::from_timestamp(1_764_000_000, 0).unwrap();
+        let new = NewJob::of(&Notify { to: "a@example.com".into() })
+            .unwrap()
             .delay(Duration::from_secs(3600));
         let Ok((
             job,
@@ -191,7 +222,7 @@ mod tests {
             message,
             Some(Some(JobMessage {
                 job_id: job.id,
-                job_type: "send_email".into(),
+                job_type: "notify".into(),
                 delay_seconds: 900
             }))
         );

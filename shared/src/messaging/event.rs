@@ -85,6 +85,21 @@ impl FromStr for EventType {
     }
 }
 
+/// The payload of one event type, declared once: the producer writes it with [`Event::of`] and
+/// every consumer reads it with [`Event::payload`].
+pub trait EventPayload: Serialize + DeserializeOwned {
+    const TYPE: EventType;
+}
+
+/// Why an event's payload could not be read as the type asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("a {found} event read as a {wanted} event")]
+    OtherType { wanted: EventType, found: EventType },
+    #[error("the payload of a {0} event does not fit its type")]
+    Shape(EventType, #[source] serde_json::Error),
+}
+
 /// One event. Its JSON form is the message body on the events queue.
 ///
 /// Payloads are stored in the outbox (for a week after relay) and travel through the queue:
@@ -122,9 +137,28 @@ impl Event {
         }
     }
 
-    /// The payload read as a typed record.
-    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.payload)
+    /// An event of `P`'s type about `aggregate_id`.
+    pub fn of<P: EventPayload>(
+        id: Uuid,
+        aggregate_id: impl Into<String>,
+        payload: &P,
+        occurred_at: DateTime<Utc>,
+    ) -> Self {
+        // Payloads are structs of ids, strings, numbers and flags, which serialize infallibly.
+        #[allow(clippy::expect_used)]
+        let payload = serde_json::to_value(payload).expect("an event payload is JSON");
+        Self::new(id, P::TYPE, aggregate_id, payload, occurred_at)
+    }
+
+    /// The payload as `P`; an error when the event is of another type or does not fit `P`.
+    pub fn payload<P: EventPayload>(&self) -> Result<P, PayloadError> {
+        if self.event_type != P::TYPE {
+            return Err(PayloadError::OtherType {
+                wanted: P::TYPE,
+                found: self.event_type,
+            });
+        }
+        P::deserialize(&self.payload).map_err(|e| PayloadError::Shape(self.event_type, e))
     }
 
     /// The event as its queue message body.
@@ -178,18 +212,49 @@ mod tests {
         assert!(serde_json::from_value::<Event>(json).is_err());
     }
 
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Registered {
+        user_id: String,
+    }
+
+    impl EventPayload for Registered {
+        const TYPE: EventType = EventType::UserRegistered;
+    }
+
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct Deleted {
+        user_id: String,
+    }
+
+    impl EventPayload for Deleted {
+        const TYPE: EventType = EventType::UserDeleted;
+    }
+
     #[test]
-    fn a_payload_reads_as_a_typed_record() {
-        #[derive(Deserialize, PartialEq, Debug)]
-        struct Registered {
-            user_id: String,
-        }
-        let payload = sample().payload_as::<Registered>().ok();
-        assert_eq!(
-            payload,
-            Some(Registered {
-                user_id: "u-1".into()
+    fn a_payload_reads_as_the_type_it_was_written_as() {
+        let written = Registered {
+            user_id: "u-1".into(),
+        };
+        let event = Event::of(Uuid::nil(), "u-1", &written, Utc::now());
+        assert_eq!(event.event_type, EventType::UserRegistered);
+        assert_eq!(event.payload::<Registered>().unwrap(), written);
+        assert_eq!(sample().payload::<Registered>().unwrap(), written);
+    }
+
+    #[test]
+    fn a_payload_does_not_read_as_another_types() {
+        assert!(matches!(
+            sample().payload::<Deleted>(),
+            Err(PayloadError::OtherType {
+                wanted: EventType::UserDeleted,
+                found: EventType::UserRegistered
             })
-        );
+        ));
+        let mut odd = sample();
+        odd.payload = json!({"user": 1});
+        assert!(matches!(
+            odd.payload::<Registered>(),
+            Err(PayloadError::Shape(EventType::UserRegistered, _))
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! Users: accounts, their profile fields, and how they are stored.
 
 pub mod email;
+pub mod events;
 pub mod profile;
 pub mod repo;
 pub mod user;

@@ -11,7 +11,7 @@ use functions::event::{SqsHandler, StreamHandler};
 use functions::messaging::consumer::Consumer;
 use functions::messaging::publisher::Publisher;
 use functions::messaging::relay::Relay;
-use infra::store::codec;
+use shared::store::wire;
 use shared::messaging::event::Event;
 use shared::messaging::outbox::is_outbox_key;
 
@@ -35,7 +35,7 @@ async fn events_dynamodb_stream_json_makes_the_relay_publish_its_one_outbox_even
     // The outbox item the sample inserts, stored as its transaction stored it.
     let mut outbox = Vec::new();
     for record in &stream.records {
-        let item = codec::from_image(record.change.new_image.clone()).ok();
+        let item = wire::from_image(record.change.new_image.clone()).ok();
         if let Some(item) = item.filter(|i| is_outbox_key(&i.key)) {
             outbox.push(shared::messaging::outbox::event_of(&item)?);
             ctx.store.put(item, None).await?;

@@ -9,7 +9,8 @@ use shared::store::{Item, Key, RESERVED_ATTRIBUTES, StoreError};
 
 use super::expression::{Expression, Guard};
 use super::transaction::{Failure, retrying_conflicts};
-use super::{DynamoStore, codec, encode, key_attributes, unexpected};
+use super::{DynamoStore, encode, key_attributes, unexpected};
+use shared::store::wire;
 
 /// How many rounds an add takes before giving up on a counter others keep recreating.
 const ADD_ROUNDS: usize = 5;
@@ -79,7 +80,7 @@ impl DynamoStore {
             Some(at) => {
                 let shard = e.name("exp_shard");
                 let (at, shard_value) =
-                    (e.number(at.timestamp()), e.string(codec::expiry_shard(key)));
+                    (e.number(at.timestamp()), e.string(wire::expiry_shard(key)));
                 (
                     format!(
                         "ADD {name} {value} SET {ttl} = if_not_exists({ttl}, {at}), \

@@ -6,7 +6,7 @@ use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::store::{Key, StoreError};
 
-use super::codec::{EXPIRY_INDEX, EXPIRY_SHARDS};
+use shared::store::wire::{EXPIRY_INDEX, EXPIRY_SHARDS};
 use super::expression::{Expression, Guard};
 use super::transaction::retrying_conflicts;
 use super::{DynamoStore, unexpected};

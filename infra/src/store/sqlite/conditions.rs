@@ -3,7 +3,7 @@
 use serde_json::Value;
 use shared::store::{Condition, Item};
 
-use crate::store::codec;
+use shared::store::wire;
 
 /// Whether `condition` holds when the live item (`None`: missing or expired) is `current`.
 pub(super) fn holds(condition: &Condition, current: Option<&Item>) -> bool {
@@ -11,12 +11,12 @@ pub(super) fn holds(condition: &Condition, current: Option<&Item>) -> bool {
         Condition::Absent => current.is_none(),
         Condition::Present => current.is_some(),
         Condition::Equals(name, value) => current.is_some_and(|item| {
-            codec::to_wire(item)
+            wire::to_wire(item)
                 .get(name)
                 .is_some_and(|found| same_value(found, value))
         }),
         Condition::Missing(name) => {
-            current.is_some_and(|item| !codec::to_wire(item).contains_key(name))
+            current.is_some_and(|item| !wire::to_wire(item).contains_key(name))
         }
         Condition::All(conditions) => conditions.iter().all(|c| holds(c, current)),
     }

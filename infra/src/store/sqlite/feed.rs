@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 use shared::store::{Item, Key};
 
-use crate::store::codec;
+use shared::store::wire;
 
 /// One committed change of one item, as a DynamoDB stream record with both images would carry it.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +60,7 @@ pub(super) struct NewChange<'a> {
 }
 
 pub(super) fn record(conn: &Connection, change: NewChange<'_>) -> anyhow::Result<()> {
-    let image = |item: Option<&Item>| item.map(|i| Value::Object(codec::to_wire(i)).to_string());
+    let image = |item: Option<&Item>| item.map(|i| Value::Object(wire::to_wire(i)).to_string());
     conn.execute(
         "INSERT INTO changes (kind, pk, sk, old, new, at_ms, expired) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -138,7 +138,7 @@ pub(super) fn set_position(conn: &Connection, consumer: &str, seq: u64) -> anyho
 
 /// An item from its stored wire form.
 pub(super) fn parse_image(json: &str) -> anyhow::Result<Item> {
-    let wire: Map<String, Value> =
+    let flat: Map<String, Value> =
         serde_json::from_str(json).context("a stored item is not a JSON object")?;
-    codec::from_wire(wire)
+    wire::from_wire(flat)
 }

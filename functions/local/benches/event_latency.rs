@@ -7,7 +7,7 @@
 //! (an idle pump wakes on the commit rather than at its next poll). Prints min/median/p95/max
 //! of each.
 //!
-//! `cargo bench -p functions --bench event_latency -- [N]` (default: 50 events).
+//! `cargo bench -p local --bench event_latency -- [N]` (default: 50 events).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,14 +18,14 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::Utc;
-use functions::event::SqsHandler;
-use functions::local::feed_pump::FeedPump;
-use functions::local::queue_pump::QueuePump;
 use functions::messaging::consumer::Consumer;
 use functions::messaging::reaction::{Reaction, Reactions};
-use functions::messaging::relay::Relay;
-use infra::compose::Backend;
+use functions::trigger::SqsHandler;
+use functions::wiring::RELAY;
+use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
+use local::feed_pump::FeedPump;
+use local::queue_pump::QueuePump;
 use serde_json::{Map, json};
 use shared::messaging::event::{Event, EventType};
 use shared::messaging::outbox::outbox_write;
@@ -87,10 +87,7 @@ async fn main() -> anyhow::Result<()> {
         .find_map(|a| a.parse::<usize>().ok())
         .unwrap_or(50);
     let dir = tempfile::tempdir()?;
-    let backend = Backend::local(LocalConfig::new(dir.path(), "http://localhost")).await?;
-    let Backend::Local(local) = &backend else {
-        bail!("not a local backend");
-    };
+    let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
     let store = backend.store()?;
     let (consumed_tx, consumed) = mpsc::unbounded_channel();
     let consumer = Observed {
@@ -105,9 +102,9 @@ async fn main() -> anyhow::Result<()> {
     let tasks = [
         tokio::spawn(
             FeedPump::new(
-                "relay",
-                local.local_store(),
-                Arc::new(Relay::from_backend(&backend)?),
+                RELAY.name,
+                backend.local_store(),
+                RELAY.stream_handler(&backend)?,
             )
             .run(stopped.clone()),
         ),

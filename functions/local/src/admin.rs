@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use infra::compose::Backend;
+use infra::compose::{AwsBackend, Backend, LocalBackend};
 use infra::config::LocalConfig;
 use shared::auth::keys::KeySet;
 use shared::auth::password::Password;
@@ -83,15 +83,15 @@ pub async fn run_with_env(
     invocation: Invocation,
     env: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<String> {
-    let backend = match &invocation.data_dir {
+    let backend: Box<dyn Backend> = match &invocation.data_dir {
         // The base URL only matters to signed blob links, which no admin command makes.
-        Some(dir) => Backend::local(LocalConfig::new(dir, "http://127.0.0.1:3000")).await?,
-        None => Backend::aws_from_env().await?,
+        Some(dir) => Box::new(LocalBackend::open_default(local_config(dir)).await?),
+        None => Box::new(AwsBackend::from_env().await?),
     };
+    let name = backend.settings().signing_keys_secret.as_str();
     match invocation.command {
         Command::InitKeys => {
             let secrets = backend.secrets()?;
-            let name = backend.signing_keys_secret();
             let set =
                 KeySet::load_or_create(secrets.as_ref(), name, backend.clock().now(), &OsRandom)
                     .await?;
@@ -106,7 +106,6 @@ pub async fn run_with_env(
             // once per token lifetime plus the functions' key cache, so a retired key is never
             // dropped while a function still signs with it.
             let secrets = backend.secrets()?;
-            let name = backend.signing_keys_secret();
             let mut set = KeySet::load(secrets.as_ref(), name).await?;
             let lifetime = backend.access_tokens()?.max_token_lifetime();
             set.rotate(backend.clock().now(), &OsRandom, lifetime);
@@ -140,6 +139,10 @@ pub async fn run_with_env(
             })
         }
     }
+}
+
+fn local_config(dir: &std::path::Path) -> LocalConfig {
+    LocalConfig::new(dir, "http://127.0.0.1:3000")
 }
 
 #[cfg(test)]
@@ -207,7 +210,7 @@ mod tests {
         let missing = run_with_env(invocation, |_| None).await;
         assert!(missing.is_err());
 
-        let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
+        let backend = LocalBackend::open_default(local_config(dir.path())).await?;
         let users = shared::users::UserRepo::new(backend.store()?);
         let email = Email::parse("root@example.com")?;
         let id = users
@@ -233,16 +236,17 @@ mod tests {
             },
         };
         run(at("init")).await?;
-        let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
+        let backend = LocalBackend::open_default(local_config(dir.path())).await?;
         let secrets = backend.secrets()?;
-        let before = KeySet::load(secrets.as_ref(), backend.signing_keys_secret()).await?;
+        let name = &backend.settings().signing_keys_secret;
+        let before = KeySet::load(secrets.as_ref(), name).await?;
         let next = before
             .keys
             .iter()
             .find(|k| k.state == shared::auth::keys::KeyState::Next)
             .map(|k| k.kid.clone());
         let said = run(at("rotate")).await?;
-        let after = KeySet::load(secrets.as_ref(), backend.signing_keys_secret()).await?;
+        let after = KeySet::load(secrets.as_ref(), name).await?;
         assert_eq!(Some(after.current().kid.clone()), next, "{said}");
         assert!(
             after.find(&before.current().kid).is_some(),

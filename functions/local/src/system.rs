@@ -3,8 +3,10 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use anyhow::{Context, anyhow};
-use infra::compose::Backend;
+use anyhow::Context;
+use functions::http;
+use functions::wiring::{self, FUNCTIONS};
+use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
 use shared::auth::keys::KeySet;
 use shared::clock::OsRandom;
@@ -14,10 +16,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::local::options::Options;
-use crate::local::runtime::Runtime;
-use crate::local::{blobs, mailbox};
-use crate::{api, http};
+use crate::options::Options;
+use crate::runtime::Runtime;
+use crate::{blobs, mailbox};
 
 /// The largest upload the local blob store reads. The presigned policies decide what is
 /// accepted (avatars: 5 MB) and the upload route reads no more than its own limit; this one
@@ -44,7 +45,7 @@ impl LocalSystem {
             .app_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let backend = Backend::local(LocalConfig::new(options.data_dir.clone(), base_url))
+        let backend = LocalBackend::open_default(LocalConfig::new(options.data_dir.clone(), base_url))
             .await
             .with_context(|| {
                 format!(
@@ -52,15 +53,12 @@ impl LocalSystem {
                     options.data_dir.display()
                 )
             })?;
-        let Backend::Local(local) = &backend else {
-            return Err(anyhow!("Backend::local built a backend that is not local"));
-        };
 
         // Generated once and kept in the data directory, so the kid survives restarts.
         let secrets = backend.secrets()?;
         let keys = KeySet::load_or_create(
             secrets.as_ref(),
-            backend.signing_keys_secret(),
+            &backend.settings().signing_keys_secret,
             backend.clock().now(),
             &OsRandom,
         )
@@ -80,17 +78,18 @@ impl LocalSystem {
             tracing::info!(user_id = %user.id, created, "bootstrap administrator ready");
         }
 
-        let api = api::router(&backend)?.merge(mailbox::routes(local.mailbox()));
-        let uploads = blobs::routes(local.local_blobs());
+        let api = wiring::router(&backend, FUNCTIONS)?.merge(mailbox::routes(backend.mailbox()));
+        let uploads = blobs::routes(backend.local_blobs());
         let routes =
             http::limit(api, http::MAX_BODY_BYTES).merge(http::limit(uploads, UPLOAD_LIMIT));
+        let declared = [wiring::routes(FUNCTIONS), crate::ROUTES.to_vec()].concat();
         let (stop, stopped) = watch::channel(false);
-        let runtime = Runtime::from_catalog(&backend)?.spawn(&stopped);
+        let runtime = Runtime::new(&backend, FUNCTIONS)?.spawn(&stopped);
         let mut on_stop = stopped.clone();
         let server = tokio::spawn(
             axum::serve(
                 listener,
-                http::app_of_limited(routes, &[api::ENDPOINTS, crate::local::ROUTES])
+                http::app_of_limited(routes, &declared)
                     .into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(async move {

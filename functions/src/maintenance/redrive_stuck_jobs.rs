@@ -14,19 +14,15 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::TimeDelta;
-use infra::compose::Backend;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::clock::{Clock, OsRandom, Random};
-use shared::jobs::{JobError as RecordError, JobRepo, JobStatus, requeue};
+use shared::clock::{Clock, Random};
+use shared::jobs::{JobError, JobRepo, JobStatus, requeue};
 use shared::store::ItemStore;
 
-use crate::event::ScheduleHandler;
+use crate::trigger::ScheduleHandler;
 use crate::jobs::worker::TIMEOUT;
-use crate::jobs::{JobError, JobType, NoPayload};
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "redrive_stuck_jobs";
+use crate::jobs::{JobFailure, JobPayload, JobType};
 
 /// Past the worker's timeout, how long a running job waits before it counts as stuck: longer
 /// than the job queue's visibility timeout (6 × the worker's), so SQS's own redelivery goes
@@ -35,6 +31,14 @@ pub const MARGIN: Duration = Duration::from_secs(270);
 
 /// Jobs looked at per run.
 const LIMIT: usize = 100;
+
+/// A redrive on demand, as a job; it takes no input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedriveRequest {}
+
+impl JobPayload for RedriveRequest {
+    const JOB_TYPE: &'static str = "redrive_stuck_jobs";
+}
 
 #[derive(Debug, Clone)]
 pub struct RedriveStuckJobs {
@@ -61,13 +65,6 @@ impl RedriveStuckJobs {
         }
     }
 
-    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self::new(
-            backend.store()?,
-            backend.clock(),
-            Arc::new(OsRandom),
-        ))
-    }
 
     /// How long a job may run before it counts as stuck.
     pub fn with_stuck_after(self, stuck_after: Duration) -> Self {
@@ -116,7 +113,7 @@ impl RedriveStuckJobs {
                     tracing::warn!(job_id = %job.id, job_type = %job.job_type, attempts = job.attempts, "stuck job redriven");
                     report.redriven += 1;
                 }
-                Err(RecordError::Conflict(_)) => {}
+                Err(JobError::Conflict(_)) => {}
                 Err(e) => {
                     return Err(anyhow::Error::new(e).context(format!("redriving job {}", job.id)));
                 }
@@ -140,13 +137,12 @@ impl ScheduleHandler for RedriveStuckJobs {
 
 #[async_trait]
 impl JobType for RedriveStuckJobs {
-    const NAME: &'static str = "redrive_stuck_jobs";
-    type Payload = NoPayload;
+    type Payload = RedriveRequest;
 
-    async fn run(&self, _: NoPayload) -> Result<Value, JobError> {
+    async fn run(&self, _: RedriveRequest) -> Result<Value, JobFailure> {
         let report = RedriveStuckJobs::run(self)
             .await
-            .map_err(JobError::Retryable)?;
-        serde_json::to_value(report).map_err(|e| JobError::Permanent(e.into()))
+            .map_err(JobFailure::Retryable)?;
+        serde_json::to_value(report).map_err(|e| JobFailure::Permanent(e.into()))
     }
 }

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_lambda_events::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType, UserIdentity};
-use infra::store::codec;
+use shared::store::wire;
 use infra::store::sqlite::{Change, ChangeKind, LocalStore};
 use shared::store::Key;
 use tokio::sync::watch;
 
-use crate::event::StreamHandler;
+use functions::trigger::StreamHandler;
 
 /// The table name in local stream ARNs.
 pub const TABLE: &str = "local";
@@ -171,10 +171,10 @@ fn stream_record(change: &Change) -> anyhow::Result<EventRecord> {
     stream.approximate_creation_date_time = change.at;
     stream.keys = key_image(&change.key)?;
     if let Some(new) = &change.new {
-        stream.new_image = codec::to_image(new)?;
+        stream.new_image = wire::to_image(new)?;
     }
     if let Some(old) = &change.old {
-        stream.old_image = codec::to_image(old)?;
+        stream.old_image = wire::to_image(old)?;
     }
     stream.sequence_number = Some(change.seq.to_string());
     stream.stream_view_type = Some(StreamViewType::NewAndOldImages);

@@ -1,5 +1,8 @@
 //! The wire form of an item: one flat attribute map, shared by both stores and the change feed.
 //!
+//! It is part of the port's contract because the change feed hands it to stream consumers:
+//! DynamoDB Streams and the local change feed carry the same images, in this form.
+//!
 //! `pk`, `sk`, the index keys, `ttl` (epoch seconds, as DynamoDB's TTL wants) and `exp_shard`
 //! (the partition key of the expiry index, set on every item with a `ttl`) sit beside the
 //! item's own attributes. The same map is what DynamoDB stores, what the local store keeps as
@@ -8,7 +11,7 @@
 use anyhow::{Context, anyhow};
 use chrono::DateTime;
 use serde_json::{Map, Value};
-use shared::store::{Index, IndexKey, Item, Key};
+use crate::store::{Index, IndexKey, Item, Key};
 
 /// How many partitions the expiry index spreads expiring items over, so no single partition
 /// key takes every write of a busy table.

@@ -251,8 +251,8 @@ mod tests {
 
     #[test]
     fn every_schedule_in_the_catalog_parses() {
-        for function in crate::catalog::FUNCTIONS {
-            if let crate::catalog::Trigger::Schedule { expression } = function.trigger {
+        for function in functions::wiring::FUNCTIONS {
+            if let functions::wiring::Trigger::Schedule { expression } = function.trigger() {
                 assert!(
                     Schedule::parse(expression).is_ok(),
                     "{}: {expression}",

@@ -16,8 +16,8 @@ use shared::clock::Clock;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::event::ScheduleHandler;
-use crate::local::schedule::Schedule;
+use functions::trigger::ScheduleHandler;
+use crate::schedule::Schedule;
 
 /// The longest the scheduler sleeps before looking at the clock again, so a clock that jumps
 /// (a laptop waking up) is noticed soon.

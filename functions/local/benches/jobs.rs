@@ -2,7 +2,7 @@
 //! in one transaction each) while the relay (on the change feed) publishes them to the job queue
 //! and the worker runs them, and prints jobs/s from the first enqueue to the last `succeeded`.
 //!
-//! `cargo bench -p functions --bench jobs -- [N] [PUMPS]` (defaults: 2000 jobs, 4 pumps).
+//! `cargo bench -p local --bench jobs -- [N] [PUMPS]` (defaults: 2000 jobs, 4 pumps).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use functions::jobs::registry::Registry;
 use functions::jobs::worker::Worker;
-use functions::jobs::{JobError, JobType, NoPayload};
-use functions::local::feed_pump::FeedPump;
-use functions::local::queue_pump::QueuePump;
-use functions::messaging::relay::Relay;
-use infra::compose::Backend;
+use functions::jobs::{JobFailure, JobPayload, JobType};
+use functions::wiring::RELAY;
+use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
+use local::feed_pump::FeedPump;
+use local::queue_pump::QueuePump;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::clock::OsRandom;
 use shared::jobs::{JobStatus, NewJob, enqueue};
@@ -26,11 +27,17 @@ use shared::jobs::{JobStatus, NewJob, enqueue};
 #[derive(Debug, Clone, Default)]
 struct Noop(Arc<AtomicUsize>);
 
+#[derive(Debug, Serialize, Deserialize)]
+struct NoopRequest {}
+
+impl JobPayload for NoopRequest {
+    const JOB_TYPE: &'static str = "noop";
+}
+
 #[async_trait]
 impl JobType for Noop {
-    const NAME: &'static str = "noop";
-    type Payload = NoPayload;
-    async fn run(&self, _: NoPayload) -> Result<Value, JobError> {
+    type Payload = NoopRequest;
+    async fn run(&self, _: NoopRequest) -> Result<Value, JobFailure> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(json!({}))
     }
@@ -45,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let jobs = args.first().copied().unwrap_or(2000);
     let pumps = args.get(1).copied().unwrap_or(4);
     let dir = tempfile::tempdir()?;
-    let backend = Backend::local(LocalConfig::new(dir.path(), "http://localhost")).await?;
+    let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
     let store = backend.store()?;
     let noop = Noop::default();
     let worker = Arc::new(Worker::new(
@@ -54,15 +61,12 @@ async fn main() -> anyhow::Result<()> {
         backend.clock(),
         Registry::new().with(noop.clone()),
     ));
-    let Backend::Local(local) = &backend else {
-        anyhow::bail!("the benchmark runs on the local backend")
-    };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // The relay as the local system runs it: the change feed, pumped into the stream handler.
     let relay = FeedPump::new(
-        "relay",
-        local.local_store(),
-        Arc::new(Relay::from_backend(&backend)?),
+        RELAY.name,
+        backend.local_store(),
+        RELAY.stream_handler(&backend)?,
     );
     let mut tasks = vec![tokio::spawn(relay.run(stopped.clone()))];
     for _ in 0..pumps {
@@ -78,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             store.as_ref(),
             clock.as_ref(),
             &OsRandom,
-            NewJob::new("noop", json!({})),
+            NewJob::of(&NoopRequest {})?,
         )
         .await?;
     }

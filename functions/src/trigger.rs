@@ -1,9 +1,9 @@
-//! The shapes of event-triggered functions, and how a Lambda main runs one.
+//! The shapes of event-triggered handlers, and how Lambda runs one.
 //!
 //! A handler takes the real `aws_lambda_events` type of its trigger and returns the typed
 //! response Lambda expects. Lambda calls it through [`run_sqs`], [`run_stream`] or
-//! [`run_schedule`]; the local event runtime ([`crate::local`]) builds the same event types from
-//! its embedded queue, change feed and scheduler and calls the same handler.
+//! [`run_schedule`]; the local event runtime (the `local` crate) builds the same event types
+//! from its embedded queue, change feed and scheduler and calls the same handler.
 
 use std::fmt;
 use std::sync::Arc;
@@ -85,8 +85,7 @@ where
 }
 
 /// Runs an SQS handler as this Lambda function.
-pub async fn run_sqs(handler: impl SqsHandler + 'static) -> Result<(), lambda_runtime::Error> {
-    let handler = Arc::new(handler);
+pub async fn run_sqs(handler: Arc<dyn SqsHandler>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = handler.clone();
         async move { handler.handle(event.payload).await.map_err(diagnostic) }
@@ -96,9 +95,8 @@ pub async fn run_sqs(handler: impl SqsHandler + 'static) -> Result<(), lambda_ru
 
 /// Runs a DynamoDB stream handler as this Lambda function.
 pub async fn run_stream(
-    handler: impl StreamHandler + 'static,
+    handler: Arc<dyn StreamHandler>,
 ) -> Result<(), lambda_runtime::Error> {
-    let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<dynamodb::Event>| {
         let handler = handler.clone();
         async move { handler.handle(event.payload).await.map_err(diagnostic) }
@@ -108,9 +106,8 @@ pub async fn run_stream(
 
 /// Runs a scheduled handler as this Lambda function.
 pub async fn run_schedule(
-    handler: impl ScheduleHandler + 'static,
+    handler: Arc<dyn ScheduleHandler>,
 ) -> Result<(), lambda_runtime::Error> {
-    let handler = Arc::new(handler);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| {
             let handler = handler.clone();

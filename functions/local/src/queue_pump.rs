@@ -15,7 +15,7 @@ use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use shared::queue::{MAX_RECEIVE, Queue, ReceivedMessage};
 use tokio::sync::watch;
 
-use crate::event::SqsHandler;
+use functions::trigger::SqsHandler;
 
 /// How long a received message stays hidden, as the queue's visibility timeout in the template.
 pub const VISIBILITY: Duration = Duration::from_secs(30);

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use functions::admin::{Invocation, USAGE, run};
+use local::admin::{Invocation, USAGE, run};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

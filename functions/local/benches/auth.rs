@@ -7,7 +7,7 @@
 //! mounts it, over a store that records every call: calls by method, and round trips in sequence
 //! (calls issued together, overlapping in time, count as one).
 //!
-//! `cargo bench -p functions --bench auth -- [N]` (default: 30 logins of each kind).
+//! `cargo bench -p local --bench auth -- [N]` (default: 30 logins of each kind).
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,21 +19,18 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use chrono::{DateTime, Utc};
-use functions::auth::guard::{Authenticator, Endpoint, Policy};
-use functions::auth::{
-    change_password, confirm_reset, delete_session, login, logout, logout_all, permissions,
-    profile, refresh, register, resend_verification, reset_password, sessions, verify_email,
-};
+use functions::auth::guard::{Access, Authenticator};
+use functions::wiring::{self, Built, Function, FUNCTIONS};
 use functions::http::app;
 use http::Request;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http_body_util::BodyExt;
-use infra::compose::Backend;
-use infra::config::LocalConfig;
+use infra::compose::{Backend, LocalBackend};
+use infra::config::{LocalConfig, Settings};
 use serde_json::{Value, json};
 use shared::accounts::login::SignedIn;
 use shared::accounts::register::NewAccount;
-use shared::accounts::{Accounts, ClientInfo, TokenIssuer};
+use shared::accounts::ClientInfo;
 use shared::auth::keys::KeySet;
 use shared::auth::one_time::{self, Purpose};
 use shared::auth::password::{PARAMS, Password, Verified, verify_dummy, verify_password};
@@ -67,11 +64,11 @@ async fn main() -> anyhow::Result<()> {
 
 /// A local backend in its own directory (dropped after the backend): signing keys, the seeded
 /// catalog, and a verified account.
-async fn fixture() -> anyhow::Result<(Backend, User, TempDir)> {
+async fn fixture() -> anyhow::Result<(LocalBackend, User, TempDir)> {
     let dir = tempfile::tempdir()?;
-    let backend = Backend::local(LocalConfig::new(dir.path(), "http://localhost")).await?;
+    let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
     let (now, secrets) = (backend.clock().now(), backend.secrets()?);
-    let name = backend.signing_keys_secret();
+    let name = &backend.settings().signing_keys_secret;
     KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;
     shared::rbac::seed::seed(backend.store()?.as_ref(), now).await?;
     let new = account(EMAIL, PASSWORD, true)?;
@@ -98,7 +95,10 @@ async fn login_time(iterations: usize) -> anyhow::Result<()> {
     while verify.len() < iterations {
         let (backend, user, _dir) = fixture().await?;
         backends += 1;
-        let app = app(functions::api::router(&backend)?);
+        let app = app(
+            wiring::router(&backend, FUNCTIONS)?,
+            &wiring::routes(FUNCTIONS),
+        );
         let phc = user.password_hash.0;
         // Reads the signing keys and warms the store up.
         login_request(&app, EMAIL, 200).await?;
@@ -118,7 +118,7 @@ async fn login_time(iterations: usize) -> anyhow::Result<()> {
     let (m, t, p) = (PARAMS.m_cost(), PARAMS.t_cost(), PARAMS.p_cost());
     println!(
         "Login time against one argon2id verification (m={m} KiB, t={t}, p={p}), {iterations} of each, interleaved.\n\
-         A login is POST /api/v1/auth/login through the whole router in-process (http::app(api::router)), local store, response body read.\n\
+         A login is POST /api/v1/auth/login through the whole router in-process (http::app over the router of every function), local store, response body read.\n\
          Throttles: a fresh backend (temp dir) every {ITERATIONS_PER_BACKEND} iterations ({backends} in all), so no batch reaches the 50 attempts per 15 min that in-process requests share (no client address); every unknown address differs, so the per-account failure throttle never applies.\n\
          {:<44} {:>9} {:>9} {:>9}",
         "", "min", "median", "p95"
@@ -312,12 +312,49 @@ fn sequence(rounds: &[Vec<Call>]) -> String {
     runs.join(" → ")
 }
 
+/// A local backend whose store is counted: what the functions are built over.
+#[derive(Debug)]
+struct Counted<'a> {
+    inner: &'a LocalBackend,
+    store: Arc<dyn ItemStore>,
+}
+
+impl Backend for Counted<'_> {
+    fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
+        Ok(self.store.clone())
+    }
+    fn jobs_queue(&self) -> anyhow::Result<Arc<dyn shared::queue::Queue>> {
+        self.inner.jobs_queue()
+    }
+    fn events_queue(&self) -> anyhow::Result<Arc<dyn shared::queue::Queue>> {
+        self.inner.events_queue()
+    }
+    fn blobs(&self) -> anyhow::Result<Arc<dyn shared::blob::BlobStore>> {
+        self.inner.blobs()
+    }
+    fn mailer(&self) -> anyhow::Result<Arc<dyn shared::mail::Mailer>> {
+        self.inner.mailer()
+    }
+    fn secrets(&self) -> anyhow::Result<Arc<dyn shared::secrets::Secrets>> {
+        self.inner.secrets()
+    }
+    fn clock(&self) -> Arc<dyn shared::clock::Clock> {
+        self.inner.clock()
+    }
+    fn random(&self) -> Arc<dyn shared::clock::Random> {
+        self.inner.random()
+    }
+    fn settings(&self) -> &Settings {
+        self.inner.settings()
+    }
+}
+
 /// Sends requests to endpoints, each on its own router over the counting store, as a warm
 /// function serves them, and keeps their store calls.
-struct Meter {
+struct Meter<'a> {
     calls: Arc<Mutex<Vec<Call>>>,
-    accounts: Accounts,
-    issuer: TokenIssuer,
+    /// The local backend, its store counted.
+    backend: Counted<'a>,
     authenticator: Authenticator,
     /// The caller's access token, sent to the endpoints that take one.
     bearer: Option<String>,
@@ -328,56 +365,43 @@ struct Meter {
 
 /// One request's figures.
 struct Row {
-    endpoint: &'static Endpoint,
+    function: &'static Function,
     status: u16,
     calls: Vec<Call>,
     note: String,
 }
 
-impl Meter {
-    /// The endpoint's router, as its Lambda main builds it.
-    fn router(&self, function: &str) -> anyhow::Result<Router> {
-        let (accounts, issuer) = (self.accounts.clone(), self.issuer.clone());
-        let guard = self.authenticator.clone();
-        Ok(match function {
-            "register" => register::router(accounts),
-            "verify_email" => verify_email::router(accounts),
-            "resend_verification" => resend_verification::router(accounts),
-            "login" => login::router(accounts, issuer),
-            "refresh" => refresh::router(accounts, issuer),
-            "logout" => logout::router(accounts, guard),
-            "logout_all" => logout_all::router(accounts, guard),
-            "reset_password" => reset_password::router(accounts),
-            "confirm_reset" => confirm_reset::router(accounts),
-            "change_password" => change_password::router(accounts, guard),
-            "profile" => profile::router(guard),
-            "permissions" => permissions::router(guard),
-            "sessions" => sessions::router(guard),
-            "delete_session" => delete_session::router(accounts, guard),
-            other => anyhow::bail!("no router for {other}"),
-        })
+impl Meter<'_> {
+    /// The function's router, as its Lambda main builds it.
+    fn router(&self, function: &Function) -> anyhow::Result<Router> {
+        let authenticator = self.authenticator.clone();
+        match function.build(&self.backend, || Ok(authenticator))? {
+            Built::Http(router) => Ok(router),
+            other => anyhow::bail!("{} is not an HTTP function: {other:?}", function.name),
+        }
     }
 
-    async fn send(&mut self, endpoint: &'static Endpoint, body: Value) -> anyhow::Result<()> {
+    async fn send(&mut self, function: &'static Function, body: Value) -> anyhow::Result<()> {
+        let route = function.route().context("not an HTTP function")?;
         let path = match self.path_id {
-            Some(id) => endpoint.path.replace("{id}", &id.to_string()),
-            None => endpoint.path.to_owned(),
+            Some(id) => route.path.replace("{id}", &id.to_string()),
+            None => route.path.to_owned(),
         };
         let bearer = self
             .bearer
             .as_deref()
-            .filter(|_| endpoint.policy != Policy::Public);
-        let app = app(self.router(endpoint.function)?);
+            .filter(|_| matches!(route.access, Access::Protected(_)));
+        let app = app(self.router(function)?, &[route]);
         // Warm, as after a function's first request: the keys and the catalog are cached.
         self.authenticator.keys.get().await?;
         self.authenticator.catalog.get().await?;
         self.calls.lock().unwrap().clear();
-        let (status, body) = send(&app, endpoint.method, &path, bearer, body).await?;
+        let (status, body) = send(&app, route.method, &path, bearer, body).await?;
         let calls = std::mem::take(&mut *self.calls.lock().unwrap());
         anyhow::ensure!(status < 300, "{path} answered {status}: {body}");
         let note = String::new();
         self.rows.push(Row {
-            endpoint,
+            function,
             status,
             calls,
             note,
@@ -406,7 +430,8 @@ impl Meter {
         println!(" {:>3} {:>8}  {:<10} sequence", "seq", "store ms", "budget");
         for row in &self.rows {
             let (calls, rounds) = (&row.calls, rounds(&row.calls));
-            let endpoint = format!("{} {}", row.endpoint.method, &row.endpoint.path[12..]);
+            let route = row.function.route().unwrap();
+            let endpoint = format!("{} {}", route.method, &route.path[12..]);
             let guard = calls.iter().filter(|c| c.guard).count();
             print!(
                 "{endpoint:<29} {:>6} {:>5} {guard:>5}",
@@ -417,7 +442,7 @@ impl Meter {
                 let n = calls.iter().filter(|c| c.method == method).count();
                 print!(" {n:>8}");
             }
-            let budget = match row.endpoint.function {
+            let budget = match row.function.name {
                 "login" | "refresh" => Some(3),
                 "profile" => Some(1),
                 _ => None,
@@ -465,10 +490,9 @@ async fn round_trips() -> anyhow::Result<()> {
         clock: backend.clock(),
     };
     let mut meter = Meter {
-        accounts: Accounts::new(counted(false), backend.clock(), Arc::new(OsRandom)),
-        issuer: TokenIssuer {
-            tokens: backend.access_tokens()?,
-            keys: authenticator.keys.clone(),
+        backend: Counted {
+            inner: backend,
+            store: counted(false),
         },
         authenticator,
         calls,
@@ -494,38 +518,38 @@ async fn round_trips() -> anyhow::Result<()> {
 
     let grace = "grace@example.com";
     let body = json!({ "email": grace, "name": "Grace", "password": "a fine long passphrase" });
-    meter.send(&register::ENDPOINT, body).await?;
+    meter.send(&wiring::REGISTER, body).await?;
     let grace = UserRepo::new(store.clone())
         .id_by_email(&Email::parse(grace)?)
         .await?;
     let token = mint(Purpose::VerifyEmail, grace.context("registered")?).await?;
     meter
-        .send(&verify_email::ENDPOINT, json!({ "token": token }))
+        .send(&wiring::VERIFY_EMAIL, json!({ "token": token }))
         .await?;
     let lin = "lin@example.com";
     setup.create(account(lin, PASSWORD, false)?).await?;
     meter
-        .send(&resend_verification::ENDPOINT, json!({ "email": lin }))
+        .send(&wiring::RESEND_VERIFICATION, json!({ "email": lin }))
         .await?;
     meter.note("an unverified account: the mail is sent");
     let body = json!({ "email": EMAIL, "password": password });
-    meter.send(&login::ENDPOINT, body).await?;
+    meter.send(&wiring::LOGIN, body).await?;
     let refresh_token = sign_in(&password).await?.refresh.expose().to_owned();
     let body = json!({ "refresh_token": refresh_token });
-    meter.send(&refresh::ENDPOINT, body).await?;
+    meter.send(&wiring::REFRESH, body).await?;
 
     let s = sign_in(&password).await?;
     meter.bearer = Some(s.access.token.clone());
     let body = json!({ "refresh_token": s.refresh.expose() });
-    meter.send(&logout::ENDPOINT, body).await?;
+    meter.send(&wiring::LOGOUT, body).await?;
     meter.note("with the refresh token");
     meter.bearer = Some(sign_in(&password).await?.access.token);
     let note = live_sessions().await?;
-    meter.send(&logout_all::ENDPOINT, Value::Null).await?;
+    meter.send(&wiring::LOGOUT_ALL, Value::Null).await?;
     meter.note(note);
 
     meter
-        .send(&reset_password::ENDPOINT, json!({ "email": EMAIL }))
+        .send(&wiring::RESET_PASSWORD, json!({ "email": EMAIL }))
         .await?;
     meter.note("a known address: the mail is sent");
     sign_in(&password).await?;
@@ -533,7 +557,7 @@ async fn round_trips() -> anyhow::Result<()> {
     let token = mint(Purpose::ResetPassword, user).await?;
     password = "a brand new passphrase".into();
     let body = json!({ "token": token, "new_password": password });
-    meter.send(&confirm_reset::ENDPOINT, body).await?;
+    meter.send(&wiring::CONFIRM_RESET, body).await?;
     meter.note(note);
 
     sign_in(&password).await?;
@@ -541,18 +565,18 @@ async fn round_trips() -> anyhow::Result<()> {
     let note = live_sessions().await?;
     let new_password = "yet another passphrase";
     let body = json!({ "current_password": password, "new_password": new_password });
-    meter.send(&change_password::ENDPOINT, body).await?;
+    meter.send(&wiring::CHANGE_PASSWORD, body).await?;
     meter.note(note);
     password = new_password.into();
 
     meter.bearer = Some(sign_in(&password).await?.access.token);
-    meter.send(&profile::ENDPOINT, Value::Null).await?;
-    meter.send(&permissions::ENDPOINT, Value::Null).await?;
+    meter.send(&wiring::PROFILE, Value::Null).await?;
+    meter.send(&wiring::PERMISSIONS, Value::Null).await?;
     let note = live_sessions().await?;
-    meter.send(&sessions::ENDPOINT, Value::Null).await?;
+    meter.send(&wiring::SESSIONS, Value::Null).await?;
     meter.note(note);
     meter.path_id = Some(sign_in(&password).await?.session_id);
-    meter.send(&delete_session::ENDPOINT, Value::Null).await?;
+    meter.send(&wiring::DELETE_SESSION, Value::Null).await?;
     meter.note("another of the caller's sessions");
 
     meter.print();

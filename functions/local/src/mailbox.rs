@@ -13,7 +13,7 @@ use http::header;
 use infra::mail::mailbox::{Mailbox, StoredMail};
 use serde::Serialize;
 
-use crate::http::ApiError;
+use functions::http::ApiError;
 
 pub const LIST_PATH: &str = "/_local/mailbox";
 pub const VIEW_PATH: &str = "/_local/mailbox/view";

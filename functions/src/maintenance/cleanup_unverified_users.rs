@@ -8,20 +8,24 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::TimeDelta;
-use infra::compose::Backend;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::accounts::{AccountError, Accounts};
 use shared::users::UserRepo;
 
-use crate::event::ScheduleHandler;
-use crate::jobs::{JobError, JobType, NoPayload};
-
-/// The function's name in the catalog.
-pub const FUNCTION: &str = "cleanup_unverified_users";
+use crate::trigger::ScheduleHandler;
+use crate::jobs::{JobFailure, JobPayload, JobType};
 
 /// Accounts looked at per run; a daily run with a backlog catches up over a few runs.
 const LIMIT: usize = 100;
+
+/// A cleanup on demand, as a job; it takes no input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupRequest {}
+
+impl JobPayload for CleanupRequest {
+    const JOB_TYPE: &'static str = "cleanup_unverified_users";
+}
 
 #[derive(Debug, Clone)]
 pub struct CleanupUnverifiedUsers {
@@ -44,12 +48,6 @@ impl CleanupUnverifiedUsers {
         }
     }
 
-    pub fn from_backend(backend: &Backend) -> anyhow::Result<Self> {
-        Ok(Self::new(
-            backend.accounts()?,
-            backend.unverified_account_ttl(),
-        ))
-    }
 
     pub async fn run(&self) -> anyhow::Result<CleanupReport> {
         let cutoff = self.accounts.clock.now()
@@ -98,13 +96,12 @@ impl ScheduleHandler for CleanupUnverifiedUsers {
 
 #[async_trait]
 impl JobType for CleanupUnverifiedUsers {
-    const NAME: &'static str = "cleanup_unverified_users";
-    type Payload = NoPayload;
+    type Payload = CleanupRequest;
 
-    async fn run(&self, _: NoPayload) -> Result<Value, JobError> {
+    async fn run(&self, _: CleanupRequest) -> Result<Value, JobFailure> {
         let report = CleanupUnverifiedUsers::run(self)
             .await
-            .map_err(JobError::Retryable)?;
-        serde_json::to_value(report).map_err(|e| JobError::Permanent(e.into()))
+            .map_err(JobFailure::Retryable)?;
+        serde_json::to_value(report).map_err(|e| JobFailure::Permanent(e.into()))
     }
 }

@@ -1,0 +1,41 @@
+//! How a Lambda function runs: its entry of the table, built once at init over the AWS backend,
+//! then the runtime's loop. A main is one line: `functions::lambda!(LOGIN);`.
+
+use infra::compose::AwsBackend;
+
+use crate::trigger::{run_schedule, run_sqs, run_stream};
+use crate::wiring::{Built, Function, authenticator};
+
+pub type Error = lambda_runtime::Error;
+
+/// Runs `function` as this process's Lambda function.
+pub fn run(function: &'static Function) -> Result<(), Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(function))
+}
+
+async fn serve(function: &'static Function) -> Result<(), Error> {
+    crate::telemetry::init();
+    let backend = AwsBackend::from_env().await?;
+    match function.build(&backend, || authenticator(&backend))? {
+        Built::Http(router) => {
+            let declared: Vec<_> = function.route().into_iter().collect();
+            lambda_http::run(crate::http::app(router, &declared)).await
+        }
+        Built::Queue(handler) => run_sqs(handler).await,
+        Built::Stream(handler) => run_stream(handler).await,
+        Built::Schedule(handler) => run_schedule(handler).await,
+    }
+}
+
+/// The main of the Lambda function the table declares as `$function`.
+#[macro_export]
+macro_rules! lambda {
+    ($function:ident) => {
+        fn main() -> ::std::result::Result<(), $crate::wiring::lambda::Error> {
+            $crate::wiring::lambda::run(&$crate::wiring::$function)
+        }
+    };
+}

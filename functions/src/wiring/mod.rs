@@ -1,0 +1,331 @@
+//! The one table of the system's functions, and how each handler is built from the ports.
+//!
+//! Every function is declared once, in [`FUNCTIONS`]: its name, its trigger (a route with its
+//! policy, a schedule, the stream or a queue) and how its handler is built from a [`Backend`].
+//! Everything else reads this table: a Lambda main runs its own entry ([`lambda!`](crate::lambda)),
+//! the local system serves every route and feeds every event handler, and the template check
+//! compares it with template.yaml. This is the only module that sees the composition root; the
+//! handlers take ports and use cases.
+
+mod function;
+pub mod lambda;
+
+use std::sync::Arc;
+
+use axum::Router;
+use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
+use shared::rbac::CachedCatalog;
+use shared::users::UserRepo;
+
+pub use function::{Built, Function, Trigger};
+
+use crate::auth::guard::{Authenticator, Policy::Authenticated, Route};
+use crate::auth::jwks::{self, PublicKeys};
+use crate::auth::{
+    change_password, confirm_reset, delete_session, login, logout, logout_all, permissions,
+    profile, refresh, register, resend_verification, reset_password, sessions, verify_email,
+};
+use crate::jobs::registry::Registry;
+use crate::jobs::send_email::SendEmail;
+use crate::jobs::worker::Worker;
+use crate::maintenance::cleanup_unverified_users::CleanupUnverifiedUsers;
+use crate::maintenance::purge_expired::PurgeExpired;
+use crate::maintenance::reconcile_outbox::ReconcileOutbox;
+use crate::maintenance::redrive_stuck_jobs::RedriveStuckJobs;
+use crate::messaging::consumer::Consumer;
+use crate::messaging::publisher::Publisher;
+use crate::messaging::relay::Relay;
+use crate::messaging::subscriptions::subscriptions;
+use crate::system::health;
+
+pub const HEALTH: Function =
+    Function::public("health", "GET", "/health", |_| Ok(health::handler()));
+
+pub const JWKS: Function = Function::public("jwks", "GET", "/.well-known/jwks.json", |b| {
+    let secret = b.settings().signing_keys_secret.clone();
+    Ok(jwks::handler(PublicKeys::new(b.secrets()?, secret)))
+});
+
+pub const REGISTER: Function =
+    Function::public("register", "POST", "/api/v1/auth/register", |b| {
+        Ok(register::handler(b.accounts()?))
+    });
+
+pub const VERIFY_EMAIL: Function =
+    Function::public("verify_email", "POST", "/api/v1/auth/verify-email", |b| {
+        Ok(verify_email::handler(b.accounts()?))
+    });
+
+pub const RESEND_VERIFICATION: Function = Function::public(
+    "resend_verification",
+    "POST",
+    "/api/v1/auth/resend-verification",
+    |b| Ok(resend_verification::handler(b.accounts()?)),
+);
+
+pub const LOGIN: Function = Function::public("login", "POST", "/api/v1/auth/login", |b| {
+    Ok(login::handler(b.accounts()?, b.token_issuer()?))
+});
+
+pub const REFRESH: Function = Function::public("refresh", "POST", "/api/v1/auth/refresh", |b| {
+    Ok(refresh::handler(b.accounts()?, b.token_issuer()?))
+});
+
+pub const LOGOUT: Function = Function::protected(
+    "logout",
+    "POST",
+    "/api/v1/auth/logout",
+    Authenticated,
+    |b, _| Ok(logout::handler(b.accounts()?)),
+);
+
+pub const LOGOUT_ALL: Function = Function::protected(
+    "logout_all",
+    "POST",
+    "/api/v1/auth/logout-all",
+    Authenticated,
+    |b, _| Ok(logout_all::handler(b.accounts()?)),
+);
+
+pub const RESET_PASSWORD: Function =
+    Function::public("reset_password", "POST", "/api/v1/auth/reset-password", |b| {
+        Ok(reset_password::handler(b.accounts()?))
+    });
+
+pub const CONFIRM_RESET: Function =
+    Function::public("confirm_reset", "POST", "/api/v1/auth/confirm-reset", |b| {
+        Ok(confirm_reset::handler(b.accounts()?))
+    });
+
+pub const CHANGE_PASSWORD: Function = Function::protected(
+    "change_password",
+    "PUT",
+    "/api/v1/auth/change-password",
+    Authenticated,
+    |b, _| Ok(change_password::handler(b.accounts()?)),
+);
+
+pub const PROFILE: Function = Function::protected(
+    "profile",
+    "GET",
+    "/api/v1/auth/profile",
+    Authenticated,
+    |_, authenticator| Ok(profile::handler(authenticator)),
+);
+
+pub const PERMISSIONS: Function = Function::protected(
+    "permissions",
+    "GET",
+    "/api/v1/auth/permissions",
+    Authenticated,
+    |_, authenticator| Ok(permissions::handler(authenticator)),
+);
+
+pub const SESSIONS: Function = Function::protected(
+    "sessions",
+    "GET",
+    "/api/v1/auth/sessions",
+    Authenticated,
+    |_, _| Ok(sessions::handler()),
+);
+
+pub const DELETE_SESSION: Function = Function::protected(
+    "delete_session",
+    "DELETE",
+    "/api/v1/auth/sessions/{id}",
+    Authenticated,
+    |b, _| Ok(delete_session::handler(b.accounts()?)),
+);
+
+pub const PURGE_EXPIRED: Function = Function::schedule("purge_expired", "rate(1 hour)", |b| {
+    Ok(Arc::new(PurgeExpired::new(b.store()?)))
+});
+
+pub const RELAY: Function = Function::stream("relay", |b| {
+    Ok(Arc::new(Relay::new(publisher(b)?, b.store()?, b.clock())))
+});
+
+pub const CONSUMER: Function = Function::queue("consumer", EVENTS_QUEUE, |b| {
+    let reactions = subscriptions(b.clock(), b.random())?;
+    Ok(Arc::new(Consumer::new(b.store()?, b.clock(), reactions)))
+});
+
+pub const RECONCILE_OUTBOX: Function =
+    Function::schedule("reconcile_outbox", "rate(5 minutes)", |b| {
+        let after = b.settings().outbox_reconcile_after;
+        Ok(Arc::new(ReconcileOutbox::new(
+            b.store()?,
+            publisher(b)?,
+            b.clock(),
+            after,
+        )))
+    });
+
+pub const WORKER: Function = Function::queue("worker", JOBS_QUEUE, |b| {
+    Ok(Arc::new(Worker::new(
+        b.store()?,
+        b.jobs_queue()?,
+        b.clock(),
+        job_types(b)?,
+    )))
+});
+
+pub const REDRIVE_STUCK_JOBS: Function =
+    Function::schedule("redrive_stuck_jobs", "rate(5 minutes)", |b| {
+        Ok(Arc::new(redrive_stuck_jobs(b)?))
+    });
+
+pub const CLEANUP_UNVERIFIED_USERS: Function =
+    Function::schedule("cleanup_unverified_users", "rate(1 day)", |b| {
+        Ok(Arc::new(cleanup_unverified_users(b)?))
+    });
+
+/// Every function of the system.
+pub const FUNCTIONS: &[Function] = &[
+    HEALTH,
+    JWKS,
+    REGISTER,
+    VERIFY_EMAIL,
+    RESEND_VERIFICATION,
+    LOGIN,
+    REFRESH,
+    LOGOUT,
+    LOGOUT_ALL,
+    RESET_PASSWORD,
+    CONFIRM_RESET,
+    CHANGE_PASSWORD,
+    PROFILE,
+    PERMISSIONS,
+    SESSIONS,
+    DELETE_SESSION,
+    PURGE_EXPIRED,
+    RELAY,
+    CONSUMER,
+    RECONCILE_OUTBOX,
+    WORKER,
+    REDRIVE_STUCK_JOBS,
+    CLEANUP_UNVERIFIED_USERS,
+];
+
+/// Every job type the worker runs. Register a job type here.
+pub fn job_types(b: &dyn Backend) -> anyhow::Result<Registry> {
+    let send_email = SendEmail::new(
+        b.mailer()?,
+        b.store()?,
+        b.clock(),
+        b.random(),
+        b.settings().app_url()?,
+    );
+    Ok(Registry::new()
+        .with(send_email)
+        .with(PurgeExpired::new(b.store()?))
+        .with(redrive_stuck_jobs(b)?)
+        .with(cleanup_unverified_users(b)?))
+}
+
+/// What checks the access tokens of protected routes and reads their callers.
+pub fn authenticator(b: &dyn Backend) -> anyhow::Result<Authenticator> {
+    let store = b.store()?;
+    Ok(Authenticator {
+        tokens: b.access_tokens()?,
+        keys: b.signing_keys()?,
+        users: UserRepo::new(store.clone()),
+        catalog: CachedCatalog::new(store),
+        clock: b.clock(),
+    })
+}
+
+/// The routes of `functions` on one router, the protected ones sharing one authenticator (and
+/// so one role catalog cache): what the local system serves.
+pub fn router(backend: &dyn Backend, functions: &[Function]) -> anyhow::Result<Router> {
+    let mut shared: Option<Authenticator> = None;
+    let mut router = Router::new();
+    for function in functions.iter().filter(|f| f.route().is_some()) {
+        let built = function.build(backend, || match &shared {
+            Some(authenticator) => Ok(authenticator.clone()),
+            None => Ok(shared.insert(authenticator(backend)?).clone()),
+        })?;
+        if let Built::Http(route) = built {
+            router = router.merge(route);
+        }
+    }
+    Ok(router)
+}
+
+/// The routes `functions` declare, for the deny-by-default check of [`crate::http::app`].
+pub fn routes(functions: &[Function]) -> Vec<Route> {
+    functions.iter().filter_map(Function::route).collect()
+}
+
+fn publisher(b: &dyn Backend) -> anyhow::Result<Publisher> {
+    Ok(Publisher::new(b.events_queue()?, b.jobs_queue()?))
+}
+
+fn redrive_stuck_jobs(b: &dyn Backend) -> anyhow::Result<RedriveStuckJobs> {
+    Ok(RedriveStuckJobs::new(b.store()?, b.clock(), b.random()))
+}
+
+fn cleanup_unverified_users(b: &dyn Backend) -> anyhow::Result<CleanupUnverifiedUsers> {
+    Ok(CleanupUnverifiedUsers::new(
+        b.accounts()?,
+        b.settings().unverified_account_ttl,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    use axum::body::Body;
+    use infra::compose::LocalBackend;
+    use infra::config::LocalConfig;
+    use shared::clock::{OsRandom, SystemClock};
+    use tower::ServiceExt;
+
+    #[test]
+    fn names_and_routes_are_declared_once() {
+        let names: BTreeSet<_> = FUNCTIONS.iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), FUNCTIONS.len(), "a function name is declared twice");
+        let declared = routes(FUNCTIONS);
+        let distinct: BTreeSet<_> = declared.iter().map(|r| (r.method, r.path)).collect();
+        assert_eq!(distinct.len(), declared.len(), "a route is declared twice");
+    }
+
+    #[tokio::test]
+    async fn every_function_builds_and_every_route_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalConfig::new(dir.path(), "http://127.0.0.1:3000");
+        let backend = LocalBackend::open(config, Arc::new(SystemClock), Arc::new(OsRandom))
+            .await
+            .unwrap();
+        for function in FUNCTIONS {
+            let built = function.build(&backend, || authenticator(&backend)).unwrap();
+            assert_eq!(
+                matches!(built, Built::Http(_)),
+                function.route().is_some(),
+                "{}",
+                function.name
+            );
+        }
+        let app = crate::http::app(router(&backend, FUNCTIONS).unwrap(), &routes(FUNCTIONS));
+        for function in FUNCTIONS {
+            let Some(route) = function.route() else {
+                continue;
+            };
+            let request = http::Request::builder()
+                .method(route.method)
+                .uri(route.path)
+                .body(Body::empty())
+                .unwrap();
+            let status = app.clone().oneshot(request).await.unwrap().status().as_u16();
+            assert!(
+                ![403, 404, 405].contains(&status),
+                "{}: {} {} answered {status}",
+                function.name,
+                route.method,
+                route.path
+            );
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The ports on one machine, under one data directory:
+//!
+//! ```text
+//! <data_dir>/data.sqlite   the item store, its change feed, and the queues
+//! <data_dir>/blobs/        the blob store
+//! <data_dir>/mailbox/      every mail sent
+//! <data_dir>/secrets/      secrets, owner-only
+//! ```
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use shared::blob::BlobStore;
+use shared::clock::{Clock, OsRandom, Random, SystemClock};
+use shared::mail::Mailer;
+use shared::queue::Queue;
+use shared::secrets::Secrets;
+use shared::store::ItemStore;
+
+use super::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
+use crate::blob::local::LocalBlobs;
+use crate::config::{LocalConfig, Settings};
+use crate::local_db::LocalDb;
+use crate::mail::mailbox::Mailbox;
+use crate::queue::local::{DeadLetter, LocalQueue};
+use crate::secrets::local::LocalSecrets;
+use crate::store::sqlite::LocalStore;
+
+/// The secret the local blob store signs its URLs with.
+const BLOB_SIGNING_SECRET: &str = "local-blob-signing-key";
+
+#[derive(Debug)]
+pub struct LocalBackend {
+    config: LocalConfig,
+    db: LocalDb,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    store: Arc<LocalStore>,
+    jobs: Arc<LocalQueue>,
+    events: Arc<LocalQueue>,
+    secrets: Arc<LocalSecrets>,
+    mailbox: Arc<Mailbox>,
+    blobs: Arc<LocalBlobs>,
+}
+
+impl LocalBackend {
+    /// Opens (creating on first use) the data directory of `config`.
+    pub async fn open(
+        config: LocalConfig,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+    ) -> anyhow::Result<Self> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        let db = LocalDb::open(&dir.join("data.sqlite"))?;
+        let secrets = Arc::new(LocalSecrets::new(dir.join("secrets")));
+        let blob_key = blob_signing_key(secrets.as_ref()).await?;
+        let queue = |name: &str| {
+            Arc::new(LocalQueue::new(
+                db.clone(),
+                name,
+                clock.clone(),
+                Some(DeadLetter {
+                    queue: format!("{name}-dlq"),
+                    max_receives: config.max_receives,
+                }),
+            ))
+        };
+        Ok(Self {
+            store: Arc::new(LocalStore::new(db.clone(), clock.clone())),
+            jobs: queue(JOBS_QUEUE),
+            events: queue(EVENTS_QUEUE),
+            mailbox: Arc::new(Mailbox::new(dir.join("mailbox"), clock.clone())),
+            blobs: Arc::new(LocalBlobs::new(
+                dir.join("blobs"),
+                config.base_url.clone(),
+                blob_key,
+                clock.clone(),
+            )),
+            secrets,
+            db,
+            clock,
+            random,
+            config,
+        })
+    }
+
+    /// [`LocalBackend::open`] on the system clock and the operating system's randomness.
+    pub async fn open_default(config: LocalConfig) -> anyhow::Result<Self> {
+        Self::open(config, Arc::new(SystemClock), Arc::new(OsRandom)).await
+    }
+
+    pub fn config(&self) -> &LocalConfig {
+        &self.config
+    }
+
+    /// The store itself, with the change feed the local runtime reads.
+    pub fn local_store(&self) -> Arc<LocalStore> {
+        self.store.clone()
+    }
+
+    /// The queue named `name`: `jobs` and `events` are the system's, which dead-letter into
+    /// `jobs-dlq` and `events-dlq` after the configured receives as their redrive policies do
+    /// on AWS; any other name is a plain queue of the same database.
+    pub fn local_queue(&self, name: &str) -> Arc<LocalQueue> {
+        match name {
+            JOBS_QUEUE => self.jobs.clone(),
+            EVENTS_QUEUE => self.events.clone(),
+            other => Arc::new(LocalQueue::new(
+                self.db.clone(),
+                other,
+                self.clock.clone(),
+                None,
+            )),
+        }
+    }
+
+    pub fn mailbox(&self) -> Arc<Mailbox> {
+        self.mailbox.clone()
+    }
+
+    pub fn local_blobs(&self) -> Arc<LocalBlobs> {
+        self.blobs.clone()
+    }
+}
+
+impl Backend for LocalBackend {
+    fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
+        Ok(self.store.clone())
+    }
+
+    fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        Ok(self.jobs.clone())
+    }
+
+    fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        Ok(self.events.clone())
+    }
+
+    fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
+        Ok(self.blobs.clone())
+    }
+
+    fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
+        Ok(self.mailbox.clone())
+    }
+
+    fn secrets(&self) -> anyhow::Result<Arc<dyn Secrets>> {
+        Ok(self.secrets.clone())
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    fn random(&self) -> Arc<dyn Random> {
+        self.random.clone()
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.config.settings
+    }
+}
+
+/// The local blob signing key: generated once, kept with the other local secrets.
+async fn blob_signing_key(secrets: &dyn Secrets) -> anyhow::Result<[u8; 32]> {
+    let generated = hex::encode(OsRandom.bytes::<32>());
+    secrets.create(BLOB_SIGNING_SECRET, &generated).await?;
+    let stored = secrets
+        .get(BLOB_SIGNING_SECRET)
+        .await?
+        .context("the local blob signing key is missing")?;
+    let bytes = hex::decode(stored.trim()).context("the local blob signing key is not hex")?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the local blob signing key is not 32 bytes"))
+}

@@ -1,0 +1,89 @@
+//! The composition root: the one place that decides which adapter stands behind each port.
+//!
+//! A [`Backend`] hands out the ports of one process, each built once on first use and shared by
+//! everything that asks for it afterwards. [`AwsBackend`] (feature `aws`) builds one SDK
+//! configuration and at most one client per service; [`LocalBackend`] (feature `local`) opens
+//! one data directory. Both take the clock and the source of randomness every port and use case
+//! reads, so tests build the real system on a manual clock.
+//!
+//! Handlers never see a backend: the wiring in `functions` asks it for the ports a handler takes,
+//! so a Lambda function builds no client (and needs no IAM permission) its handler does not use.
+
+#[cfg(feature = "aws")]
+mod aws;
+#[cfg(feature = "local")]
+mod local;
+
+use std::fmt;
+use std::sync::Arc;
+
+use shared::accounts::{Accounts, TokenIssuer};
+use shared::auth::access_token::AccessTokens;
+use shared::auth::key_cache::CachedKeySet;
+use shared::blob::BlobStore;
+use shared::clock::{Clock, Random};
+use shared::mail::Mailer;
+use shared::queue::Queue;
+use shared::secrets::Secrets;
+use shared::store::ItemStore;
+
+#[cfg(feature = "aws")]
+pub use aws::AwsBackend;
+#[cfg(feature = "local")]
+pub use local::LocalBackend;
+
+use crate::config::Settings;
+
+/// The name the job queue goes by locally and in the wiring (`JobsQueue` in the template).
+pub const JOBS_QUEUE: &str = "jobs";
+
+/// The name the events queue goes by locally and in the wiring (`EventsQueue` in the template).
+pub const EVENTS_QUEUE: &str = "events";
+
+/// The lifetime of an access token.
+pub const ACCESS_TOKEN_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+/// Where the ports lead. Each accessor fails only when the port's configuration is missing
+/// (a function whose handler needs a queue but was deployed without its URL, say).
+pub trait Backend: Send + Sync + fmt::Debug {
+    fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>>;
+    fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>>;
+    fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>>;
+    fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>>;
+    fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>>;
+    fn secrets(&self) -> anyhow::Result<Arc<dyn Secrets>>;
+    fn clock(&self) -> Arc<dyn Clock>;
+    fn random(&self) -> Arc<dyn Random>;
+    fn settings(&self) -> &Settings;
+
+    /// How access tokens are issued and checked; 15 minutes on either backend.
+    fn access_tokens(&self) -> anyhow::Result<AccessTokens> {
+        let settings = self.settings();
+        Ok(AccessTokens::new(
+            settings.token_issuer.clone(),
+            settings.token_audience.clone(),
+            ACCESS_TOKEN_TTL,
+        )?)
+    }
+
+    /// The signing key set, read through [`Backend::secrets`] and cached.
+    fn signing_keys(&self) -> anyhow::Result<CachedKeySet> {
+        Ok(CachedKeySet::new(
+            self.secrets()?,
+            self.settings().signing_keys_secret.clone(),
+        ))
+    }
+
+    /// The identity use cases over this backend's store, clock and randomness.
+    fn accounts(&self) -> anyhow::Result<Accounts> {
+        Ok(Accounts::new(self.store()?, self.clock(), self.random()))
+    }
+
+    /// What issues access tokens: their settings and the cached signing keys.
+    fn token_issuer(&self) -> anyhow::Result<TokenIssuer> {
+        Ok(TokenIssuer {
+            tokens: self.access_tokens()?,
+            keys: self.signing_keys()?,
+        })
+    }
+}
