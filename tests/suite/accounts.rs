@@ -2,7 +2,8 @@
 //! through the guard every endpoint goes through.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use functions::auth::guard::Authenticator;
+use functions::wiring::authenticator;
+use infra::compose::Backend as _;
 use shared::accounts::{AccountError, ClientInfo};
 use shared::users::UserStatus;
 use tests::local::{identity_backend, new_account};
@@ -15,7 +16,7 @@ async fn disabling_an_account_stops_its_tokens_sessions_and_logins_at_once() -> 
     let backend = identity_backend(dir.path()).await?;
     let accounts = backend.accounts()?;
     let issuer = backend.token_issuer()?;
-    let guard = Authenticator::from_backend(&backend)?;
+    let guard = authenticator(&backend)?;
     let user = accounts
         .create(new_account("eve@example.com", PASSWORD, true)?)
         .await?;

@@ -1,10 +1,11 @@
-//! template.yaml: cfn-lint clean, and in agreement with the function catalog.
+//! template.yaml: cfn-lint clean, and in agreement with the table of functions; every function
+//! has its one-line main.
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
-use functions::catalog::{FUNCTIONS, Trigger};
+use functions::wiring::{FUNCTIONS, Trigger};
 use serde_yaml::Value;
 use tests::template::{self, Route, Template};
 
@@ -28,13 +29,13 @@ fn cfn_lint_finds_nothing_in_the_template() -> anyhow::Result<()> {
 }
 
 #[test]
-fn the_template_and_the_catalog_declare_the_same_functions_routes_and_schedules()
+fn the_template_and_the_table_declare_the_same_functions_routes_and_schedules()
 -> anyhow::Result<()> {
     let functions = Template::load()?.functions()?;
     let mismatches = template::mismatches(&functions, FUNCTIONS);
     assert!(
         mismatches.is_empty(),
-        "template.yaml and functions/src/catalog.rs disagree:\n{}",
+        "template.yaml and functions/src/wiring/mod.rs disagree:\n{}",
         mismatches.join("\n")
     );
     Ok(())
@@ -45,9 +46,9 @@ fn the_parity_check_reports_a_route_missing_from_the_template() -> anyhow::Resul
     let mut functions = Template::load()?.functions()?;
     let function = FUNCTIONS
         .iter()
-        .find(|f| matches!(f.trigger, Trigger::Http { .. }))
-        .context("the catalog has no HTTP function")?;
-    let route = Route::from(&function.trigger);
+        .find(|f| matches!(f.trigger(), Trigger::Http(_)))
+        .context("the table has no HTTP function")?;
+    let route = Route::from(&function.trigger());
     let declared = functions
         .iter_mut()
         .find(|f| f.binary == function.name)
@@ -62,7 +63,7 @@ fn the_parity_check_reports_a_route_missing_from_the_template() -> anyhow::Resul
 
     let mismatches = template::mismatches(&functions, FUNCTIONS);
     let expected = format!(
-        "function `{}`: {route} is in the catalog but not in template.yaml",
+        "function `{}`: {route} is in the table but not in template.yaml",
         function.name
     );
     assert!(
@@ -73,32 +74,51 @@ fn the_parity_check_reports_a_route_missing_from_the_template() -> anyhow::Resul
 }
 
 #[test]
-fn the_parity_check_reports_a_function_missing_from_the_catalog() -> anyhow::Result<()> {
+fn the_parity_check_reports_a_function_missing_from_the_table() -> anyhow::Result<()> {
     let functions = Template::load()?.functions()?;
     let Some((dropped, rest)) = FUNCTIONS.split_first() else {
-        bail!("the catalog is empty")
+        bail!("the table is empty")
     };
 
     let mismatches = template::mismatches(&functions, rest);
     assert!(
-        mismatches.iter().any(|m| m.contains(&format!("`{}`", dropped.name)) && m.contains("not in the catalog")),
+        mismatches.iter().any(|m| m.contains(&format!("`{}`", dropped.name)) && m.contains("not in the table")),
         "{mismatches:?}"
     );
     Ok(())
 }
 
+/// The one line of a function's main.
+fn main_line(name: &str) -> String {
+    format!("functions::lambda!({});", name.to_ascii_uppercase())
+}
+
 #[test]
-fn every_catalog_function_has_its_binary() {
+fn every_function_has_its_one_line_main_and_every_main_its_function() -> anyhow::Result<()> {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin");
-    let missing: Vec<_> = FUNCTIONS
-        .iter()
-        .map(|f| f.name)
-        .filter(|name| !bin.join(format!("{name}.rs")).is_file())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "no functions/src/bin/<name>.rs for {missing:?}"
-    );
+    let mut wrong = Vec::new();
+    for function in FUNCTIONS {
+        let path = bin.join(format!("{}.rs", function.name));
+        let line = main_line(function.name);
+        match std::fs::read_to_string(&path) {
+            Ok(main) if main.lines().any(|l| l.trim() == line) => {}
+            Ok(_) => wrong.push(format!("{} does not run its function: `{line}`", path.display())),
+            Err(_) => wrong.push(format!(
+                "`{}` has no main: create {} with `{line}`",
+                function.name,
+                path.display()
+            )),
+        }
+    }
+    for entry in std::fs::read_dir(&bin)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let stem = name.trim_end_matches(".rs");
+        if !FUNCTIONS.iter().any(|f| f.name == stem) {
+            wrong.push(format!("functions/src/bin/{name} is no function of the table"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    Ok(())
 }
 
 #[test]

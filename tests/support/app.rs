@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use functions::local::{LocalSystem, Options};
+use local_system::{LocalSystem, Options};
 use reqwest::{Method, Response};
 use serde_json::Value;
 use tempfile::TempDir;

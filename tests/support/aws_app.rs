@@ -3,7 +3,8 @@
 //!
 //! [`spawn_aws_app`] provisions a fresh table, events and job queues (each with a dead-letter
 //! queue), a signing key set and a sender address of its own, seeds the role catalog, and
-//! serves [`functions::api::router`] on a loopback port, as a Lambda main would build it. What
+//! serves every route of the table of functions on a loopback port, each built as its Lambda
+//! main builds it. What
 //! DynamoDB Streams and the queue triggers do on AWS is done by [`AwsApp::deliver_mail`]: the
 //! outbox reconciliation (at age zero) publishes pending events, the consumer turns account
 //! events into `send_email` jobs, and the worker sends their mails through SES. Nothing runs in
@@ -14,15 +15,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use functions::jobs::worker::Worker;
-use functions::local::queue_pump::QueuePump;
-use functions::maintenance::reconcile_outbox::ReconcileOutbox;
-use functions::messaging::consumer::Consumer;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use functions::trigger::ScheduleHandler;
+use functions::wiring::{self, CONSUMER, FUNCTIONS, RECONCILE_OUTBOX, WORKER};
 use infra::compose::{AwsBackend, Backend};
-use infra::config::{AwsEnv, DEFAULT_TOKEN_AUDIENCE};
+use infra::config::{AwsEnv, DEFAULT_TOKEN_AUDIENCE, Settings};
+use local_system::queue_pump::QueuePump;
 use serde_json::Value;
 use shared::auth::keys::KeySet;
-use shared::clock::OsRandom;
+use shared::clock::{OsRandom, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -42,11 +43,11 @@ pub struct AwsApp {
     /// `http://127.0.0.1:<port>`.
     pub address: String,
     pub client: reqwest::Client,
-    backend: Backend,
+    backend: AwsBackend,
     /// The sender of this system's mail: no other test's mail comes from it.
     mail_from: String,
     emulator: String,
-    relay: ReconcileOutbox,
+    reconcile: Arc<dyn ScheduleHandler>,
     consumer: QueuePump,
     worker: QueuePump,
     /// The mail sent so far, read from the emulator; `None` once more may have been sent.
@@ -84,34 +85,36 @@ impl AwsApp {
         // Any address on the verified domain may send.
         let mail_from = format!("{}@{}", provision::unique("auth"), provision::MAIL_DOMAIN);
         let env = AwsEnv {
-            // The links point at this server, as `APP_URL` would point at the front end.
-            app_url: Some(address.clone()),
+            settings: Settings {
+                // The links point at this server, as `APP_URL` would point at the front end.
+                app_url: Some(address.clone()),
+                signing_keys_secret: provision::unique("signing-keys"),
+                outbox_reconcile_after: Duration::ZERO,
+                token_issuer: address.clone(),
+                token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
+                ..Settings::default()
+            },
             table_name: Some(table),
             jobs_queue_url: Some(jobs.queue),
             events_queue_url: Some(events.queue),
             mail_from: Some(mail_from.clone()),
-            signing_keys_secret: provision::unique("signing-keys"),
             secrets_cache_ttl: Duration::from_secs(60),
-            outbox_reconcile_after: Duration::ZERO,
-            token_issuer: address.clone(),
-            token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
             ..AwsEnv::default()
         };
-        let backend = Backend::Aws(Box::new(AwsBackend::new(moto.sdk_config(), env)));
-        let now = backend.clock().now();
-        KeySet::load_or_create(
-            backend.secrets()?.as_ref(),
-            backend.signing_keys_secret(),
-            now,
-            &OsRandom,
-        )
-        .await
-        .context("creating the signing key set")?;
-        shared::rbac::seed::seed(backend.store()?.as_ref(), now)
+        let backend = AwsBackend::new(
+            moto.sdk_config(),
+            env,
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+        );
+        crate::local::prepare_identity(&backend)
             .await
-            .context("seeding the role catalog")?;
+            .context("creating the signing keys and seeding the role catalog")?;
 
-        let app = functions::http::app(functions::api::router(&backend)?);
+        let app = functions::http::app(
+            wiring::router(&backend, FUNCTIONS)?,
+            &wiring::routes(FUNCTIONS),
+        );
         let (stopping, mut stopped) = watch::channel(false);
         let server = tokio::spawn(
             axum::serve(
@@ -124,13 +127,13 @@ impl AwsApp {
             .into_future(),
         );
 
-        let worker = Worker::from_backend(&backend)?;
-        let consumer = Consumer::from_backend(&backend)?;
+        let worker = WORKER.queue_handler(&backend)?;
+        let consumer = CONSUMER.queue_handler(&backend)?;
         Ok(Self {
-            relay: ReconcileOutbox::from_backend(&backend)?,
-            consumer: QueuePump::new("events", backend.events_queue()?, Arc::new(consumer))
+            reconcile: RECONCILE_OUTBOX.schedule_handler(&backend)?,
+            consumer: QueuePump::new("events", backend.events_queue()?, consumer)
                 .with_timing(VISIBILITY, Duration::ZERO),
-            worker: QueuePump::new("jobs", backend.jobs_queue()?, Arc::new(worker))
+            worker: QueuePump::new("jobs", backend.jobs_queue()?, worker)
                 .with_timing(VISIBILITY, Duration::ZERO),
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(0)
@@ -150,23 +153,31 @@ impl AwsApp {
         format!("{}{path}", self.address)
     }
 
-    pub fn backend(&self) -> &Backend {
+    pub fn backend(&self) -> &AwsBackend {
         &self.backend
     }
 
     /// The signing key set, as stored.
     pub async fn signing_keys(&self) -> anyhow::Result<KeySet> {
         let secrets = self.backend.secrets()?;
-        Ok(KeySet::load(secrets.as_ref(), self.backend.signing_keys_secret()).await?)
+        let name = &self.backend.settings().signing_keys_secret;
+        Ok(KeySet::load(secrets.as_ref(), name).await?)
+    }
+
+    /// Publishes every pending outbox event, as the reconciliation schedule does (at age zero
+    /// here): what DynamoDB Streams and the relay would do on AWS.
+    async fn publish_pending(&self) -> anyhow::Result<()> {
+        self.reconcile.handle(EventBridgeEvent::default()).await?;
+        Ok(())
     }
 
     /// One turn of the mail pipeline: publishes pending events, consumes one batch of the events
     /// queue, publishes the jobs that enqueued, and works one batch of the job queue. Returns
     /// how many jobs finished.
     pub async fn deliver_mail(&self) -> anyhow::Result<usize> {
-        self.relay.run().await?;
+        self.publish_pending().await?;
         self.consumer.pump_once().await?;
-        self.relay.run().await?;
+        self.publish_pending().await?;
         let worked = self.worker.pump_once().await?;
         if worked.deleted > 0 {
             *self.sent.lock().unwrap_or_else(PoisonError::into_inner) = None;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use infra::blob::local::LocalBlobs;
+use infra::compose::{Backend, LocalBackend};
+use infra::config::LocalConfig;
 use infra::local_db::LocalDb;
 use shared::clock::{Clock, OsRandom, Random, SystemClock};
 use tempfile::TempDir;
@@ -57,7 +59,7 @@ impl BlobServer {
             OsRandom.bytes::<32>(),
             Arc::clone(&env.clock),
         ));
-        let app = functions::local::blobs::routes(Arc::clone(&blobs));
+        let app = local_system::blobs::routes(Arc::clone(&blobs));
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "the local blob server stopped");
@@ -79,22 +81,30 @@ impl Drop for BlobServer {
 
 /// A local backend over `dir` as the local system starts it: the signing keys created and the
 /// role catalog seeded.
-pub async fn identity_backend(dir: &Path) -> anyhow::Result<infra::compose::Backend> {
-    let backend = infra::compose::Backend::local(infra::config::LocalConfig::new(
-        dir,
-        "http://127.0.0.1:3000",
-    ))
-    .await?;
-    let secrets = backend.secrets()?;
-    shared::auth::keys::KeySet::load_or_create(
-        secrets.as_ref(),
-        backend.signing_keys_secret(),
-        backend.clock().now(),
-        &OsRandom,
-    )
-    .await?;
-    shared::rbac::seed::seed(backend.store()?.as_ref(), backend.clock().now()).await?;
+pub async fn identity_backend(dir: &Path) -> anyhow::Result<LocalBackend> {
+    identity_backend_on(dir, Arc::new(SystemClock)).await
+}
+
+/// [`identity_backend`] on `clock`: the store, the use cases and the guard all read it.
+pub async fn identity_backend_on(
+    dir: &Path,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<LocalBackend> {
+    let config = LocalConfig::new(dir, "http://127.0.0.1:3000");
+    let backend = LocalBackend::open(config, clock, Arc::new(OsRandom)).await?;
+    prepare_identity(&backend).await?;
     Ok(backend)
+}
+
+/// What the local system does at start, on any backend: creates the signing key set unless
+/// one exists, and seeds the role catalog.
+pub async fn prepare_identity(backend: &dyn Backend) -> anyhow::Result<()> {
+    let secrets = backend.secrets()?;
+    let now = backend.clock().now();
+    let name = &backend.settings().signing_keys_secret;
+    shared::auth::keys::KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;
+    shared::rbac::seed::seed(backend.store()?.as_ref(), now).await?;
+    Ok(())
 }
 
 /// A new account's fields: `email`, named "Someone", with `password`, verified or not.

@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use functions::catalog::{Function, Trigger};
+use functions::wiring::{Function, Trigger};
 use serde_yaml::{Mapping, Value};
 
 /// The workspace's template.yaml.
@@ -92,7 +92,7 @@ impl TemplateFunction {
     }
 }
 
-/// A trigger, in a form the template and the catalog share.
+/// A trigger, in a form the template and the table of functions share.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Route {
     /// Method upper-cased, path in API Gateway's `{param}` syntax.
@@ -101,7 +101,7 @@ pub enum Route {
     Schedule { expression: String },
     /// The table's stream: a `DynamoDB` event on `!GetAtt Table.StreamArn`.
     Stream,
-    /// An `SQS` event on `!GetAtt <Name>Queue.Arn`; `queue` is the catalog's name for it,
+    /// An `SQS` event on `!GetAtt <Name>Queue.Arn`; `queue` is the table's name for it,
     /// `<name>` in lower case (`EventsQueue` is `events`).
     Queue { queue: String },
 }
@@ -139,7 +139,7 @@ impl Route {
                     queue: name.to_ascii_lowercase(),
                 })
             }
-            other => bail!("event type {other} has no counterpart in the function catalog"),
+            other => bail!("event type {other} has no counterpart in the table of functions"),
         }
     }
 }
@@ -147,9 +147,9 @@ impl Route {
 impl From<&Trigger> for Route {
     fn from(trigger: &Trigger) -> Self {
         match *trigger {
-            Trigger::Http { method, path } => Self::Http {
-                method: method.to_ascii_uppercase(),
-                path: path.to_owned(),
+            Trigger::Http(route) => Self::Http {
+                method: route.method.to_ascii_uppercase(),
+                path: route.path.to_owned(),
             },
             Trigger::Schedule { expression } => Self::Schedule {
                 expression: expression.to_owned(),
@@ -173,9 +173,10 @@ impl fmt::Display for Route {
     }
 }
 
-/// Every disagreement between the template's functions and the catalog, one sentence each;
+/// Every disagreement between the template's functions and the table of functions
+/// (`functions::wiring::FUNCTIONS`), one sentence each;
 /// empty when both declare the same functions with the same routes and schedules.
-pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<String> {
+pub fn mismatches(template: &[TemplateFunction], table: &[Function]) -> Vec<String> {
     let mut found = Vec::new();
 
     let mut by_binary: BTreeMap<&str, Vec<&TemplateFunction>> = BTreeMap::new();
@@ -215,27 +216,27 @@ pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<St
         }
     }
 
-    let in_catalog: BTreeSet<&str> = catalog.iter().map(|f| f.name).collect();
+    let in_table: BTreeSet<&str> = table.iter().map(|f| f.name).collect();
     for function in template {
-        if !in_catalog.contains(function.binary.as_str()) {
+        if !in_table.contains(function.binary.as_str()) {
             found.push(format!(
-                "function `{}` ({}) is in template.yaml but not in the catalog",
+                "function `{}` ({}) is in template.yaml but not in the table",
                 function.binary, function.logical_id
             ));
         }
     }
 
-    let mut catalog_routes: BTreeMap<&str, BTreeSet<Route>> = BTreeMap::new();
-    for function in catalog {
-        catalog_routes
+    let mut table_routes: BTreeMap<&str, BTreeSet<Route>> = BTreeMap::new();
+    for function in table {
+        table_routes
             .entry(function.name)
             .or_default()
-            .insert(Route::from(&function.trigger));
+            .insert(Route::from(&function.trigger()));
     }
-    for (name, routes) in &catalog_routes {
+    for (name, routes) in &table_routes {
         let Some(functions) = by_binary.get(name) else {
             found.push(format!(
-                "function `{name}` is in the catalog but not in template.yaml"
+                "function `{name}` is in the table but not in template.yaml"
             ));
             continue;
         };
@@ -245,12 +246,12 @@ pub fn mismatches(template: &[TemplateFunction], catalog: &[Function]) -> Vec<St
             .collect();
         for route in routes.difference(&declared) {
             found.push(format!(
-                "function `{name}`: {route} is in the catalog but not in template.yaml"
+                "function `{name}`: {route} is in the table but not in template.yaml"
             ));
         }
         for route in declared.difference(routes) {
             found.push(format!(
-                "function `{name}`: {route} is in template.yaml but not in the catalog"
+                "function `{name}`: {route} is in template.yaml but not in the table"
             ));
         }
     }

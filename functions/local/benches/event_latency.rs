@@ -24,8 +24,8 @@ use functions::trigger::SqsHandler;
 use functions::wiring::RELAY;
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
-use local::feed_pump::FeedPump;
-use local::queue_pump::QueuePump;
+use local_system::feed_pump::FeedPump;
+use local_system::queue_pump::QueuePump;
 use serde_json::{Map, json};
 use shared::messaging::event::{Event, EventType};
 use shared::messaging::outbox::outbox_write;
@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The feed pump's pause when it finds nothing new (`IDLE` in `local::feed_pump`).
+/// The feed pump's pause when it finds nothing new (`IDLE` in `local_system::feed_pump`).
 const FEED_IDLE: Duration = Duration::from_millis(200);
 
 /// Longer than the feed pump's idle pause, so every event meets an idle feed.

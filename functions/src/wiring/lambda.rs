@@ -1,7 +1,8 @@
 //! How a Lambda function runs: its entry of the table, built once at init over the AWS backend,
 //! then the runtime's loop. A main is one line: `functions::lambda!(LOGIN);`.
 
-use infra::compose::AwsBackend;
+use axum::Router;
+use infra::compose::{AwsBackend, Backend};
 
 use crate::trigger::{run_schedule, run_sqs, run_stream};
 use crate::wiring::{Built, Function, authenticator};
@@ -20,13 +21,25 @@ async fn serve(function: &'static Function) -> Result<(), Error> {
     crate::telemetry::init();
     let backend = AwsBackend::from_env().await?;
     match function.build(&backend, || authenticator(&backend))? {
-        Built::Http(router) => {
-            let declared: Vec<_> = function.route().into_iter().collect();
-            lambda_http::run(crate::http::app(router, &declared)).await
-        }
+        Built::Http(router) => lambda_http::run(http_app(function, router)).await,
         Built::Queue(handler) => run_sqs(handler).await,
         Built::Stream(handler) => run_stream(handler).await,
         Built::Schedule(handler) => run_schedule(handler).await,
+    }
+}
+
+/// What an HTTP function serves under lambda_http: its one route, guarded as declared, with
+/// the API's middleware.
+pub fn http_app(function: &Function, route: Router) -> Router {
+    let declared: Vec<_> = function.route().into_iter().collect();
+    crate::http::app(route, &declared)
+}
+
+/// An HTTP function's [`http_app`], built over `backend` as its Lambda main builds it.
+pub fn build_http_app(function: &Function, backend: &dyn Backend) -> anyhow::Result<Router> {
+    match function.build(backend, || authenticator(backend))? {
+        Built::Http(route) => Ok(http_app(function, route)),
+        other => anyhow::bail!("{} is not an HTTP function: {other:?}", function.name),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use infra::compose::Backend;
+use infra::compose::{Backend as _, LocalBackend};
 use infra::config::LocalConfig;
 use shared::accounts::register::NewAccount;
 use shared::accounts::{AccountError, Accounts};
@@ -58,7 +58,8 @@ mod local {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn one_of_a_hundred_concurrent_creations_of_one_address_wins() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:0")).await?;
+        let config = LocalConfig::new(dir.path(), "http://127.0.0.1:0");
+        let backend = LocalBackend::open_default(config).await?;
         super::one_of_a_hundred_concurrent_creations_of_one_address_wins(backend.store()?).await
     }
 }

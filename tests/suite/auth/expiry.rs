@@ -2,39 +2,30 @@
 //!
 //! The use cases, the `send_email` job that mints one-time tokens and the guard all read one
 //! [`ManualClock`], and so does the store (whose expiry hides a stale token), locally and on the
-//! emulator. The endpoints are served over HTTP on that clock, so each refusal is the status a
-//! client gets. Each case shows first that the token still works a second before it expires.
+//! emulator: the system is built by the composition root on that clock, and its endpoints are
+//! served over HTTP, so each refusal is the status a client gets. Each case shows first that the token still works a second before it expires.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{SubsecRound, TimeDelta, Utc};
-use functions::auth::guard::Authenticator;
-use functions::auth::{confirm_reset, login, profile, refresh, verify_email};
 use functions::jobs::JobType;
 use functions::jobs::send_email::{SendEmail, SendEmailPayload};
-use infra::compose::ACCESS_TOKEN_TTL;
-use infra::config::DEFAULT_TOKEN_AUDIENCE;
-use infra::local_db::LocalDb;
-use infra::secrets::local::LocalSecrets;
-use infra::store::dynamo::DynamoStore;
-use infra::store::sqlite::LocalStore;
+use functions::wiring::{self, FUNCTIONS};
+use infra::compose::{ACCESS_TOKEN_TTL, AwsBackend, Backend, LocalBackend};
+use infra::config::{AwsEnv, LocalConfig, Settings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use shared::accounts::Accounts;
 use shared::accounts::register::NewAccount;
-use shared::accounts::{Accounts, TokenIssuer};
-use shared::auth::access_token::{AccessTokens, DEFAULT_LEEWAY};
-use shared::auth::key_cache::CachedKeySet;
-use shared::auth::keys::{DEFAULT_SECRET_NAME, KeySet};
+use shared::auth::access_token::DEFAULT_LEEWAY;
 use shared::auth::password::Password;
-use shared::clock::{Clock, ManualClock, OsRandom};
+use shared::clock::{ManualClock, OsRandom};
 use shared::emails::Template;
 use shared::mail::{Mail, MailError, Mailer};
-use shared::rbac::CachedCatalog;
-use shared::store::ItemStore;
-use shared::users::{Email, Name, User, UserRepo};
+use shared::users::{Email, Name, User};
 use tempfile::TempDir;
 use tests::moto::moto;
 use tests::provision;
@@ -49,7 +40,7 @@ struct Outbox(Mutex<Vec<Mail>>);
 #[async_trait]
 impl Mailer for Outbox {
     async fn send(&self, mail: &Mail) -> Result<String, MailError> {
-        let mut sent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut sent = self.0.lock().unwrap();
         sent.push(mail.clone());
         Ok(format!("m-{}", sent.len()))
     }
@@ -79,64 +70,52 @@ fn clock() -> Arc<ManualClock> {
 }
 
 impl Clocked {
+    /// The local system's backend on a manual clock, built by the composition root.
     async fn local() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let clock = clock();
-        let db = LocalDb::open(&dir.path().join("data.sqlite"))?;
-        let store = Arc::new(LocalStore::new(db, clock.clone()));
-        Self::start(store, clock, dir).await
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = format!("http://{}", listener.local_addr()?);
+        let config = LocalConfig::new(dir.path(), &address);
+        let backend = LocalBackend::open(config, clock.clone(), Arc::new(OsRandom)).await?;
+        Self::start(Box::new(backend), clock, listener, dir).await
     }
 
+    /// The AWS backend on the emulator, on a manual clock, built by the composition root.
     async fn on_emulator() -> anyhow::Result<Self> {
         let moto = moto().await?;
         let clock = clock();
-        let table = provision::table(moto).await?;
-        let store = DynamoStore::new(provision::dynamodb_client(moto), table, clock.clone());
-        Self::start(Arc::new(store), clock, tempfile::tempdir()?).await
-    }
-
-    async fn start(
-        store: Arc<dyn ItemStore>,
-        clock: Arc<ManualClock>,
-        dir: TempDir,
-    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = format!("http://{}", listener.local_addr()?);
-        let secrets = Arc::new(LocalSecrets::new(dir.path().join("secrets")));
-        KeySet::load_or_create(
-            secrets.as_ref(),
-            DEFAULT_SECRET_NAME,
-            clock.now(),
-            &OsRandom,
-        )
-        .await?;
-        shared::rbac::seed::seed(store.as_ref(), clock.now()).await?;
-        let keys = CachedKeySet::new(secrets, DEFAULT_SECRET_NAME);
-        let tokens = AccessTokens::new(&address, DEFAULT_TOKEN_AUDIENCE, ACCESS_TOKEN_TTL)?;
-        let as_clock: Arc<dyn Clock> = clock.clone();
-        let accounts = Accounts::new(store.clone(), as_clock.clone(), Arc::new(OsRandom));
-        let authenticator = Authenticator {
-            tokens: tokens.clone(),
-            keys: keys.clone(),
-            users: UserRepo::new(store.clone()),
-            catalog: CachedCatalog::new(store.clone()),
-            clock: as_clock.clone(),
+        let env = AwsEnv {
+            settings: Settings {
+                app_url: Some(address.clone()),
+                signing_keys_secret: provision::unique("signing-keys"),
+                token_issuer: address,
+                ..Settings::default()
+            },
+            table_name: Some(provision::table(moto).await?),
+            secrets_cache_ttl: std::time::Duration::from_secs(60),
+            ..AwsEnv::default()
         };
-        let routes = verify_email::router(accounts.clone())
-            .merge(confirm_reset::router(accounts.clone()))
-            .merge(login::router(
-                accounts.clone(),
-                TokenIssuer {
-                    tokens: tokens.clone(),
-                    keys: keys.clone(),
-                },
-            ))
-            .merge(refresh::router(
-                accounts.clone(),
-                TokenIssuer { tokens, keys },
-            ))
-            .merge(profile::router(authenticator));
-        let app = functions::http::app(routes);
+        let backend = AwsBackend::new(moto.sdk_config(), env, clock.clone(), Arc::new(OsRandom));
+        Self::start(Box::new(backend), clock, listener, tempfile::tempdir()?).await
+    }
+
+    /// Serves every route over `backend`; the `send_email` job is built over it too, with a
+    /// mailer that keeps what it sends.
+    async fn start(
+        backend: Box<dyn Backend>,
+        clock: Arc<ManualClock>,
+        listener: tokio::net::TcpListener,
+        dir: TempDir,
+    ) -> anyhow::Result<Self> {
+        let address = format!("http://{}", listener.local_addr()?);
+        tests::local::prepare_identity(backend.as_ref()).await?;
+        let app = functions::http::app(
+            wiring::router(backend.as_ref(), FUNCTIONS)?,
+            &wiring::routes(FUNCTIONS),
+        );
         let server = tokio::spawn(async move {
             let service = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(error) = axum::serve(listener, service).await {
@@ -146,14 +125,14 @@ impl Clocked {
         let outbox = Arc::new(Outbox::default());
         let send_email = SendEmail::new(
             outbox.clone(),
-            store,
-            as_clock,
-            Arc::new(OsRandom),
-            address.clone(),
+            backend.store()?,
+            backend.clock(),
+            backend.random(),
+            backend.settings().app_url()?,
         );
         Ok(Self {
             clock,
-            accounts,
+            accounts: backend.accounts()?,
             send_email,
             outbox,
             address,
@@ -191,7 +170,7 @@ impl Clocked {
             Template::Reset => "reset-password",
             _ => "verify-email",
         };
-        let sent = self.outbox.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let sent = self.outbox.0.lock().unwrap();
         sent.last()
             .and_then(|mail| link_token(&mail.text, path))
             .context("the mail has no link")

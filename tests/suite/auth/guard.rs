@@ -2,8 +2,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use functions::api::ENDPOINTS;
-use functions::auth::guard::Policy;
+use functions::auth::guard::Access;
+use functions::wiring::{FUNCTIONS, routes};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -12,9 +12,9 @@ use super::{AuthSystem, bearer, on_both_systems};
 async fn every_protected_endpoint_refuses_a_request_without_a_valid_token(
     app: &impl AuthSystem,
 ) -> anyhow::Result<()> {
-    let protected: Vec<_> = ENDPOINTS
-        .iter()
-        .filter(|e| e.policy != Policy::Public)
+    let protected: Vec<_> = routes(FUNCTIONS)
+        .into_iter()
+        .filter(|r| matches!(r.access, Access::Protected(_)))
         .collect();
     assert!(!protected.is_empty());
     for endpoint in protected {

@@ -129,7 +129,7 @@ fn link_token(body: &str, path: &str) -> Option<String> {
     (!token.is_empty()).then_some(token)
 }
 
-/// One `#[tokio::test]` per case and system, named `local::<case>` and `aws::<case>`: each
+/// One `#[tokio::test]` per case and system, named `local_system::<case>` and `aws::<case>`: each
 /// starts a fresh system, runs `super::<case>(&system)`, and stops it.
 macro_rules! on_both_systems {
     ($($case:ident),+ $(,)?) => {

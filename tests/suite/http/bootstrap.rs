@@ -1,6 +1,6 @@
 //! The local system's bootstrap administrator.
 
-use functions::local::options::BootstrapAdmin;
+use local_system::options::BootstrapAdmin;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shared::auth::password::Password;
@@ -14,7 +14,7 @@ async fn the_bootstrap_administrator_exists_once_and_holds_every_permission() ->
         email: Email::parse("root@example.com")?,
         password: Password::parse("an admin passphrase".into())?,
     };
-    let app = spawn_app_with(|options| functions::local::Options {
+    let app = spawn_app_with(|options| local_system::Options {
         bootstrap_admin: Some(admin),
         ..options
     })

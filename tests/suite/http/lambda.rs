@@ -4,17 +4,14 @@
 
 use std::convert::Infallible;
 
-use functions::auth::jwks::{self, PublicKeys};
-use functions::http::app;
-use functions::system::health;
-use infra::compose::Backend;
-use infra::config::LocalConfig;
+use functions::wiring::lambda::build_http_app;
+use functions::wiring::{HEALTH, JWKS};
+use infra::compose::Backend as _;
 use lambda_http::http::response::Parts;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Body, IntoResponse, Request, Service};
 use serde_json::{Value, json};
 use shared::auth::keys::KeySet;
-use shared::clock::OsRandom;
 
 /// An API Gateway HTTP API (payload format 2.0) event.
 fn gateway_event(method: &str, path: &str, request_id: &str) -> String {
@@ -62,8 +59,10 @@ where
 
 #[tokio::test]
 async fn the_health_function_answers_an_api_gateway_event() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let backend = tests::local::identity_backend(dir.path()).await?;
     let (parts, body) = invoke(
-        app(health::router()),
+        build_http_app(&HEALTH, &backend)?,
         &gateway_event("GET", "/health", "Hx1-AbCdEf="),
     )
     .await?;
@@ -77,8 +76,10 @@ async fn the_health_function_answers_an_api_gateway_event() -> anyhow::Result<()
 #[tokio::test]
 async fn an_unknown_route_on_lambda_is_the_same_problem_with_the_gateway_request_id()
 -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let backend = tests::local::identity_backend(dir.path()).await?;
     let (parts, body) = invoke(
-        app(health::router()),
+        build_http_app(&HEALTH, &backend)?,
         &gateway_event("GET", "/nope", "Zz9-QwErTy="),
     )
     .await?;
@@ -92,20 +93,14 @@ async fn an_unknown_route_on_lambda_is_the_same_problem_with_the_gateway_request
 #[tokio::test]
 async fn the_jwks_function_publishes_the_key_set_of_its_backend() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let backend = Backend::local(LocalConfig::new(dir.path(), "http://127.0.0.1:3000")).await?;
+    let backend = tests::local::identity_backend(dir.path()).await?;
     let secrets = backend.secrets()?;
-    let set = KeySet::load_or_create(
-        secrets.as_ref(),
-        backend.signing_keys_secret(),
-        backend.clock().now(),
-        &OsRandom,
-    )
-    .await?;
+    let set = KeySet::load(secrets.as_ref(), &backend.settings().signing_keys_secret).await?;
 
-    let keys = PublicKeys::new(secrets, backend.signing_keys_secret());
+    let path = JWKS.route().unwrap().path;
     let (parts, body) = invoke(
-        app(jwks::router(keys)),
-        &gateway_event("GET", jwks::PATH, "J1"),
+        build_http_app(&JWKS, &backend)?,
+        &gateway_event("GET", path, "J1"),
     )
     .await?;
     assert_eq!(parts.status, 200);

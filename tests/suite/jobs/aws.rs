@@ -8,11 +8,10 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use functions::jobs::registry::Registry;
 use functions::jobs::worker::Worker;
-use functions::local::queue_pump::QueuePump;
+use local_system::queue_pump::QueuePump;
 use functions::maintenance::reconcile_outbox::ReconcileOutbox;
 use functions::messaging::publisher::Publisher;
 use infra::queue::sqs::SqsQueue;
-use serde_json::Value;
 use shared::clock::{Clock, OsRandom, SystemClock};
 use shared::jobs::{Job, JobRepo, NewJob, enqueue};
 use shared::queue::Queue;
@@ -70,8 +69,8 @@ impl AwsPipeline {
         })
     }
 
-    async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
-        let new = NewJob::new(job_type, payload).max_attempts(ATTEMPTS);
+    async fn enqueue(&self, job: NewJob) -> anyhow::Result<Job> {
+        let new = job.max_attempts(ATTEMPTS);
         Ok(enqueue(self.store.as_ref(), self.clock.as_ref(), &OsRandom, new).await?)
     }
 
@@ -106,8 +105,8 @@ impl AwsPipeline {
 
 #[async_trait]
 impl Lifecycle for AwsPipeline {
-    async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
-        AwsPipeline::enqueue(self, job_type, payload).await
+    async fn enqueue(&self, job: NewJob) -> anyhow::Result<Job> {
+        AwsPipeline::enqueue(self, job).await
     }
 
     async fn run_until_final(&self, id: Uuid) -> anyhow::Result<Job> {

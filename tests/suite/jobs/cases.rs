@@ -1,17 +1,17 @@
 //! The lifecycle cases, written once and run on every pipeline (local adapters, the emulator).
 
 use async_trait::async_trait;
-use serde_json::{Value, json};
-use shared::jobs::{Job, JobStatus};
+use serde_json::json;
+use shared::jobs::{Job, JobStatus, NewJob};
 use uuid::Uuid;
 
-use super::{ATTEMPTS, Flaky};
+use super::{ATTEMPTS, Flaky, FlakyPayload};
 
 /// What the cases need of a job pipeline.
 #[async_trait]
 pub trait Lifecycle: Sync {
-    /// Enqueues a job of at most [`ATTEMPTS`] attempts.
-    async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job>;
+    /// Enqueues `job` with [`ATTEMPTS`] attempts.
+    async fn enqueue(&self, job: NewJob) -> anyhow::Result<Job>;
     /// Relays and delivers until the job reaches a final status, within a deadline.
     async fn run_until_final(&self, id: Uuid) -> anyhow::Result<Job>;
     /// One more receive of the job queue for the worker; how many messages it returned.
@@ -25,7 +25,7 @@ pub async fn a_job_failing_twice_then_succeeding_ends_succeeded_after_three_atte
     flaky: &Flaky,
 ) -> anyhow::Result<()> {
     let job = system
-        .enqueue("flaky", json!({"key": "twice", "fail_first": 2}))
+        .enqueue(NewJob::of(&FlakyPayload::new("twice", 2))?)
         .await?;
 
     let done = system.run_until_final(job.id).await?;
@@ -41,7 +41,7 @@ pub async fn a_job_that_always_fails_ends_dead_with_its_message_in_the_dead_lett
     flaky: &Flaky,
 ) -> anyhow::Result<()> {
     let job = system
-        .enqueue("flaky", json!({"key": "always", "fail_first": 1000}))
+        .enqueue(NewJob::of(&FlakyPayload::new("always", 1000))?)
         .await?;
 
     let dead = system.run_until_final(job.id).await?;

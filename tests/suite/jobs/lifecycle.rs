@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-use shared::jobs::JobStatus;
+use shared::jobs::{JobStatus, NewJob};
 
-use super::{Flaky, Pipeline, cases};
+use super::{Flaky, FlakyPayload, Pipeline, cases};
 
 #[tokio::test]
 async fn a_job_failing_twice_then_succeeding_ends_succeeded_after_three_attempts()
@@ -32,7 +31,7 @@ async fn a_cancelled_job_is_skipped() -> anyhow::Result<()> {
     let flaky = Flaky::default();
     let system = Pipeline::start(|r| r.with(flaky.clone())).await?;
     let job = system
-        .enqueue("flaky", json!({"key": "cancelled", "fail_first": 0}))
+        .enqueue(NewJob::of(&FlakyPayload::new("cancelled", 0))?)
         .await?;
     let cancelled = system
         .repo

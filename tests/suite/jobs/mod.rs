@@ -7,18 +7,19 @@ mod lifecycle;
 mod types;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use functions::jobs::registry::Registry;
 use functions::jobs::worker::Worker;
-use functions::jobs::{JobError, JobType};
-use functions::local::queue_pump::{BatchOutcome, QueuePump};
-use functions::maintenance::reconcile_outbox::ReconcileOutbox;
-use functions::messaging::publisher::Publisher;
+use functions::jobs::{JobFailure, JobPayload, JobType};
+use functions::trigger::ScheduleHandler;
+use functions::wiring::{self, RECONCILE_OUTBOX};
 use infra::compose::{Backend, LocalBackend};
+use local_system::queue_pump::{BatchOutcome, QueuePump};
 use infra::config::LocalConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -28,17 +29,18 @@ use shared::queue::Queue;
 use shared::store::ItemStore;
 use uuid::Uuid;
 
+
 /// Attempts a test job gets; also the local job queue's maximum receives.
 pub const ATTEMPTS: u32 = 3;
 
 /// A local system's job pipeline, driven step by step: the outbox reconciliation stands in for
 /// the relay (it publishes through the same publisher), a queue pump runs the worker.
 pub struct Pipeline {
-    pub backend: Backend,
+    pub backend: LocalBackend,
     pub store: Arc<dyn ItemStore>,
     pub repo: JobRepo,
     pub pump: QueuePump,
-    relay: ReconcileOutbox,
+    relay: Arc<dyn ScheduleHandler>,
     _dir: tempfile::TempDir,
 }
 
@@ -48,13 +50,14 @@ impl Pipeline {
     /// The pipeline with the system's job types and `extra`.
     pub async fn start(extra: impl FnOnce(Registry) -> Registry) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let config = LocalConfig {
+        let mut config = LocalConfig {
             max_receives: ATTEMPTS,
             ..LocalConfig::new(dir.path(), APP_URL)
         };
-        let backend = Backend::local(config).await?;
+        config.settings.outbox_reconcile_after = Duration::ZERO;
+        let backend = LocalBackend::open_default(config).await?;
         let store = backend.store()?;
-        let registry = extra(functions::jobs::registry::standard(&backend)?);
+        let registry = extra(wiring::job_types(&backend)?);
         let worker = Worker::new(
             store.clone(),
             backend.jobs_queue()?,
@@ -64,12 +67,7 @@ impl Pipeline {
         .with_backoff(Duration::from_millis(20), Duration::from_millis(100));
         let pump = QueuePump::new("jobs", backend.jobs_queue()?, Arc::new(worker))
             .with_timing(Duration::from_secs(5), Duration::from_millis(20));
-        let relay = ReconcileOutbox::new(
-            store.clone(),
-            Publisher::from_backend(&backend)?,
-            backend.clock(),
-            Duration::ZERO,
-        );
+        let relay = RECONCILE_OUTBOX.schedule_handler(&backend)?;
         Ok(Self {
             repo: JobRepo::new(store.clone()),
             store,
@@ -81,14 +79,11 @@ impl Pipeline {
     }
 
     pub fn local(&self) -> anyhow::Result<&LocalBackend> {
-        match &self.backend {
-            Backend::Local(local) => Ok(local),
-            Backend::Aws(_) => bail!("not a local backend"),
-        }
+        Ok(&self.backend)
     }
 
-    pub async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
-        let new = NewJob::new(job_type, payload).max_attempts(ATTEMPTS);
+    pub async fn enqueue(&self, job: NewJob) -> anyhow::Result<Job> {
+        let new = job.max_attempts(ATTEMPTS);
         Ok(enqueue(
             self.store.as_ref(),
             self.backend.clock().as_ref(),
@@ -126,7 +121,7 @@ impl Pipeline {
 
     /// Publishes what the outbox holds, then delivers one batch of the job queue to the worker.
     pub async fn step(&self) -> anyhow::Result<BatchOutcome> {
-        self.relay.run().await?;
+        self.relay.handle(EventBridgeEvent::default()).await?;
         self.pump.pump_once().await
     }
 }
@@ -143,11 +138,24 @@ pub struct FlakyPayload {
     pub fail_first: u32,
 }
 
+impl FlakyPayload {
+    pub fn new(key: &str, fail_first: u32) -> Self {
+        Self {
+            key: key.to_owned(),
+            fail_first,
+        }
+    }
+}
+
+impl JobPayload for FlakyPayload {
+    const JOB_TYPE: &'static str = "flaky";
+}
+
 impl Flaky {
     pub fn calls(&self, key: &str) -> u32 {
         self.calls
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap()
             .get(key)
             .copied()
             .unwrap_or(0)
@@ -156,18 +164,17 @@ impl Flaky {
 
 #[async_trait]
 impl JobType for Flaky {
-    const NAME: &'static str = "flaky";
     type Payload = FlakyPayload;
 
-    async fn run(&self, payload: FlakyPayload) -> Result<Value, JobError> {
+    async fn run(&self, payload: FlakyPayload) -> Result<Value, JobFailure> {
         let call = {
-            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut calls = self.calls.lock().unwrap();
             let call = calls.entry(payload.key).or_default();
             *call += 1;
             *call
         };
         if call <= payload.fail_first {
-            return Err(JobError::Retryable(anyhow::anyhow!(
+            return Err(JobFailure::Retryable(anyhow::anyhow!(
                 "attempt {call} failed on purpose"
             )));
         }
@@ -177,8 +184,8 @@ impl JobType for Flaky {
 
 #[async_trait]
 impl cases::Lifecycle for Pipeline {
-    async fn enqueue(&self, job_type: &str, payload: Value) -> anyhow::Result<Job> {
-        Pipeline::enqueue(self, job_type, payload).await
+    async fn enqueue(&self, job: NewJob) -> anyhow::Result<Job> {
+        Pipeline::enqueue(self, job).await
     }
 
     async fn run_until_final(&self, id: Uuid) -> anyhow::Result<Job> {

@@ -4,13 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use functions::jobs::redrive_stuck_jobs::{RedriveReport, RedriveStuckJobs};
+use functions::jobs::send_email::SendEmailPayload;
+use functions::maintenance::purge_expired::PurgeRequest;
+use functions::maintenance::redrive_stuck_jobs::{RedriveReport, RedriveStuckJobs};
+use infra::compose::Backend as _;
 use serde_json::{Value, json};
 use shared::accounts::register::NewAccount;
 use shared::auth::password::Password;
 use shared::clock::{OsRandom, Random};
 use shared::jobs::repo::insert_write;
-use shared::jobs::{Job, JobStatus};
+use shared::emails::{EmailRequest, Template};
+use shared::jobs::{Job, JobStatus, NewJob};
 use shared::users::{Email, Name};
 
 use super::{APP_URL, Flaky, Pipeline};
@@ -30,8 +34,11 @@ async fn send_email_renders_the_mail_into_the_local_mailbox_with_its_link() -> a
             extra_roles: Vec::new(),
         })
         .await?;
-    let payload = json!({"template": "verification", "user_id": user.id});
-    let job = system.enqueue("send_email", payload).await?;
+    let payload = SendEmailPayload::ToUser {
+        template: Template::Verification,
+        user_id: user.id,
+    };
+    let job = system.enqueue(NewJob::of(&payload)?).await?;
 
     let done = system.run_until(job.id, |j| j.status.is_final()).await?;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.last_error);
@@ -62,12 +69,14 @@ async fn send_email_renders_the_mail_into_the_local_mailbox_with_its_link() -> a
 #[tokio::test]
 async fn a_mail_that_cannot_render_is_dead_at_once() -> anyhow::Result<()> {
     let system = Pipeline::start(|r| r).await?;
-    let job = system
-        .enqueue(
-            "send_email",
-            json!({"template": "reset", "to": "ada@example.com"}),
-        )
-        .await?;
+    // A reset mail without its link.
+    let payload = SendEmailPayload::ToAddress(EmailRequest {
+        template: Template::Reset,
+        to: "ada@example.com".into(),
+        name: None,
+        token: None,
+    });
+    let job = system.enqueue(NewJob::of(&payload)?).await?;
     let dead = system.run_until(job.id, |j| j.status.is_final()).await?;
     assert_eq!((dead.status, dead.attempts), (JobStatus::Dead, 1));
     assert!(system.local()?.mailbox().list().await?.is_empty());
@@ -138,7 +147,7 @@ async fn redrive_stuck_jobs_queues_a_stuck_running_job_again() -> anyhow::Result
 #[tokio::test]
 async fn purge_expired_runs_as_a_job() -> anyhow::Result<()> {
     let system = Pipeline::start(|r| r).await?;
-    let job = system.enqueue("purge_expired", json!({})).await?;
+    let job = system.enqueue(NewJob::of(&PurgeRequest {})?).await?;
     let done = system.run_until(job.id, |j| j.status.is_final()).await?;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.last_error);
     assert_eq!(
@@ -150,7 +159,7 @@ async fn purge_expired_runs_as_a_job() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn cleanup_unverified_users_removes_only_old_unverified_accounts() -> anyhow::Result<()> {
-    use functions::jobs::cleanup_unverified_users::{CleanupReport, CleanupUnverifiedUsers};
+    use functions::maintenance::cleanup_unverified_users::{CleanupReport, CleanupUnverifiedUsers};
     use shared::accounts::Accounts;
     use shared::clock::ManualClock;
     use shared::users::UserRepo;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::{TimeDelta, Utc};
-use functions::event::{SqsHandler, StreamHandler};
-use functions::local::queue_pump::sqs_event;
+use functions::trigger::{SqsHandler, StreamHandler};
+use local_system::queue_pump::sqs_event;
 use functions::maintenance::reconcile_outbox::{ReconcileOutbox, ReconcileReport};
 use functions::messaging::consumer::Consumer;
 use functions::messaging::publisher::Publisher;
@@ -104,7 +104,7 @@ pub async fn a_relay_failure_mid_batch_retries_only_the_rest(ctx: Ctx) -> anyhow
             outbox_item(ctx.store.as_ref(), event).await?,
         ));
     }
-    let batch = functions::local::feed_pump::stream_event(&changes)?;
+    let batch = local_system::feed_pump::stream_event(&changes)?;
 
     let flaky = relay(&ctx, FailingSend::new(ctx.events.clone(), 2));
     let response = flaky.handle(batch.clone()).await?;

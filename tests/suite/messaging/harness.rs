@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use chrono::Utc;
-use functions::local::feed_pump::stream_event;
+use local_system::feed_pump::stream_event;
 use functions::messaging::reaction::{Reaction, Reactions};
 use infra::store::sqlite::{Change, ChangeKind};
 use serde_json::{Value, json};

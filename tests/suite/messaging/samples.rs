@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::sqs::SqsEvent;
-use functions::event::{SqsHandler, StreamHandler};
+use functions::trigger::{SqsHandler, StreamHandler};
 use functions::messaging::consumer::Consumer;
 use functions::messaging::publisher::Publisher;
 use functions::messaging::relay::Relay;
@@ -31,7 +31,7 @@ fn sample<T: serde::de::DeserializeOwned>(name: &str) -> anyhow::Result<T> {
 async fn events_dynamodb_stream_json_makes_the_relay_publish_its_one_outbox_event()
 -> anyhow::Result<()> {
     let (ctx, _guard) = backends::local().await?;
-    let stream: StreamEvent = sample("dynamodb-stream.json")?;
+    let stream: StreamEvent = sample("relay.json")?;
     // The outbox item the sample inserts, stored as its transaction stored it.
     let mut outbox = Vec::new();
     for record in &stream.records {
@@ -68,7 +68,7 @@ async fn events_dynamodb_stream_json_makes_the_relay_publish_its_one_outbox_even
 #[tokio::test]
 async fn events_sqs_events_json_is_consumed_once_however_often_it_comes() -> anyhow::Result<()> {
     let (ctx, _guard) = backends::local().await?;
-    let delivery: SqsEvent = sample("sqs-events.json")?;
+    let delivery: SqsEvent = sample("consumer.json")?;
     let registered: Event =
         serde_json::from_str(delivery.records[0].body.as_deref().unwrap_or_default())?;
 

@@ -6,9 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use functions::local::runtime::Runtime;
-use infra::compose::Backend;
+use functions::messaging::consumer::Consumer;
+use functions::wiring::{CONSUMER, FUNCTIONS, Function};
+use infra::compose::{Backend as _, EVENTS_QUEUE, LocalBackend};
 use infra::config::LocalConfig;
+use local_system::queue_pump::QueuePump;
+use local_system::runtime::Runtime;
 use shared::messaging::event::Event;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -22,7 +25,7 @@ const VISIBILITY: Duration = Duration::from_secs(2);
 
 /// The local backend over a data directory and its event runtime, running.
 struct Running {
-    backend: Backend,
+    backend: LocalBackend,
     tally: Arc<Tally>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -30,10 +33,20 @@ struct Running {
 
 impl Running {
     async fn start(dir: &Path) -> anyhow::Result<Self> {
-        let backend = Backend::local(LocalConfig::new(dir, "http://127.0.0.1:0")).await?;
+        let backend =
+            LocalBackend::open_default(LocalConfig::new(dir, "http://127.0.0.1:0")).await?;
         let tally = Tally::new("tally", backend.store()?);
         let (stop, stopped) = watch::channel(false);
-        let tasks = Runtime::from_catalog_with(&backend, tally.on_registered()?)?
+        // The system's runtime, its consumer running the tally instead of the subscriptions.
+        let others: Vec<Function> = FUNCTIONS
+            .iter()
+            .filter(|f| f.name != CONSUMER.name)
+            .copied()
+            .collect();
+        let consumer = Consumer::new(backend.store()?, backend.clock(), tally.on_registered()?);
+        let events = backend.local_queue(EVENTS_QUEUE);
+        let tasks = Runtime::new(&backend, &others)?
+            .with_queue_pump(QueuePump::new(EVENTS_QUEUE, events, Arc::new(consumer)))
             .with_queue_visibility(VISIBILITY)
             .spawn(&stopped);
         Ok(Self {

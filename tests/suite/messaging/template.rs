@@ -2,7 +2,7 @@
 //! visibility timeouts, and an alarm on every place a message can come to rest.
 
 use anyhow::{Context, ensure};
-use functions::catalog::{FUNCTIONS, Trigger};
+use functions::wiring::{FUNCTIONS, Trigger};
 use serde_yaml::Value;
 use tests::template::{self, Route, Template};
 
@@ -208,10 +208,10 @@ fn the_parity_check_reports_stream_and_queue_triggers_missing_from_the_template(
     for wanted in [Trigger::Stream, Trigger::Queue { queue: "events" }] {
         let function = FUNCTIONS
             .iter()
-            .find(|f| f.trigger == wanted)
-            .with_context(|| format!("no {wanted:?} function in the catalog"))?;
+            .find(|f| f.trigger() == wanted)
+            .with_context(|| format!("no {wanted:?} function in the table"))?;
         let mut functions = Template::load()?.functions()?;
-        let route = Route::from(&function.trigger);
+        let route = Route::from(&function.trigger());
         let declared = functions
             .iter_mut()
             .find(|f| f.binary == function.name)
@@ -225,7 +225,7 @@ fn the_parity_check_reports_stream_and_queue_triggers_missing_from_the_template(
 
         let mismatches = template::mismatches(&functions, FUNCTIONS);
         let expected = format!(
-            "function `{}`: {route} is in the catalog but not in template.yaml",
+            "function `{}`: {route} is in the table but not in template.yaml",
             function.name
         );
         assert!(

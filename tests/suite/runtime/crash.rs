@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::TimeDelta;
-use infra::compose::Backend;
+use infra::compose::{Backend as _, LocalBackend};
 use infra::config::LocalConfig;
-use serde_json::json;
+use functions::maintenance::purge_expired::PurgeRequest;
 use shared::clock::OsRandom;
 use shared::jobs::{JobRepo, JobStatus, NewJob, enqueue};
 use shared::messaging::outbox::pending_older_than;
@@ -101,9 +101,9 @@ async fn a_killed_local_system_relays_a_written_event_after_restart() -> anyhow:
     // Written by another process into the same store while the system cannot relay it: the job
     // record and its job.enqueued event, in one transaction.
     let base_url = format!("http://127.0.0.1:{port}");
-    let backend = Backend::local(LocalConfig::new(dir.path(), base_url)).await?;
+    let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), base_url)).await?;
     let store = backend.store()?;
-    let new = NewJob::new("purge_expired", json!({}));
+    let new = NewJob::of(&PurgeRequest {})?;
     let job = enqueue(store.as_ref(), backend.clock().as_ref(), &OsRandom, new).await?;
     system.kill()?;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{TimeDelta, Utc};
-use functions::event::handler_fn;
-use functions::local::queue_pump::{BatchOutcome, QueuePump};
+use functions::trigger::handler_fn;
+use local_system::queue_pump::{BatchOutcome, QueuePump};
 use infra::local_db::LocalDb;
 use infra::queue::local::{DeadLetter, LocalQueue};
 use shared::clock::ManualClock;

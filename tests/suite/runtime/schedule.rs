@@ -1,52 +1,39 @@
-//! The scheduler firing the catalog's `purge_expired` at its time, with a real scheduled event.
+//! The scheduler firing the table's `purge_expired` at its time, with a real scheduled event,
+//! over a local backend on a manual clock.
 
 use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
-use functions::catalog::{FUNCTIONS, Trigger};
-use functions::local::scheduler::Scheduler;
-use functions::maintenance::purge_expired::{self, PurgeExpired};
-use infra::local_db::LocalDb;
-use infra::store::sqlite::LocalStore;
+use functions::wiring::{PURGE_EXPIRED, Trigger};
+use infra::compose::{Backend as _, LocalBackend};
+use infra::config::LocalConfig;
+use local_system::scheduler::Scheduler;
 use serde_json::json;
-use shared::clock::{Clock, ManualClock};
+use shared::clock::{Clock, ManualClock, OsRandom};
 use shared::store::{Item, ItemStore, Key};
-
-fn purge_schedule() -> Option<&'static str> {
-    FUNCTIONS
-        .iter()
-        .find(|f| f.name == purge_expired::FUNCTION)
-        .and_then(|f| match f.trigger {
-            Trigger::Schedule { expression } => Some(expression),
-            _ => None,
-        })
-}
 
 #[tokio::test]
 async fn the_purge_schedule_removes_expired_items_when_it_fires() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let store = Arc::new(LocalStore::new(
-        LocalDb::open(&dir.path().join("local.db"))?,
-        clock.clone(),
-    ));
-    let attrs = json!({"kind": "session"})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let config = LocalConfig::new(dir.path(), "http://127.0.0.1:3000");
+    let backend = LocalBackend::open(config, clock.clone(), Arc::new(OsRandom)).await?;
+    let store = backend.local_store();
+    let attrs = json!({"kind": "session"}).as_object().unwrap().clone();
     let expiring = Item::new(Key::new("session#1", "meta"), attrs.clone())
         .expiring_at(clock.now() + TimeDelta::minutes(1));
     let lasting = Item::new(Key::new("session#2", "meta"), attrs);
     store.put(expiring, None).await?;
     store.put(lasting, None).await?;
 
-    let expression = purge_schedule()
-        .ok_or_else(|| anyhow::anyhow!("the catalog has no purge_expired schedule"))?;
-    let mut scheduler = Scheduler::new(clock.clone());
+    let Trigger::Schedule { expression } = PURGE_EXPIRED.trigger() else {
+        anyhow::bail!("purge_expired is not on a schedule");
+    };
+    let mut scheduler = Scheduler::new(backend.clock());
     scheduler.add(
-        purge_expired::FUNCTION,
+        PURGE_EXPIRED.name,
         expression,
-        Arc::new(PurgeExpired::new(store.clone())),
+        PURGE_EXPIRED.schedule_handler(&backend)?,
     )?;
     let due = scheduler
         .next_due()

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use local::admin::{Invocation, USAGE, run};
+use local_system::admin::{Invocation, USAGE, run};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
