@@ -94,9 +94,7 @@ pub async fn run_sqs(handler: Arc<dyn SqsHandler>) -> Result<(), lambda_runtime:
 }
 
 /// Runs a DynamoDB stream handler as this Lambda function.
-pub async fn run_stream(
-    handler: Arc<dyn StreamHandler>,
-) -> Result<(), lambda_runtime::Error> {
+pub async fn run_stream(handler: Arc<dyn StreamHandler>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<dynamodb::Event>| {
         let handler = handler.clone();
         async move { handler.handle(event.payload).await.map_err(diagnostic) }
@@ -105,9 +103,7 @@ pub async fn run_stream(
 }
 
 /// Runs a scheduled handler as this Lambda function.
-pub async fn run_schedule(
-    handler: Arc<dyn ScheduleHandler>,
-) -> Result<(), lambda_runtime::Error> {
+pub async fn run_schedule(handler: Arc<dyn ScheduleHandler>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| {
             let handler = handler.clone();

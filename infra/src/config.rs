@@ -57,8 +57,7 @@ impl Settings {
         let defaults = Self::default();
         Ok(Self {
             app_url: var("APP_URL"),
-            signing_keys_secret: var("SIGNING_KEYS_SECRET")
-                .unwrap_or(defaults.signing_keys_secret),
+            signing_keys_secret: var("SIGNING_KEYS_SECRET").unwrap_or(defaults.signing_keys_secret),
             token_issuer: var("TOKEN_ISSUER").unwrap_or(defaults.token_issuer),
             token_audience: var("TOKEN_AUDIENCE").unwrap_or(defaults.token_audience),
             outbox_reconcile_after: number("OUTBOX_RECONCILE_AFTER_SECONDS")?

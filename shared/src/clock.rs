@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn a_manual_clock_moves_only_when_told() {
-        let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let clock = ManualClock::new(start);
         assert_eq!(clock.now(), start);
         clock.advance(TimeDelta::seconds(90));

@@ -102,7 +102,7 @@ async fn a_login_stores_the_password_hashed_anew_when_the_parameters_changed() -
         .get(user.id)
         .await?
         .map(|u| u.password_hash.0);
-    let stored = stored.unwrap_or_default();
+    let stored = stored.expect("the user is still stored");
     assert!(
         stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{stored}"

@@ -221,7 +221,11 @@ mod fed_to_their_functions {
         let accounts = backend.accounts()?;
         let issuer = backend.token_issuer()?;
         accounts
-            .create(tests::local::new_account("ada@example.com", PASSWORD, true)?)
+            .create(tests::local::new_account(
+                "ada@example.com",
+                PASSWORD,
+                true,
+            )?)
             .await?;
 
         // In an order where each sample finds the account as it expects; the rest follow.
@@ -354,7 +358,10 @@ mod fed_to_their_functions {
             ids.push(id);
         }
 
-        let response = wiring::WORKER.queue_handler(&backend)?.handle(event).await?;
+        let response = wiring::WORKER
+            .queue_handler(&backend)?
+            .handle(event)
+            .await?;
 
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
         let repo = JobRepo::new(store);

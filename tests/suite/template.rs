@@ -29,8 +29,8 @@ fn cfn_lint_finds_nothing_in_the_template() -> anyhow::Result<()> {
 }
 
 #[test]
-fn the_template_and_the_table_declare_the_same_functions_routes_and_schedules()
--> anyhow::Result<()> {
+fn the_template_and_the_table_declare_the_same_functions_routes_and_schedules() -> anyhow::Result<()>
+{
     let functions = Template::load()?.functions()?;
     let mismatches = template::mismatches(&functions, FUNCTIONS);
     assert!(
@@ -82,7 +82,9 @@ fn the_parity_check_reports_a_function_missing_from_the_table() -> anyhow::Resul
 
     let mismatches = template::mismatches(&functions, rest);
     assert!(
-        mismatches.iter().any(|m| m.contains(&format!("`{}`", dropped.name)) && m.contains("not in the table")),
+        mismatches
+            .iter()
+            .any(|m| m.contains(&format!("`{}`", dropped.name)) && m.contains("not in the table")),
         "{mismatches:?}"
     );
     Ok(())
@@ -102,7 +104,10 @@ fn every_function_has_its_one_line_main_and_every_main_its_function() -> anyhow:
         let line = main_line(function.name);
         match std::fs::read_to_string(&path) {
             Ok(main) if main.lines().any(|l| l.trim() == line) => {}
-            Ok(_) => wrong.push(format!("{} does not run its function: `{line}`", path.display())),
+            Ok(_) => wrong.push(format!(
+                "{} does not run its function: `{line}`",
+                path.display()
+            )),
             Err(_) => wrong.push(format!(
                 "`{}` has no main: create {} with `{line}`",
                 function.name,
@@ -114,7 +119,9 @@ fn every_function_has_its_one_line_main_and_every_main_its_function() -> anyhow:
         let name = entry?.file_name().to_string_lossy().into_owned();
         let stem = name.trim_end_matches(".rs");
         if !FUNCTIONS.iter().any(|f| f.name == stem) {
-            wrong.push(format!("functions/src/bin/{name} is no function of the table"));
+            wrong.push(format!(
+                "functions/src/bin/{name} is no function of the table"
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

@@ -11,7 +11,7 @@
 //! the background, so a test sees the pipeline move only when it asks for mail.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -180,7 +180,7 @@ impl AwsApp {
         self.publish_pending().await?;
         let worked = self.worker.pump_once().await?;
         if worked.deleted > 0 {
-            *self.sent.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            *self.sent.lock().unwrap() = None;
         }
         Ok(worked.deleted)
     }
@@ -188,18 +188,14 @@ impl AwsApp {
     /// Every mail this system sent, oldest first, after one turn of [`AwsApp::deliver_mail`].
     pub async fn sent_mail(&self) -> anyhow::Result<Vec<SentMail>> {
         self.deliver_mail().await?;
-        let known = self
-            .sent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let known = self.sent.lock().unwrap().clone();
         if let Some(sent) = known {
             return Ok(sent);
         }
         // The emulator's model dump holds everything it ever stored: read it only when a job
         // may have sent something since the last read.
         let sent = self.read_sent_mail().await?;
-        *self.sent.lock().unwrap_or_else(PoisonError::into_inner) = Some(sent.clone());
+        *self.sent.lock().unwrap() = Some(sent.clone());
         Ok(sent)
     }
 
@@ -213,7 +209,12 @@ impl AwsApp {
             .json()
             .await
             .context("reading the emulator's model dump")?;
-        let text = |m: &Value, field: &str| m[field].as_str().unwrap_or_default().to_owned();
+        let text = |m: &Value, field: &str| {
+            m[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("a sent mail without a {field}: {m}"))
+                .to_owned()
+        };
         Ok(data["ses"]["Message"]
             .as_array()
             .into_iter()

@@ -18,9 +18,9 @@ use infra::blob::s3::S3Blobs;
 use infra::mail::ses::SesMailer;
 use infra::queue::sqs::SqsQueue;
 use infra::secrets::secrets_manager::SecretsManager;
-use shared::store::wire::EXPIRY_INDEX;
 use infra::store::dynamo::DynamoStore;
 use shared::clock::{Clock, SystemClock};
+use shared::store::wire::EXPIRY_INDEX;
 
 use crate::moto::Moto;
 

@@ -20,17 +20,17 @@ use axum::Router;
 use axum::body::Body;
 use chrono::{DateTime, Utc};
 use functions::auth::guard::{Access, Authenticator};
-use functions::wiring::{self, Built, Function, FUNCTIONS};
 use functions::http::app;
+use functions::wiring::{self, Built, FUNCTIONS, Function};
 use http::Request;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http_body_util::BodyExt;
 use infra::compose::{Backend, LocalBackend};
 use infra::config::{LocalConfig, Settings};
 use serde_json::{Value, json};
+use shared::accounts::ClientInfo;
 use shared::accounts::login::SignedIn;
 use shared::accounts::register::NewAccount;
-use shared::accounts::ClientInfo;
 use shared::auth::keys::KeySet;
 use shared::auth::one_time::{self, Purpose};
 use shared::auth::password::{PARAMS, Password, Verified, verify_dummy, verify_password};
@@ -66,7 +66,8 @@ async fn main() -> anyhow::Result<()> {
 /// catalog, and a verified account.
 async fn fixture() -> anyhow::Result<(LocalBackend, User, TempDir)> {
     let dir = tempfile::tempdir()?;
-    let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
+    let backend =
+        LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
     let (now, secrets) = (backend.clock().now(), backend.secrets()?);
     let name = &backend.settings().signing_keys_secret;
     KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;

@@ -87,7 +87,8 @@ async fn main() -> anyhow::Result<()> {
         .find_map(|a| a.parse::<usize>().ok())
         .unwrap_or(50);
     let dir = tempfile::tempdir()?;
-    let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
+    let backend =
+        LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
     let store = backend.store()?;
     let (consumed_tx, consumed) = mpsc::unbounded_channel();
     let consumer = Observed {
@@ -156,10 +157,7 @@ impl Pipeline {
         );
         let change = Item::new(
             Key::new(format!("USER#{user}"), "USER"),
-            json!({"name": "Ada"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
+            json!({"name": "Ada"}).as_object().cloned().unwrap(),
         );
         let started = Instant::now();
         self.store

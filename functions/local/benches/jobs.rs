@@ -52,7 +52,8 @@ async fn main() -> anyhow::Result<()> {
     let jobs = args.first().copied().unwrap_or(2000);
     let pumps = args.get(1).copied().unwrap_or(4);
     let dir = tempfile::tempdir()?;
-    let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
+    let backend =
+        LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
     let store = backend.store()?;
     let noop = Noop::default();
     let worker = Arc::new(Worker::new(

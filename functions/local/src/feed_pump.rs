@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_lambda_events::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType, UserIdentity};
-use shared::store::wire;
 use infra::store::sqlite::{Change, ChangeKind, LocalStore};
 use shared::store::Key;
+use shared::store::wire;
 use tokio::sync::watch;
 
 use functions::trigger::StreamHandler;
@@ -221,12 +221,10 @@ mod tests {
     use shared::store::Item;
 
     fn change(kind: ChangeKind, expired: bool) -> Change {
-        let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 0).unwrap();
         let key = Key::new("user#1", "profile");
-        let attrs: Map<String, serde_json::Value> = json!({"name": "Ada"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let attrs: Map<String, serde_json::Value> =
+            json!({"name": "Ada"}).as_object().cloned().unwrap();
         let item = Item::new(key.clone(), attrs);
         let (old, new) = match kind {
             ChangeKind::Insert => (None, Some(item)),
@@ -246,8 +244,8 @@ mod tests {
 
     #[test]
     fn a_change_becomes_a_stream_record_with_both_images() {
-        let event = stream_event(&[change(ChangeKind::Modify, false)]).ok();
-        let json = serde_json::to_value(event).unwrap_or_default();
+        let event = stream_event(&[change(ChangeKind::Modify, false)]).unwrap();
+        let json = serde_json::to_value(event).unwrap();
         let record = &json["Records"][0];
         assert_eq!(record["eventName"], "MODIFY");
         assert_eq!(record["eventSource"], "aws:dynamodb");
@@ -264,8 +262,8 @@ mod tests {
 
     #[test]
     fn an_expiry_is_a_removal_by_the_dynamodb_service() {
-        let event = stream_event(&[change(ChangeKind::Remove, true)]).ok();
-        let json = serde_json::to_value(event).unwrap_or_default();
+        let event = stream_event(&[change(ChangeKind::Remove, true)]).unwrap();
+        let json = serde_json::to_value(event).unwrap();
         let record = &json["Records"][0];
         assert_eq!(record["eventName"], "REMOVE");
         assert_eq!(

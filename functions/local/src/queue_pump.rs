@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_message_becomes_an_sqs_record() {
-        let sent_at = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        let sent_at = DateTime::from_timestamp(1_767_225_600, 0).unwrap();
         let message = ReceivedMessage {
             id: "m-1".into(),
             body: "{}".into(),
@@ -192,7 +192,7 @@ mod tests {
             receive_count: 3,
             sent_at,
         };
-        let json = serde_json::to_value(sqs_event("jobs", &[message])).unwrap_or_default();
+        let json = serde_json::to_value(sqs_event("jobs", &[message])).unwrap();
         let record = &json["Records"][0];
         assert_eq!(record["messageId"], "m-1");
         assert_eq!(record["receiptHandle"], "r-1");

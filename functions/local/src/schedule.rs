@@ -122,7 +122,7 @@ mod tests {
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default()
+            .unwrap()
     }
 
     fn next(expression: &str, after: &str) -> Option<DateTime<Utc>> {

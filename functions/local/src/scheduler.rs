@@ -16,8 +16,8 @@ use shared::clock::Clock;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use functions::trigger::ScheduleHandler;
 use crate::schedule::Schedule;
+use functions::trigger::ScheduleHandler;
 
 /// The longest the scheduler sleeps before looking at the clock again, so a clock that jumps
 /// (a laptop waking up) is noticed soon.
@@ -162,29 +162,21 @@ mod tests {
     #[async_trait]
     impl ScheduleHandler for Recorder {
         async fn handle(&self, event: EventBridgeEvent<Value>) -> anyhow::Result<Value> {
-            self.events
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(event);
+            self.events.lock().unwrap().push(event);
             Ok(Value::Null)
         }
     }
 
     impl Recorder {
         fn times(&self) -> Vec<Option<DateTime<Utc>>> {
-            self.events
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .iter()
-                .map(|e| e.time)
-                .collect()
+            self.events.lock().unwrap().iter().map(|e| e.time).collect()
         }
     }
 
     fn start() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-01-01T10:00:00Z")
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -240,13 +232,9 @@ mod tests {
         clock.advance(TimeDelta::days(1));
         scheduler.fire_due().await;
 
-        let events = recorder
-            .events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let events = recorder.events.lock().unwrap().clone();
         assert_eq!(events.len(), 1);
-        let json = serde_json::to_value(&events[0]).unwrap_or_default();
+        let json = serde_json::to_value(&events[0]).unwrap();
         assert_eq!(json["detail-type"], "Scheduled Event");
         assert_eq!(json["source"], "aws.events");
         assert_eq!(json["time"], "2026-01-02T03:00:00Z");

@@ -45,14 +45,15 @@ impl LocalSystem {
             .app_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
-        let backend = LocalBackend::open_default(LocalConfig::new(options.data_dir.clone(), base_url))
-            .await
-            .with_context(|| {
-                format!(
-                    "opening the local backend in {}",
-                    options.data_dir.display()
-                )
-            })?;
+        let backend =
+            LocalBackend::open_default(LocalConfig::new(options.data_dir.clone(), base_url))
+                .await
+                .with_context(|| {
+                    format!(
+                        "opening the local backend in {}",
+                        options.data_dir.display()
+                    )
+                })?;
 
         // Generated once and kept in the data directory, so the kid survives restarts.
         let secrets = backend.secrets()?;

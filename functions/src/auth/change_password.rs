@@ -8,7 +8,7 @@ use shared::auth::password::Password;
 
 use crate::auth::errors::field;
 use crate::auth::guard::Caller;
-use crate::http::{ApiError, Json, Handler};
+use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds passwords.
 #[derive(Deserialize)]

@@ -7,7 +7,7 @@ use shared::accounts::Accounts;
 use shared::auth::password::Password;
 
 use crate::auth::errors::field;
-use crate::http::{ApiError, Json, Handler};
+use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds a password and a token.
 #[derive(Deserialize)]

@@ -6,7 +6,7 @@ use shared::accounts::Accounts;
 use uuid::Uuid;
 
 use crate::auth::guard::Caller;
-use crate::http::{Handler, ApiError};
+use crate::http::{ApiError, Handler};
 
 pub fn handler(accounts: Accounts) -> Handler {
     crate::http::handler(handle, accounts)

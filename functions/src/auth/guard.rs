@@ -370,7 +370,10 @@ mod tests {
     }
 
     fn ok() -> Handler {
-        crate::http::handler(|caller: Caller| async move { caller.user.id.to_string() }, ())
+        crate::http::handler(
+            |caller: Caller| async move { caller.user.id.to_string() },
+            (),
+        )
     }
 
     /// The status of `GET uri` on a route of `path` mounted behind `policy`, with `token`.
@@ -402,17 +405,65 @@ mod tests {
         let read = Policy::Permission("users:read");
         let read_or_self = Policy::PermissionOrSelf("users:read");
         let cases = [
-            (Policy::Authenticated, "/me", "/me", Some(user), StatusCode::OK),
-            (Policy::Authenticated, "/me", "/me", None, StatusCode::UNAUTHORIZED),
+            (
+                Policy::Authenticated,
+                "/me",
+                "/me",
+                Some(user),
+                StatusCode::OK,
+            ),
+            (
+                Policy::Authenticated,
+                "/me",
+                "/me",
+                None,
+                StatusCode::UNAUTHORIZED,
+            ),
             (read, "/users", "/users", Some(moderator), StatusCode::OK),
             (read, "/users", "/users", Some(user), StatusCode::FORBIDDEN),
             (read, "/users", "/users", None, StatusCode::UNAUTHORIZED),
-            (read_or_self, "/users/{id}", &own, Some(user), StatusCode::OK),
-            (read_or_self, "/users/{id}", &other, Some(user), StatusCode::FORBIDDEN),
-            (read_or_self, "/users/{id}", &own, Some(moderator), StatusCode::OK),
-            (read_or_self, "/users/{id}", "/users/not-an-id", Some(user), StatusCode::FORBIDDEN),
-            (read_or_self, "/users/{id}", &own, None, StatusCode::UNAUTHORIZED),
-            (Policy::Authenticated, "/me", "/me", Some("garbage"), StatusCode::UNAUTHORIZED),
+            (
+                read_or_self,
+                "/users/{id}",
+                &own,
+                Some(user),
+                StatusCode::OK,
+            ),
+            (
+                read_or_self,
+                "/users/{id}",
+                &other,
+                Some(user),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                read_or_self,
+                "/users/{id}",
+                &own,
+                Some(moderator),
+                StatusCode::OK,
+            ),
+            (
+                read_or_self,
+                "/users/{id}",
+                "/users/not-an-id",
+                Some(user),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                read_or_self,
+                "/users/{id}",
+                &own,
+                None,
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                Policy::Authenticated,
+                "/me",
+                "/me",
+                Some("garbage"),
+                StatusCode::UNAUTHORIZED,
+            ),
         ];
         for (policy, path, uri, token, expected) in cases {
             let who = match token {

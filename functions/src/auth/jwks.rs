@@ -86,8 +86,8 @@ async fn handle(State(keys): State<PublicKeys>) -> Result<impl IntoResponse, Api
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Mutex, PoisonError};
 
     use async_trait::async_trait;
     use axum::body::Body;
@@ -109,22 +109,17 @@ mod tests {
     impl Secrets for CountingSecrets {
         async fn get(&self, name: &str) -> Result<Option<String>, SecretsError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
-            Ok(self
-                .values
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(name)
-                .cloned())
+            Ok(self.values.lock().unwrap().get(name).cloned())
         }
         async fn put(&self, name: &str, value: &str) -> Result<(), SecretsError> {
             self.values
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner)
+                .unwrap()
                 .insert(name.into(), value.into());
             Ok(())
         }
         async fn create(&self, name: &str, value: &str) -> Result<bool, SecretsError> {
-            let mut values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut values = self.values.lock().unwrap();
             Ok(values.insert(name.into(), value.into()).is_none())
         }
     }

@@ -7,7 +7,7 @@ use shared::accounts::{Accounts, TokenIssuer};
 
 use crate::auth::guard::Client;
 use crate::auth::views::token_pair;
-use crate::http::{ApiError, Json, Handler};
+use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds a password.
 #[derive(Deserialize)]

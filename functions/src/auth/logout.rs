@@ -7,7 +7,7 @@ use serde::Deserialize;
 use shared::accounts::Accounts;
 
 use crate::auth::guard::Caller;
-use crate::http::{Handler, ApiError};
+use crate::http::{ApiError, Handler};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]

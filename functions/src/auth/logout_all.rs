@@ -5,7 +5,7 @@ use http::StatusCode;
 use shared::accounts::Accounts;
 
 use crate::auth::guard::Caller;
-use crate::http::{Handler, ApiError};
+use crate::http::{ApiError, Handler};
 
 pub fn handler(accounts: Accounts) -> Handler {
     crate::http::handler(handle, accounts)

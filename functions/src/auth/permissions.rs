@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::auth::guard::{Authenticator, Caller};
 use crate::auth::views::all;
-use crate::http::{Handler, ApiError};
+use crate::http::{ApiError, Handler};
 
 pub fn handler(authenticator: Authenticator) -> Handler {
     crate::http::handler(handle, authenticator)

@@ -6,7 +6,7 @@ use serde_json::Value;
 use shared::accounts::{Accounts, TokenIssuer};
 
 use crate::auth::views::token_pair;
-use crate::http::{ApiError, Json, Handler};
+use crate::http::{ApiError, Handler, Json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

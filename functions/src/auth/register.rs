@@ -12,7 +12,7 @@ use shared::users::{Email, Name, Phone};
 
 use crate::auth::errors::invalid;
 use crate::auth::guard::Client;
-use crate::http::{ApiError, Json, Handler};
+use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds a password.
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use shared::users::Email;
 
 use crate::auth::errors::field;
 use crate::auth::guard::Client;
-use crate::http::{ApiError, Json, Handler};
+use crate::http::{ApiError, Handler, Json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

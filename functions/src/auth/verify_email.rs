@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::accounts::Accounts;
 
-use crate::http::{ApiError, Json, Handler};
+use crate::http::{ApiError, Handler, Json};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

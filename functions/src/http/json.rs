@@ -117,9 +117,7 @@ mod tests {
         if let Some(ct) = content_type {
             builder = builder.header(header::CONTENT_TYPE, ct);
         }
-        builder
-            .body(Body::from(body.to_owned()))
-            .unwrap_or_default()
+        builder.body(Body::from(body.to_owned())).unwrap()
     }
 
     async fn extract(content_type: Option<&str>, body: &str) -> Result<Signup, ApiError> {

@@ -209,8 +209,8 @@ mod tests {
             .collect()
             .await
             .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        serde_json::from_slice(&bytes).unwrap_or_default()
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
     }
 
     #[tokio::test]

@@ -23,12 +23,10 @@ struct Typed<J>(J);
 impl<J: JobType> Runner for Typed<J> {
     async fn run(&self, payload: Value) -> Result<Value, JobFailure> {
         let payload = serde_json::from_value(payload).map_err(|e| {
-            JobFailure::Permanent(
-                anyhow!(e).context(format!(
-                    "the payload is not a {} payload",
-                    J::Payload::JOB_TYPE
-                )),
-            )
+            JobFailure::Permanent(anyhow!(e).context(format!(
+                "the payload is not a {} payload",
+                J::Payload::JOB_TYPE
+            )))
         })?;
         self.0.run(payload).await
     }
@@ -51,7 +49,8 @@ impl Registry {
 
     /// Adds a job type; a later one of the same name replaces an earlier one.
     pub fn with<J: JobType>(mut self, job: J) -> Self {
-        self.types.insert(J::Payload::JOB_TYPE, Arc::new(Typed(job)));
+        self.types
+            .insert(J::Payload::JOB_TYPE, Arc::new(Typed(job)));
         self
     }
 

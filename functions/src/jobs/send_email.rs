@@ -69,10 +69,9 @@ impl SendEmail {
         user_id: Uuid,
     ) -> Result<Option<EmailRequest>, JobFailure> {
         let users = UserRepo::new(self.store.clone());
-        let user = users
-            .get(user_id)
-            .await
-            .map_err(|e| JobFailure::Retryable(anyhow::Error::new(e).context("reading the user")))?;
+        let user = users.get(user_id).await.map_err(|e| {
+            JobFailure::Retryable(anyhow::Error::new(e).context("reading the user"))
+        })?;
         let Some(user) = user else {
             return Ok(None);
         };
@@ -127,7 +126,8 @@ impl JobType for SendEmail {
             }
             SendEmailPayload::ToAddress(request) => request,
         };
-        let mail = render(&request, &self.app_url).map_err(|e| JobFailure::Permanent(anyhow!(e)))?;
+        let mail =
+            render(&request, &self.app_url).map_err(|e| JobFailure::Permanent(anyhow!(e)))?;
         let message_id = self.mailer.send(&mail).await.map_err(|e| match e {
             MailError::Rejected(_) => JobFailure::Permanent(anyhow!(e)),
             MailError::Unexpected(e) => JobFailure::Retryable(e.context("sending a mail")),
@@ -232,7 +232,7 @@ mod tests {
             .split("verify-email?token=")
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_default();
+            .expect("the mail carries a verification link");
         let found = one_time::find(store.as_ref(), Purpose::VerifyEmail, token).await?;
         assert_eq!(found.map(|(record, _)| record.user_id), Some(user.id));
         assert_eq!(sent[0].to, "ada@example.com");

@@ -27,9 +27,9 @@ use shared::queue::Queue;
 use shared::store::ItemStore;
 use tokio::task::JoinSet;
 
-use crate::trigger::SqsHandler;
 use crate::jobs::JobFailure;
 use crate::jobs::registry::Registry;
+use crate::trigger::SqsHandler;
 
 /// The worker function's timeout (`Worker.Timeouts.FunctionSeconds` in the template); the
 /// job queue hides a message for six times as long.
@@ -76,7 +76,6 @@ impl Worker {
             backoff_cap: BACKOFF_CAP,
         }
     }
-
 
     /// Sets the wait after a first failed attempt and the longest wait.
     pub fn with_backoff(self, base: Duration, cap: Duration) -> Self {

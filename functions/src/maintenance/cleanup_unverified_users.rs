@@ -13,8 +13,8 @@ use serde_json::Value;
 use shared::accounts::{AccountError, Accounts};
 use shared::users::UserRepo;
 
-use crate::trigger::ScheduleHandler;
 use crate::jobs::{JobFailure, JobPayload, JobType};
+use crate::trigger::ScheduleHandler;
 
 /// Accounts looked at per run; a daily run with a backlog catches up over a few runs.
 const LIMIT: usize = 100;
@@ -47,7 +47,6 @@ impl CleanupUnverifiedUsers {
             older_than,
         }
     }
-
 
     pub async fn run(&self) -> anyhow::Result<CleanupReport> {
         let cutoff = self.accounts.clock.now()

@@ -113,7 +113,9 @@ impl JobType for PurgeExpired {
     type Payload = PurgeRequest;
 
     async fn run(&self, _: PurgeRequest) -> Result<Value, JobFailure> {
-        let report = PurgeExpired::run(self).await.map_err(JobFailure::Retryable)?;
+        let report = PurgeExpired::run(self)
+            .await
+            .map_err(JobFailure::Retryable)?;
         serde_json::to_value(report).map_err(|e| JobFailure::Permanent(e.into()))
     }
 }
@@ -157,10 +159,7 @@ mod tests {
             Ok(Page::default())
         }
         async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
-            let mut script = self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut script = self.0.lock().unwrap();
             let next = if script.is_empty() {
                 0
             } else {

@@ -19,8 +19,8 @@ use shared::clock::Clock;
 use shared::messaging::outbox::{mark_relayed, pending_older_than};
 use shared::store::ItemStore;
 
-use crate::trigger::ScheduleHandler;
 use crate::messaging::publisher::Publisher;
+use crate::trigger::ScheduleHandler;
 
 /// The most events one run publishes; the next run takes the rest.
 pub const LIMIT: usize = 500;
@@ -59,7 +59,6 @@ impl ReconcileOutbox {
             limit: LIMIT,
         }
     }
-
 
     pub fn with_limit(self, limit: usize) -> Self {
         Self {

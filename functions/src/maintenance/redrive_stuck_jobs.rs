@@ -20,9 +20,9 @@ use shared::clock::{Clock, Random};
 use shared::jobs::{JobError, JobRepo, JobStatus, requeue};
 use shared::store::ItemStore;
 
-use crate::trigger::ScheduleHandler;
 use crate::jobs::worker::TIMEOUT;
 use crate::jobs::{JobFailure, JobPayload, JobType};
+use crate::trigger::ScheduleHandler;
 
 /// Past the worker's timeout, how long a running job waits before it counts as stuck: longer
 /// than the job queue's visibility timeout (6 × the worker's), so SQS's own redelivery goes
@@ -64,7 +64,6 @@ impl RedriveStuckJobs {
             stuck_after: TIMEOUT + MARGIN,
         }
     }
-
 
     /// How long a job may run before it counts as stuck.
     pub fn with_stuck_after(self, stuck_after: Duration) -> Self {

@@ -17,8 +17,8 @@ use shared::messaging::inbox::{Applied, apply_once};
 use shared::store::ItemStore;
 use tokio::task::JoinSet;
 
-use crate::trigger::SqsHandler;
 use crate::messaging::reaction::Reactions;
+use crate::trigger::SqsHandler;
 
 #[derive(Debug, Clone)]
 pub struct Consumer {
@@ -42,7 +42,6 @@ impl Consumer {
             reactions,
         }
     }
-
 
     /// Runs every reaction to the event once. Each reaction that fails is retried with the
     /// event, the others are not repeated.

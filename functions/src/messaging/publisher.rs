@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use shared::messaging::event::{Event, EventType, JOB_DELAY_FIELD};
+use shared::jobs::JobMessage;
+use shared::messaging::event::{Event, EventType};
 use shared::queue::{MAX_DELAY, Queue};
 
 #[derive(Debug, Clone)]
@@ -18,7 +19,6 @@ impl Publisher {
     pub fn new(events: Arc<dyn Queue>, jobs: Arc<dyn Queue>) -> Self {
         Self { events, jobs }
     }
-
 
     /// Sends the event's message; returns the message id.
     pub async fn publish(&self, event: &Event) -> anyhow::Result<String> {
@@ -33,14 +33,17 @@ impl Publisher {
     }
 }
 
-/// The delay a job asks for, capped at the queue's maximum; none when absent or not a number.
+/// The delay a job asks for, capped at the queue's maximum. A message the worker cannot read
+/// goes out at once: the worker dead-letters it, where it can be looked at, rather than the
+/// relay retrying it for ever.
 fn job_delay(event: &Event) -> Duration {
-    let seconds = event
-        .payload
-        .get(JOB_DELAY_FIELD)
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
-    Duration::from_secs(seconds).min(MAX_DELAY)
+    match event.payload::<JobMessage>() {
+        Ok(message) => Duration::from_secs(message.delay_seconds).min(MAX_DELAY),
+        Err(error) => {
+            tracing::error!(event = %event.id, %error, "a job event that is not a job message");
+            Duration::ZERO
+        }
+    }
 }
 
 #[cfg(test)]
@@ -60,17 +63,21 @@ mod tests {
         )
     }
 
+    fn message(delay: Value) -> Value {
+        json!({"job_id": Uuid::nil(), "job_type": "noop", "delay_seconds": delay})
+    }
+
     #[test]
     fn a_job_asks_for_its_delay_up_to_the_queue_maximum() {
-        assert_eq!(
-            job_delay(&job(json!({"delay_seconds": 30}))),
-            Duration::from_secs(30)
-        );
-        assert_eq!(job_delay(&job(json!({"delay_seconds": 86_400}))), MAX_DELAY);
-        assert_eq!(
-            job_delay(&job(json!({"delay_seconds": "soon"}))),
-            Duration::ZERO
-        );
+        assert_eq!(job_delay(&job(message(json!(30)))), Duration::from_secs(30));
+        assert_eq!(job_delay(&job(message(json!(86_400)))), MAX_DELAY);
+        let no_delay = json!({"job_id": Uuid::nil(), "job_type": "noop"});
+        assert_eq!(job_delay(&job(no_delay)), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_job_event_that_is_no_job_message_goes_out_at_once() {
+        assert_eq!(job_delay(&job(message(json!("soon")))), Duration::ZERO);
         assert_eq!(job_delay(&job(json!({}))), Duration::ZERO);
     }
 }

@@ -13,14 +13,14 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use shared::store::wire;
 use shared::clock::Clock;
 use shared::messaging::event::Event;
 use shared::messaging::outbox::{event_of, is_outbox_key, mark_relayed};
 use shared::store::ItemStore;
+use shared::store::wire;
 
-use crate::trigger::StreamHandler;
 use crate::messaging::publisher::Publisher;
+use crate::trigger::StreamHandler;
 
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -37,7 +37,6 @@ impl Relay {
             clock,
         }
     }
-
 
     /// Publishes and marks one event.
     async fn relay(&self, event: &Event) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ use infra::compose::Backend;
 use crate::auth::guard::{self, Authenticator, Policy, Route};
 use crate::http::Handler;
 use crate::trigger::{ScheduleHandler, SqsHandler, StreamHandler};
+use crate::wiring::lambda;
 
 /// One Lambda function of the system, and one route or event source of the local system.
 ///
@@ -19,6 +20,9 @@ pub struct Function {
     /// The binary (`src/bin/<name>.rs`) and the template's `BuildProperties.Binary`.
     pub name: &'static str,
     kind: Kind,
+    /// How Lambda runs a function of this kind. A main reaches the runtime of its own trigger
+    /// only through this, so an HTTP function links no SQS runtime and a worker no HTTP stack.
+    serve: fn(&'static Function) -> Result<(), lambda::Error>,
 }
 
 /// What invokes a function.
@@ -98,7 +102,11 @@ impl Function {
             path,
             build,
         };
-        Self { name, kind }
+        Self {
+            name,
+            kind,
+            serve: lambda::http,
+        }
     }
 
     /// A route behind the guard: only callers `policy` lets through reach the handler.
@@ -115,7 +123,11 @@ impl Function {
             policy,
             build,
         };
-        Self { name, kind }
+        Self {
+            name,
+            kind,
+            serve: lambda::http,
+        }
     }
 
     /// A consumer of the queue named `queue`.
@@ -125,7 +137,11 @@ impl Function {
         build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn SqsHandler>>,
     ) -> Self {
         let kind = Kind::Queue { queue, build };
-        Self { name, kind }
+        Self {
+            name,
+            kind,
+            serve: lambda::queue,
+        }
     }
 
     /// A consumer of the table's change stream.
@@ -134,7 +150,11 @@ impl Function {
         build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn StreamHandler>>,
     ) -> Self {
         let kind = Kind::Stream { build };
-        Self { name, kind }
+        Self {
+            name,
+            kind,
+            serve: lambda::stream,
+        }
     }
 
     /// A function run on the schedule `expression`.
@@ -144,7 +164,11 @@ impl Function {
         build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn ScheduleHandler>>,
     ) -> Self {
         let kind = Kind::Schedule { expression, build };
-        Self { name, kind }
+        Self {
+            name,
+            kind,
+            serve: lambda::schedule,
+        }
     }
 
     pub const fn trigger(&self) -> Trigger {
@@ -178,12 +202,28 @@ impl Function {
         backend: &dyn Backend,
         authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
     ) -> anyhow::Result<Built> {
-        let built = match self.kind {
+        match self.kind {
+            Kind::Public { .. } | Kind::Protected { .. } => {
+                self.http_route(backend, authenticator).map(Built::Http)
+            }
+            Kind::Queue { .. } => self.queue_handler(backend).map(Built::Queue),
+            Kind::Stream { .. } => self.stream_handler(backend).map(Built::Stream),
+            Kind::Schedule { .. } => self.schedule_handler(backend).map(Built::Schedule),
+        }
+    }
+
+    /// The route of an HTTP function, guarded as declared; an error for any other function.
+    pub fn http_route(
+        &self,
+        backend: &dyn Backend,
+        authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
+    ) -> anyhow::Result<Router> {
+        let route = match self.kind {
             Kind::Public {
                 method,
                 path,
                 build,
-            } => build(backend).and_then(|handler| guard::public(method, path, handler).map(Built::Http)),
+            } => build(backend).and_then(|handler| guard::public(method, path, handler)),
             Kind::Protected {
                 method,
                 path,
@@ -191,28 +231,26 @@ impl Function {
                 build,
             } => authenticator().and_then(|authenticator| {
                 let handler = build(backend, authenticator.clone())?;
-                guard::protected(method, path, policy, handler, authenticator).map(Built::Http)
+                guard::protected(method, path, policy, handler, authenticator)
             }),
-            Kind::Queue { build, .. } => build(backend).map(Built::Queue),
-            Kind::Stream { build } => build(backend).map(Built::Stream),
-            Kind::Schedule { build, .. } => build(backend).map(Built::Schedule),
+            _ => return Err(self.not_a("HTTP function")),
         };
-        built.with_context(|| format!("building the handler of {}", self.name))
+        route.with_context(|| self.building())
     }
 
     /// The handler of a queue consumer; an error for any other function.
     pub fn queue_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn SqsHandler>> {
-        match self.build(backend, no_authenticator)? {
-            Built::Queue(handler) => Ok(handler),
-            other => Err(self.not_a("queue consumer", &other)),
+        match self.kind {
+            Kind::Queue { build, .. } => build(backend).with_context(|| self.building()),
+            _ => Err(self.not_a("queue consumer")),
         }
     }
 
     /// The handler of a stream consumer; an error for any other function.
     pub fn stream_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn StreamHandler>> {
-        match self.build(backend, no_authenticator)? {
-            Built::Stream(handler) => Ok(handler),
-            other => Err(self.not_a("stream consumer", &other)),
+        match self.kind {
+            Kind::Stream { build } => build(backend).with_context(|| self.building()),
+            _ => Err(self.not_a("stream consumer")),
         }
     }
 
@@ -221,17 +259,22 @@ impl Function {
         &self,
         backend: &dyn Backend,
     ) -> anyhow::Result<Arc<dyn ScheduleHandler>> {
-        match self.build(backend, no_authenticator)? {
-            Built::Schedule(handler) => Ok(handler),
-            other => Err(self.not_a("scheduled function", &other)),
+        match self.kind {
+            Kind::Schedule { build, .. } => build(backend).with_context(|| self.building()),
+            _ => Err(self.not_a("scheduled function")),
         }
     }
 
-    fn not_a(&self, wanted: &str, built: &Built) -> anyhow::Error {
-        anyhow::anyhow!("{} is not a {wanted}: it built {built:?}", self.name)
+    /// Runs the function on Lambda: what its main does.
+    pub fn run_on_lambda(&'static self) -> Result<(), lambda::Error> {
+        (self.serve)(self)
     }
-}
 
-fn no_authenticator() -> anyhow::Result<Authenticator> {
-    anyhow::bail!("only a protected route has an authenticator")
+    fn building(&self) -> String {
+        format!("building the handler of {}", self.name)
+    }
+
+    fn not_a(&self, wanted: &str) -> anyhow::Error {
+        anyhow::anyhow!("{} is not a {wanted}: it is a {:?}", self.name, self.kind)
+    }
 }

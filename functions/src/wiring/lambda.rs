@@ -5,27 +5,58 @@ use axum::Router;
 use infra::compose::{AwsBackend, Backend};
 
 use crate::trigger::{run_schedule, run_sqs, run_stream};
-use crate::wiring::{Built, Function, authenticator};
+use crate::wiring::{Function, authenticator};
 
 pub type Error = lambda_runtime::Error;
 
 /// Runs `function` as this process's Lambda function.
 pub fn run(function: &'static Function) -> Result<(), Error> {
+    function.run_on_lambda()
+}
+
+/// An HTTP function under lambda_http.
+pub(super) fn http(function: &'static Function) -> Result<(), Error> {
+    block_on(async move {
+        let backend = init().await?;
+        lambda_http::run(build_http_app(function, &backend)?).await
+    })
+}
+
+/// A queue consumer under the Lambda runtime.
+pub(super) fn queue(function: &'static Function) -> Result<(), Error> {
+    block_on(async move {
+        let backend = init().await?;
+        run_sqs(function.queue_handler(&backend)?).await
+    })
+}
+
+/// A stream consumer under the Lambda runtime.
+pub(super) fn stream(function: &'static Function) -> Result<(), Error> {
+    block_on(async move {
+        let backend = init().await?;
+        run_stream(function.stream_handler(&backend)?).await
+    })
+}
+
+/// A scheduled function under the Lambda runtime.
+pub(super) fn schedule(function: &'static Function) -> Result<(), Error> {
+    block_on(async move {
+        let backend = init().await?;
+        run_schedule(function.schedule_handler(&backend)?).await
+    })
+}
+
+fn block_on(serve: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(serve(function))
+        .block_on(serve)
 }
 
-async fn serve(function: &'static Function) -> Result<(), Error> {
+/// What every function does first: logs, and the backend its handler is built over.
+async fn init() -> Result<AwsBackend, Error> {
     crate::telemetry::init();
-    let backend = AwsBackend::from_env().await?;
-    match function.build(&backend, || authenticator(&backend))? {
-        Built::Http(router) => lambda_http::run(http_app(function, router)).await,
-        Built::Queue(handler) => run_sqs(handler).await,
-        Built::Stream(handler) => run_stream(handler).await,
-        Built::Schedule(handler) => run_schedule(handler).await,
-    }
+    Ok(AwsBackend::from_env().await?)
 }
 
 /// What an HTTP function serves under lambda_http: its one route, guarded as declared, with
@@ -37,10 +68,8 @@ pub fn http_app(function: &Function, route: Router) -> Router {
 
 /// An HTTP function's [`http_app`], built over `backend` as its Lambda main builds it.
 pub fn build_http_app(function: &Function, backend: &dyn Backend) -> anyhow::Result<Router> {
-    match function.build(backend, || authenticator(backend))? {
-        Built::Http(route) => Ok(http_app(function, route)),
-        other => anyhow::bail!("{} is not an HTTP function: {other:?}", function.name),
-    }
+    let route = function.http_route(backend, || authenticator(backend))?;
+    Ok(http_app(function, route))
 }
 
 /// The main of the Lambda function the table declares as `$function`.

@@ -46,10 +46,9 @@ pub const JWKS: Function = Function::public("jwks", "GET", "/.well-known/jwks.js
     Ok(jwks::handler(PublicKeys::new(b.secrets()?, secret)))
 });
 
-pub const REGISTER: Function =
-    Function::public("register", "POST", "/api/v1/auth/register", |b| {
-        Ok(register::handler(b.accounts()?))
-    });
+pub const REGISTER: Function = Function::public("register", "POST", "/api/v1/auth/register", |b| {
+    Ok(register::handler(b.accounts()?))
+});
 
 pub const VERIFY_EMAIL: Function =
     Function::public("verify_email", "POST", "/api/v1/auth/verify-email", |b| {
@@ -87,10 +86,12 @@ pub const LOGOUT_ALL: Function = Function::protected(
     |b, _| Ok(logout_all::handler(b.accounts()?)),
 );
 
-pub const RESET_PASSWORD: Function =
-    Function::public("reset_password", "POST", "/api/v1/auth/reset-password", |b| {
-        Ok(reset_password::handler(b.accounts()?))
-    });
+pub const RESET_PASSWORD: Function = Function::public(
+    "reset_password",
+    "POST",
+    "/api/v1/auth/reset-password",
+    |b| Ok(reset_password::handler(b.accounts()?)),
+);
 
 pub const CONFIRM_RESET: Function =
     Function::public("confirm_reset", "POST", "/api/v1/auth/confirm-reset", |b| {
@@ -286,7 +287,11 @@ mod tests {
     #[test]
     fn names_and_routes_are_declared_once() {
         let names: BTreeSet<_> = FUNCTIONS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), FUNCTIONS.len(), "a function name is declared twice");
+        assert_eq!(
+            names.len(),
+            FUNCTIONS.len(),
+            "a function name is declared twice"
+        );
         let declared = routes(FUNCTIONS);
         let distinct: BTreeSet<_> = declared.iter().map(|r| (r.method, r.path)).collect();
         assert_eq!(distinct.len(), declared.len(), "a route is declared twice");
@@ -300,7 +305,9 @@ mod tests {
             .await
             .unwrap();
         for function in FUNCTIONS {
-            let built = function.build(&backend, || authenticator(&backend)).unwrap();
+            let built = function
+                .build(&backend, || authenticator(&backend))
+                .unwrap();
             assert_eq!(
                 matches!(built, Built::Http(_)),
                 function.route().is_some(),
@@ -318,7 +325,13 @@ mod tests {
                 .uri(route.path)
                 .body(Body::empty())
                 .unwrap();
-            let status = app.clone().oneshot(request).await.unwrap().status().as_u16();
+            let status = app
+                .clone()
+                .oneshot(request)
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
             assert!(
                 ![403, 404, 405].contains(&status),
                 "{}: {} {} answered {status}",

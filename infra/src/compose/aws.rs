@@ -54,7 +54,12 @@ impl AwsBackend {
     pub async fn from_env() -> anyhow::Result<Self> {
         let env = AwsEnv::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(sdk, env, Arc::new(SystemClock), Arc::new(OsRandom)))
+        Ok(Self::new(
+            sdk,
+            env,
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+        ))
     }
 
     /// The backend over an explicit SDK configuration (tests point it at an emulator).
@@ -112,7 +117,11 @@ impl Backend for AwsBackend {
     }
 
     fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
-        self.sqs_queue(&self.ports.jobs_queue, "JOBS_QUEUE_URL", &self.env.jobs_queue_url)
+        self.sqs_queue(
+            &self.ports.jobs_queue,
+            "JOBS_QUEUE_URL",
+            &self.env.jobs_queue_url,
+        )
     }
 
     fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
@@ -182,10 +191,69 @@ impl Backend for AwsBackend {
 
 /// The value in `cell`, built by `build` the first time. Two first callers racing may both
 /// build; one value wins and both get it.
-fn once<T: Clone>(cell: &OnceLock<T>, build: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+fn once<T: Clone>(
+    cell: &OnceLock<T>,
+    build: impl FnOnce() -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     if let Some(value) = cell.get() {
         return Ok(value.clone());
     }
     let built = build()?;
     Ok(cell.get_or_init(|| built).clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend() -> AwsBackend {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let env = AwsEnv {
+            table_name: Some("table".into()),
+            jobs_queue_url: Some("https://sqs.eu-west-1.amazonaws.com/1/jobs".into()),
+            events_queue_url: Some("https://sqs.eu-west-1.amazonaws.com/1/events".into()),
+            ..AwsEnv::default()
+        };
+        AwsBackend::new(sdk, env, Arc::new(SystemClock), Arc::new(OsRandom))
+    }
+
+    #[test]
+    fn each_port_is_built_once_and_shared() {
+        let backend = backend();
+        assert!(Arc::ptr_eq(
+            &backend.store().unwrap(),
+            &backend.store().unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            &backend.jobs_queue().unwrap(),
+            &backend.jobs_queue().unwrap()
+        ));
+        assert!(Arc::ptr_eq(
+            &backend.secrets().unwrap(),
+            &backend.secrets().unwrap()
+        ));
+    }
+
+    #[test]
+    fn only_the_clients_of_the_ports_asked_for_are_built() {
+        let backend = backend();
+        backend.store().unwrap();
+        backend.jobs_queue().unwrap();
+        backend.events_queue().unwrap();
+        let clients = &backend.clients;
+        assert!(clients.dynamodb.get().is_some());
+        assert!(clients.sqs.get().is_some());
+        assert!(clients.s3.get().is_none());
+        assert!(clients.ses.get().is_none());
+        assert!(clients.secrets_manager.get().is_none());
+    }
+
+    #[test]
+    fn a_port_without_its_configuration_names_the_variable() {
+        let error = backend().mailer().unwrap_err().to_string();
+        assert!(error.contains("MAIL_FROM"), "{error}");
+    }
 }

@@ -145,7 +145,7 @@ mod tests {
     async fn mails_are_listed_newest_first_and_survive_a_new_mailbox() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let clock = Arc::new(ManualClock::new(
-            DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+            DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         ));
         let mailbox = Mailbox::new(dir.path().join("mail"), clock.clone());
         assert!(mailbox.list().await?.is_empty());

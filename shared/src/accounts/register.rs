@@ -10,8 +10,8 @@ use crate::messaging::outbox::outbox_write;
 use crate::rbac::model::{Assignment, seeded_role_id};
 use crate::rbac::seed::{ADMIN, USER};
 use crate::store::StoreError;
-use crate::users::repo::{email_key, insert_writes};
 use crate::users::events::UserRegistered;
+use crate::users::repo::{email_key, insert_writes};
 use crate::users::{Email, Name, Phone, User, UserStatus};
 
 /// A new account's fields, parsed.

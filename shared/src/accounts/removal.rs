@@ -6,8 +6,8 @@ use crate::accounts::{AccountError, Accounts};
 use crate::auth::session::SessionRepo;
 use crate::messaging::outbox::outbox_write;
 use crate::store::{Condition, StoreError, Write};
-use crate::users::repo::{assignment_key, email_key, user_key};
 use crate::users::events::UserDeleted;
+use crate::users::repo::{assignment_key, email_key, user_key};
 use crate::users::{User, UserRepo};
 
 impl Accounts {

@@ -6,8 +6,8 @@ use crate::auth::password::Password;
 use crate::auth::session::SessionRepo;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
-use crate::users::repo::update_write;
 use crate::users::events::{PasswordChanged, PasswordResetRequested};
+use crate::users::repo::update_write;
 use crate::users::{Email, User, UserRepo};
 
 impl Accounts {

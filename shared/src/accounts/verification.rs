@@ -6,8 +6,8 @@ use crate::auth::throttle::{self, Decision, MAILS_PER_EMAIL, MAILS_PER_IP};
 use crate::messaging::event::EventPayload;
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
-use crate::users::repo::{email_key, update_write};
 use crate::users::events::EmailVerificationRequested;
+use crate::users::repo::{email_key, update_write};
 use crate::users::{Email, User, UserRepo};
 
 /// How often a verification races a concurrent change of the same user before giving up.

@@ -156,10 +156,7 @@ mod tests {
             limit: 3,
             window: Duration::from_secs(900),
         };
-        let now = Utc
-            .timestamp_opt(900 * 1000 + 100, 0)
-            .single()
-            .unwrap_or_default();
+        let now = Utc.timestamp_opt(900 * 1000 + 100, 0).single().unwrap();
         assert_eq!(rule.decide(3, now), Decision::Allowed);
         assert_eq!(
             rule.decide(4, now),

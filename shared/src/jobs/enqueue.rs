@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::clock::{Clock, Random};
 use crate::jobs::job::{Job, JobError};
 use crate::jobs::repo::{conflict, insert_write, update_write};
-use crate::messaging::event::{Event, EventPayload, EventType, JOB_DELAY_FIELD, PayloadError};
+use crate::messaging::event::{Event, EventPayload, EventType, PayloadError};
 use crate::messaging::outbox::outbox_write;
 use crate::queue::MAX_DELAY;
 use crate::store::{ItemStore, Write};
@@ -106,7 +106,6 @@ pub fn enqueued_event(job: &Job, event_id: Uuid, delay: Duration, now: DateTime<
         job_type: job.job_type.clone(),
         delay_seconds: delay.min(MAX_DELAY).as_secs(),
     };
-    debug_assert_eq!(JOB_DELAY_FIELD, "delay_seconds");
     Event::of(event_id, job.id.to_string(), &message, now)
 }
 
@@ -180,7 +179,10 @@ mod tests {
 
     #[test]
     fn a_new_job_carries_its_payloads_type_and_json() {
-        let new = NewJob::of(&Notify { to: "a@example.com".into() }).unwrap();
+        let new = NewJob::of(&Notify {
+            to: "a@example.com".into(),
+        })
+        .unwrap();
         assert_eq!(new.job_type, "notify");
         assert_eq!(new.payload, json!({"to": "a@example.com"}));
         assert_eq!(new.max_attempts, DEFAULT_MAX_ATTEMPTS);
@@ -189,20 +191,20 @@ mod tests {
     #[test]
     fn enqueueing_writes_the_job_and_its_event_together() {
         let now = DateTime::from_timestamp(1_764_000_000, 0).unwrap();
-        let new = NewJob::of(&Notify { to: "a@example.com".into() })
-            .unwrap()
-            .delay(Duration::from_secs(3600));
-        let Ok((
-            job,
-            [
-                Write::Put { item: job_item, .. },
-                Write::Put {
-                    item: event_item, ..
-                },
-            ],
-        )) = enqueue_writes(new, now, &OsRandom)
+        let new = NewJob::of(&Notify {
+            to: "a@example.com".into(),
+        })
+        .unwrap()
+        .delay(Duration::from_secs(3600));
+        let (job, writes) = enqueue_writes(new, now, &OsRandom).unwrap();
+        let [
+            Write::Put { item: job_item, .. },
+            Write::Put {
+                item: event_item, ..
+            },
+        ] = writes
         else {
-            panic!("not two puts")
+            panic!("not two puts: {writes:?}")
         };
         assert_eq!(job_item.key.pk, format!("JOB#{}", job.id));
         assert_eq!(

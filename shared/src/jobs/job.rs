@@ -242,7 +242,7 @@ mod tests {
     use serde_json::json;
 
     fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_764_000_000 + secs, 0).unwrap_or_default()
+        DateTime::from_timestamp(1_764_000_000 + secs, 0).unwrap()
     }
 
     fn job(status: JobStatus) -> Job {

@@ -154,7 +154,7 @@ mod tests {
     use super::*;
 
     fn job(status: JobStatus) -> Job {
-        let at = DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default();
+        let at = DateTime::from_timestamp(1_764_000_000, 0).unwrap();
         Job {
             status,
             ..Job::new(
@@ -196,8 +196,9 @@ mod tests {
             version: 4,
             ..job(JobStatus::Queued)
         };
-        let Ok((Write::Put { item, condition }, stored)) = update_write(&read, &read) else {
-            panic!("not a put")
+        let (write, stored) = update_write(&read, &read).unwrap();
+        let Write::Put { item, condition } = write else {
+            panic!("not a put: {write:?}")
         };
         assert_eq!(
             condition,

@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn a_claim_is_a_conditional_put_that_outlives_any_redelivery() {
-        let now = DateTime::from_timestamp(1_764_111_250, 0).unwrap_or_default();
+        let now = DateTime::from_timestamp(1_764_111_250, 0).unwrap();
         let Write::Put { item, condition } = inbox_claim(Uuid::nil(), "welcome", now) else {
             panic!("not a put")
         };

@@ -139,7 +139,7 @@ mod tests {
     use serde_json::json;
 
     fn event() -> Event {
-        let at = DateTime::from_timestamp(1_764_111_250, 5_000_000).unwrap_or_default();
+        let at = DateTime::from_timestamp(1_764_111_250, 5_000_000).unwrap();
         Event::new(
             Uuid::nil(),
             EventType::UserDeleted,
@@ -167,8 +167,8 @@ mod tests {
 
     #[test]
     fn sort_times_order_as_the_times_do() {
-        let a = DateTime::from_timestamp(9, 0).unwrap_or_default();
-        let b = DateTime::from_timestamp(10, 0).unwrap_or_default();
+        let a = DateTime::from_timestamp(9, 0).unwrap();
+        let b = DateTime::from_timestamp(10, 0).unwrap();
         assert!(sort_time(a) < sort_time(b));
     }
 }

@@ -8,10 +8,10 @@
 //! item's own attributes. The same map is what DynamoDB stores, what the local store keeps as
 //! JSON, and what stream records carry as images.
 
+use crate::store::{Index, IndexKey, Item, Key};
 use anyhow::{Context, anyhow};
 use chrono::DateTime;
 use serde_json::{Map, Value};
-use crate::store::{Index, IndexKey, Item, Key};
 
 /// How many partitions the expiry index spreads expiring items over, so no single partition
 /// key takes every write of a busy table.
@@ -116,7 +116,7 @@ mod tests {
         };
         Item::new(Key::new("USER#1", "PROFILE"), attrs)
             .with_index(Index::Gsi1, IndexKey::new("EMAIL#a@example.com", "USER#1"))
-            .expiring_at(DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default())
+            .expiring_at(DateTime::from_timestamp(1_800_000_000, 0).unwrap())
     }
 
     #[test]

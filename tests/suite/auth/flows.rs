@@ -266,7 +266,7 @@ async fn registration_names_every_invalid_field(app: &impl AuthSystem) -> anyhow
     let fields: Vec<&str> = body["errors"]
         .as_array()
         .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
-        .unwrap_or_default();
+        .expect("a list of errors");
     assert_eq!(fields, ["email", "name", "phone", "password"], "{body}");
     Ok(())
 }

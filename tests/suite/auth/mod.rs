@@ -169,13 +169,13 @@ pub fn without_request_id(mut body: Value) -> Value {
 pub fn bearer(login: &Value) -> String {
     login["access_token"]
         .as_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no access token in {login}"))
         .to_owned()
 }
 
 pub fn refresh_token(login: &Value) -> String {
     login["refresh_token"]
         .as_str()
-        .unwrap_or_default()
+        .unwrap_or_else(|| panic!("no refresh token in {login}"))
         .to_owned()
 }

@@ -27,8 +27,7 @@ async fn mail_goes_out_from_the_configured_sender() -> anyhow::Result<()> {
         .await?;
     let sent = data["ses"]["Message"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .expect("the emulator lists the mail it sent");
     let ours = sent.iter().find(|m| m["id"] == id.as_str());
     let Some(ours) = ours else {
         panic!("message {id} not among {sent:?}")

@@ -73,7 +73,12 @@ impl SentMail for MotoSentMail {
             .json()
             .await
             .context("reading the emulator's model dump")?;
-        let text = |m: &Value, field: &str| m[field].as_str().unwrap_or_default().to_owned();
+        let text = |m: &Value, field: &str| {
+            m[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("a sent mail without a {field}: {m}"))
+                .to_owned()
+        };
         // The emulator keeps one body per mail: the HTML part when there is one.
         Ok(data["ses"]["Message"]
             .as_array()

@@ -69,8 +69,7 @@ pub async fn the_upload_policy_pins_key_content_type_and_size(ctx: BlobCtx) -> a
     let document: Value = serde_json::from_slice(&STANDARD.decode(encoded)?)?;
     let conditions = document["conditions"]
         .as_array()
-        .cloned()
-        .unwrap_or_default();
+        .expect("the policy lists its conditions");
     let pins = |name: &str, value: &str| {
         conditions.contains(&json!({ name: value }))
             || conditions.contains(&json!(["eq", format!("${name}"), value]))
@@ -82,7 +81,7 @@ pub async fn the_upload_policy_pins_key_content_type_and_size(ctx: BlobCtx) -> a
         range.is_some_and(|r| r[1].as_u64().is_some_and(|min| min <= 1) && r[2] == 4096),
         "{conditions:?}"
     );
-    let expiration = document["expiration"].as_str().unwrap_or_default();
+    let expiration = document["expiration"].as_str().expect("the policy expires");
     let expiration = chrono::DateTime::parse_from_rfc3339(expiration)?;
     assert!((expiration.timestamp() - post.expires_at.timestamp()).abs() <= 1);
     assert!(post.expires_at > chrono::Utc::now() + chrono::TimeDelta::seconds(240));
@@ -100,7 +99,7 @@ pub async fn an_upload_outside_its_policy_is_refused(ctx: BlobCtx) -> anyhow::Re
     };
     // The policy re-encoded with a larger size limit, without a signature to match it.
     let widened = {
-        let encoded = post.fields.get("policy").cloned().unwrap_or_default();
+        let encoded = post.fields.get("policy").cloned().unwrap();
         let mut document: Value = serde_json::from_slice(&STANDARD.decode(encoded)?)?;
         for condition in document["conditions"].as_array_mut().into_iter().flatten() {
             if condition[0] == "content-length-range" {
@@ -121,7 +120,7 @@ pub async fn an_upload_outside_its_policy_is_refused(ctx: BlobCtx) -> anyhow::Re
         ("a forged policy", with("policy", &widened), vec![b'x'; 17]),
     ];
     for (what, form, file) in attempts {
-        let content_type = form.fields.get("Content-Type").cloned().unwrap_or_default();
+        let content_type = form.fields.get("Content-Type").cloned().unwrap();
         let status = upload(&form, &file, &content_type).await?;
         assert!(!status.is_success(), "{what}: the upload answered {status}");
     }

@@ -40,7 +40,7 @@ pub fn object(value: Value) -> Map<String, Value> {
 
 /// Whole seconds, as the store keeps expiry times.
 pub fn in_seconds(delta: TimeDelta) -> DateTime<Utc> {
-    DateTime::from_timestamp((Utc::now() + delta).timestamp(), 0).unwrap_or_default()
+    DateTime::from_timestamp((Utc::now() + delta).timestamp(), 0).unwrap()
 }
 
 pub fn past() -> DateTime<Utc> {

@@ -30,7 +30,7 @@ async fn the_bootstrap_administrator_exists_once_and_holds_every_permission() ->
         .await?;
     assert_eq!(login.status(), StatusCode::OK);
     let login: Value = login.json().await?;
-    let token = login["access_token"].as_str().unwrap_or_default();
+    let token = login["access_token"].as_str().unwrap();
     let profile: Value = app
         .client
         .get(app.url("/api/v1/auth/profile"))
@@ -42,9 +42,9 @@ async fn the_bootstrap_administrator_exists_once_and_holds_every_permission() ->
     let roles: Vec<&str> = profile["roles"]
         .as_array()
         .map(|r| r.iter().filter_map(|r| r["name"].as_str()).collect())
-        .unwrap_or_default();
+        .unwrap();
     assert_eq!(roles, ["ADMIN", "USER"], "{profile}");
-    let permissions = profile["permissions"].as_array().map(Vec::len).unwrap_or(0);
+    let permissions = profile["permissions"].as_array().map(Vec::len).unwrap();
     assert_eq!(
         permissions,
         shared::rbac::seed::PERMISSIONS.len(),

@@ -19,8 +19,8 @@ use functions::jobs::{JobFailure, JobPayload, JobType};
 use functions::trigger::ScheduleHandler;
 use functions::wiring::{self, RECONCILE_OUTBOX};
 use infra::compose::{Backend, LocalBackend};
-use local_system::queue_pump::{BatchOutcome, QueuePump};
 use infra::config::LocalConfig;
+use local_system::queue_pump::{BatchOutcome, QueuePump};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::clock::OsRandom;
@@ -28,7 +28,6 @@ use shared::jobs::{Job, JobRepo, NewJob, enqueue};
 use shared::queue::Queue;
 use shared::store::ItemStore;
 use uuid::Uuid;
-
 
 /// Attempts a test job gets; also the local job queue's maximum receives.
 pub const ATTEMPTS: u32 = 3;
@@ -153,12 +152,7 @@ impl JobPayload for FlakyPayload {
 
 impl Flaky {
     pub fn calls(&self, key: &str) -> u32 {
-        self.calls
-            .lock()
-            .unwrap()
-            .get(key)
-            .copied()
-            .unwrap_or(0)
+        self.calls.lock().unwrap().get(key).copied().unwrap_or(0)
     }
 }
 

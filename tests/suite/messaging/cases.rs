@@ -6,15 +6,16 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_lambda_events::sqs::SqsEvent;
 use chrono::{TimeDelta, Utc};
-use functions::trigger::{SqsHandler, StreamHandler};
-use local_system::queue_pump::sqs_event;
 use functions::maintenance::reconcile_outbox::{ReconcileOutbox, ReconcileReport};
 use functions::messaging::consumer::Consumer;
 use functions::messaging::publisher::Publisher;
 use functions::messaging::reaction::Reactions;
 use functions::messaging::relay::Relay;
+use functions::trigger::{SqsHandler, StreamHandler};
+use local_system::queue_pump::sqs_event;
 use serde_json::json;
 use shared::clock::{Clock, ManualClock};
+use shared::jobs::JobMessage;
 use shared::messaging::event::{Event, EventType};
 use shared::queue::Queue;
 use shared::store::Key;
@@ -198,14 +199,18 @@ pub async fn reconciliation_publishes_what_the_relay_never_saw(ctx: Ctx) -> anyh
 }
 
 pub async fn a_job_event_goes_to_the_job_queue_with_its_delay(ctx: Ctx) -> anyhow::Result<()> {
-    let payload = json!({"job_id": "job-1", "type": "send_email", "delay_seconds": 2});
-    let job = Event::new(
+    let message = JobMessage {
+        job_id: Uuid::now_v7(),
+        job_type: "send_email".into(),
+        delay_seconds: 2,
+    };
+    let job = Event::of(
         Uuid::now_v7(),
-        EventType::JobEnqueued,
-        "job-1",
-        payload.clone(),
+        message.job_id.to_string(),
+        &message,
         Utc::now(),
     );
+    let payload = serde_json::to_value(&message)?;
     write_with_change(ctx.store.as_ref(), &job).await?;
     let response = relay(&ctx, ctx.events.clone())
         .handle(stream_of(ctx.store.as_ref(), &[&job]).await?)

@@ -2,16 +2,16 @@
 //! and stream events built from outbox items.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use chrono::Utc;
-use local_system::feed_pump::stream_event;
 use functions::messaging::reaction::{Reaction, Reactions};
 use infra::store::sqlite::{Change, ChangeKind};
+use local_system::feed_pump::stream_event;
 use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
 use shared::messaging::event::{Event, EventType};
@@ -49,10 +49,7 @@ pub fn registered() -> Event {
 
 /// Writes a change (a user item) and its event in one transaction.
 pub async fn write_with_change(store: &dyn ItemStore, event: &Event) -> anyhow::Result<()> {
-    let attrs = json!({"name": "Ada"})
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let attrs = json!({"name": "Ada"}).as_object().cloned().unwrap();
     let user = Item::new(
         Key::new(format!("USER#{}", event.aggregate_id), "USER"),
         attrs,
@@ -113,14 +110,12 @@ pub async fn receive_n(queue: &dyn Queue, n: usize) -> anyhow::Result<Vec<Receiv
         for message in &batch {
             queue.delete(&message.receipt).await?;
         }
-        let mut received = received.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut received = received.lock().unwrap();
         received.extend(batch);
         Ok((received.len() >= n).then_some(()))
     })
     .await?;
-    let received = received
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
+    let received = received.into_inner().unwrap();
     assert_eq!(received.len(), n, "more messages than expected");
     Ok(received)
 }
@@ -190,10 +185,7 @@ impl Reaction for Tally {
         }
         let key = self.key(&event.aggregate_id);
         let count = self.count(&event.aggregate_id).await?;
-        let attrs = json!({"count": count + 1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let attrs = json!({"count": count + 1}).as_object().cloned().unwrap();
         let condition = match count {
             0 => Condition::Absent,
             n => Condition::Equals("count".into(), json!(n)),

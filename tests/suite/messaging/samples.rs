@@ -7,13 +7,13 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::sqs::SqsEvent;
-use functions::trigger::{SqsHandler, StreamHandler};
 use functions::messaging::consumer::Consumer;
 use functions::messaging::publisher::Publisher;
 use functions::messaging::relay::Relay;
-use shared::store::wire;
+use functions::trigger::{SqsHandler, StreamHandler};
 use shared::messaging::event::Event;
 use shared::messaging::outbox::is_outbox_key;
+use shared::store::wire;
 
 use super::backends;
 use super::harness::{Tally, events_of, is_relayed, receive_n};
@@ -69,8 +69,7 @@ async fn events_dynamodb_stream_json_makes_the_relay_publish_its_one_outbox_even
 async fn events_sqs_events_json_is_consumed_once_however_often_it_comes() -> anyhow::Result<()> {
     let (ctx, _guard) = backends::local().await?;
     let delivery: SqsEvent = sample("consumer.json")?;
-    let registered: Event =
-        serde_json::from_str(delivery.records[0].body.as_deref().unwrap_or_default())?;
+    let registered: Event = serde_json::from_str(delivery.records[0].body.as_deref().unwrap())?;
 
     let tally = Tally::new("tally", ctx.store.clone());
     let consumer = Consumer::new(ctx.store.clone(), ctx.clock(), tally.on_registered()?);

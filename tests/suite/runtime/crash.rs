@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::TimeDelta;
+use functions::maintenance::purge_expired::PurgeRequest;
 use infra::compose::{Backend as _, LocalBackend};
 use infra::config::LocalConfig;
-use functions::maintenance::purge_expired::PurgeRequest;
 use shared::clock::OsRandom;
 use shared::jobs::{JobRepo, JobStatus, NewJob, enqueue};
 use shared::messaging::outbox::pending_older_than;

@@ -1,15 +1,15 @@
 //! The feed pump: the local store's changes reach a stream consumer in order, as DynamoDB
 //! stream records with both images, and a failure resumes at the failed record.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{TimeDelta, Utc};
 use functions::trigger::handler_fn;
-use local_system::feed_pump::{FeedOutcome, FeedPump};
 use infra::local_db::LocalDb;
 use infra::store::sqlite::LocalStore;
+use local_system::feed_pump::{FeedOutcome, FeedPump};
 use serde_json::{Value, json};
 use shared::clock::{Clock, ManualClock};
 use shared::store::{Item, ItemStore, Key};
@@ -53,9 +53,7 @@ impl Fixture {
                         failure.item_identifier = record.change.sequence_number.clone();
                         response.batch_item_failures.push(failure);
                     }
-                    seen.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(record);
+                    seen.lock().unwrap().push(record);
                 }
                 Ok(response)
             }
@@ -64,23 +62,20 @@ impl Fixture {
     }
 
     fn seen(&self) -> Vec<EventRecord> {
-        std::mem::take(&mut *self.seen.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.seen.lock().unwrap())
     }
 }
 
 fn item(name: &str, extra: Value) -> Item {
-    let mut attrs = json!({ "name": name })
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-    attrs.extend(extra.as_object().cloned().unwrap_or_default());
+    let mut attrs = json!({ "name": name }).as_object().cloned().unwrap();
+    attrs.extend(extra.as_object().cloned().unwrap());
     Item::new(Key::new("user#1", "profile"), attrs)
 }
 
 fn image_name(image: &impl serde::Serialize) -> Value {
     serde_json::to_value(image)
         .map(|v| v["name"]["S"].clone())
-        .unwrap_or_default()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -182,11 +177,7 @@ async fn an_expired_item_leaves_as_a_removal_by_the_service() -> anyhow::Result<
 
     fx.pump("recorder").pump_once().await?;
     let records = fx.seen();
-    let removal = records
-        .last()
-        .map(serde_json::to_value)
-        .transpose()?
-        .unwrap_or_default();
+    let removal = serde_json::to_value(records.last().expect("a record of the removal"))?;
     assert_eq!(removal["eventName"], "REMOVE");
     assert_eq!(
         removal["userIdentity"],

@@ -1,15 +1,15 @@
 //! The queue pump: batches in, failures left to reappear, successes deleted, dead letters after
 //! the queue's maximum receives.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use chrono::{TimeDelta, Utc};
 use functions::trigger::handler_fn;
-use local_system::queue_pump::{BatchOutcome, QueuePump};
 use infra::local_db::LocalDb;
 use infra::queue::local::{DeadLetter, LocalQueue};
+use local_system::queue_pump::{BatchOutcome, QueuePump};
 use shared::clock::ManualClock;
 use shared::queue::Queue;
 
@@ -59,21 +59,19 @@ impl Fixture {
             async move {
                 let mut response = SqsBatchResponse::default();
                 for record in event.records {
-                    let body = record.body.unwrap_or_default();
+                    let body = record.body.expect("a record has a body");
                     let count = record
                         .attributes
                         .get("ApproximateReceiveCount")
                         .cloned()
-                        .unwrap_or_default();
+                        .expect("a record has a receive count");
                     assert_eq!(record.event_source.as_deref(), Some("aws:sqs"));
-                    seen.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push((body.clone(), count));
+                    seen.lock().unwrap().push((body.clone(), count));
                     if body == "crash" {
                         anyhow::bail!("the handler crashed");
                     }
                     if body.starts_with("fail") {
-                        response.add_failure(record.message_id.unwrap_or_default());
+                        response.add_failure(record.message_id.expect("a record has an id"));
                     }
                 }
                 Ok(response)
@@ -84,7 +82,7 @@ impl Fixture {
     }
 
     fn seen(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut *self.seen.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut *self.seen.lock().unwrap())
     }
 
     fn past_visibility(&self) {
@@ -185,12 +183,7 @@ async fn a_running_pump_delivers_what_is_sent_and_stops_on_request() -> anyhow::
     fx.work.send("ok-1", Duration::ZERO).await?;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while fx
-        .seen
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .is_empty()
-    {
+    while fx.seen.lock().unwrap().is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the pump never delivered the message"

@@ -19,7 +19,7 @@ struct Fixture {
 fn fixture() -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
     let clock = Arc::new(ManualClock::new(
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
     ));
     let blobs = LocalBlobs::new(
         dir.path().join("blobs"),

@@ -16,7 +16,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
     ))
 }
 

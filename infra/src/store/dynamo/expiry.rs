@@ -6,10 +6,10 @@ use anyhow::Context;
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::store::{Key, StoreError};
 
-use shared::store::wire::{EXPIRY_INDEX, EXPIRY_SHARDS};
 use super::expression::{Expression, Guard};
 use super::transaction::retrying_conflicts;
 use super::{DynamoStore, unexpected};
+use shared::store::wire::{EXPIRY_INDEX, EXPIRY_SHARDS};
 
 /// How many keys one page of the expiry index returns at most.
 const PAGE: usize = 100;

@@ -145,11 +145,11 @@ mod tests {
             Condition::Equals("status".into(), json!("active")),
             Condition::Missing("deleted_at".into()),
         ]);
-        let text = e.condition(&condition, 100).unwrap_or_default();
+        let text = e.condition(&condition, 100).unwrap();
         assert!(!text.contains("status") && !text.contains("ttl") && !text.contains("100"));
-        let names = e.names().unwrap_or_default();
+        let names = e.names().unwrap();
         assert_eq!(names.len(), 4, "pk, ttl, status, deleted_at: {names:?}");
-        let values = e.values().unwrap_or_default();
+        let values = e.values().unwrap();
         assert!(
             values
                 .values()

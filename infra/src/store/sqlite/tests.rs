@@ -12,11 +12,11 @@ use super::{ChangeKind, LocalStore};
 use crate::local_db::LocalDb;
 
 fn start() -> DateTime<chrono::Utc> {
-    DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
 }
 
 fn item(sk: &str, n: i64) -> Item {
-    let attrs = json!({ "n": n }).as_object().cloned().unwrap_or_default();
+    let attrs = json!({ "n": n }).as_object().cloned().unwrap();
     Item::new(Key::new("P", sk), attrs)
 }
 

@@ -121,12 +121,7 @@ pub async fn index_queries_order_by_index_sort_key_then_primary_key(
         let order = |items: Vec<Item>| -> Vec<(String, String)> {
             items
                 .into_iter()
-                .map(|i| {
-                    (
-                        i.key.pk.rsplit('#').next().unwrap_or_default().to_owned(),
-                        i.key.sk,
-                    )
-                })
+                .map(|i| (i.key.pk.rsplit('#').next().unwrap().to_owned(), i.key.sk))
                 .collect()
         };
         let expected: Vec<(String, String)> = [
