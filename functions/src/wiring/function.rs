@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use infra::compose::Backend;
+use infra::compose::{AwsBackend, Backend};
 
 use crate::auth::guard::{self, Authenticator, Policy, Route};
 use crate::http::Handler;
@@ -39,43 +39,99 @@ pub enum Trigger {
     Queue { queue: &'static str },
 }
 
-type Ports<'a> = &'a dyn Backend;
+/// How a handler of type `R` is built from the ports: one body, compiled twice. On AWS it is
+/// called on the concrete [`AwsBackend`], so a Lambda function links the clients of the ports
+/// its handler takes and no others; the local system and the tests call it on any backend.
+/// The declaration macros of [`crate::wiring`] write both from one closure.
+pub struct Build<R> {
+    pub(crate) aws: fn(&AwsBackend) -> anyhow::Result<R>,
+    pub(crate) any: fn(&dyn Backend) -> anyhow::Result<R>,
+}
+
+// Function pointers copy whatever they return.
+impl<R> Clone for Build<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Build<R> {}
+
+impl<R> std::fmt::Debug for Build<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Build")
+    }
+}
+
+/// [`Build`] for a protected route's handler, which also gets the guard's authenticator.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildGuarded {
+    pub(crate) aws: fn(&AwsBackend, Authenticator) -> anyhow::Result<Handler>,
+    pub(crate) any: fn(&dyn Backend, Authenticator) -> anyhow::Result<Handler>,
+}
 
 #[derive(Clone, Copy)]
 enum Kind {
     Public {
         method: &'static str,
         path: &'static str,
-        build: fn(Ports<'_>) -> anyhow::Result<Handler>,
+        build: Build<Handler>,
     },
     Protected {
         method: &'static str,
         path: &'static str,
         policy: Policy,
-        build: fn(Ports<'_>, Authenticator) -> anyhow::Result<Handler>,
+        build: BuildGuarded,
     },
     Queue {
         queue: &'static str,
-        build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn SqsHandler>>,
+        build: Build<Arc<dyn SqsHandler>>,
     },
     Stream {
-        build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn StreamHandler>>,
+        build: Build<Arc<dyn StreamHandler>>,
     },
     Schedule {
         expression: &'static str,
-        build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn ScheduleHandler>>,
+        build: Build<Arc<dyn ScheduleHandler>>,
     },
 }
 
 impl std::fmt::Debug for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Kind::Public { .. } => "Public",
-            Kind::Protected { .. } => "Protected",
-            Kind::Queue { .. } => "Queue",
-            Kind::Stream { .. } => "Stream",
-            Kind::Schedule { .. } => "Schedule",
+            Kind::Public { .. } => "public route",
+            Kind::Protected { .. } => "protected route",
+            Kind::Queue { .. } => "queue consumer",
+            Kind::Stream { .. } => "stream consumer",
+            Kind::Schedule { .. } => "scheduled function",
         })
+    }
+}
+
+/// A backend a build body is compiled for: the AWS backend itself, or any backend behind
+/// `dyn Backend`.
+pub(crate) trait Target: Backend {
+    fn pick<R>(build: &Build<R>) -> fn(&Self) -> anyhow::Result<R>;
+    fn pick_guarded(build: &BuildGuarded) -> fn(&Self, Authenticator) -> anyhow::Result<Handler>;
+}
+
+impl Target for AwsBackend {
+    fn pick<R>(build: &Build<R>) -> fn(&Self) -> anyhow::Result<R> {
+        build.aws
+    }
+
+    fn pick_guarded(build: &BuildGuarded) -> fn(&Self, Authenticator) -> anyhow::Result<Handler> {
+        build.aws
+    }
+}
+
+impl<'a> Target for dyn Backend + 'a {
+    fn pick<R>(build: &Build<R>) -> fn(&Self) -> anyhow::Result<R> {
+        build.any
+    }
+
+    fn pick_guarded(build: &BuildGuarded) -> fn(&Self, Authenticator) -> anyhow::Result<Handler> {
+        build.any
     }
 }
 
@@ -95,18 +151,14 @@ impl Function {
         name: &'static str,
         method: &'static str,
         path: &'static str,
-        build: fn(Ports<'_>) -> anyhow::Result<Handler>,
+        build: Build<Handler>,
     ) -> Self {
         let kind = Kind::Public {
             method,
             path,
             build,
         };
-        Self {
-            name,
-            kind,
-            serve: lambda::http,
-        }
+        Self::of(name, kind, lambda::http)
     }
 
     /// A route behind the guard: only callers `policy` lets through reach the handler.
@@ -115,7 +167,7 @@ impl Function {
         method: &'static str,
         path: &'static str,
         policy: Policy,
-        build: fn(Ports<'_>, Authenticator) -> anyhow::Result<Handler>,
+        build: BuildGuarded,
     ) -> Self {
         let kind = Kind::Protected {
             method,
@@ -123,52 +175,39 @@ impl Function {
             policy,
             build,
         };
-        Self {
-            name,
-            kind,
-            serve: lambda::http,
-        }
+        Self::of(name, kind, lambda::http)
     }
 
     /// A consumer of the queue named `queue`.
     pub const fn queue(
         name: &'static str,
         queue: &'static str,
-        build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn SqsHandler>>,
+        build: Build<Arc<dyn SqsHandler>>,
     ) -> Self {
-        let kind = Kind::Queue { queue, build };
-        Self {
-            name,
-            kind,
-            serve: lambda::queue,
-        }
+        Self::of(name, Kind::Queue { queue, build }, lambda::queue)
     }
 
     /// A consumer of the table's change stream.
-    pub const fn stream(
-        name: &'static str,
-        build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn StreamHandler>>,
-    ) -> Self {
-        let kind = Kind::Stream { build };
-        Self {
-            name,
-            kind,
-            serve: lambda::stream,
-        }
+    pub const fn stream(name: &'static str, build: Build<Arc<dyn StreamHandler>>) -> Self {
+        Self::of(name, Kind::Stream { build }, lambda::stream)
     }
 
     /// A function run on the schedule `expression`.
     pub const fn schedule(
         name: &'static str,
         expression: &'static str,
-        build: fn(Ports<'_>) -> anyhow::Result<Arc<dyn ScheduleHandler>>,
+        build: Build<Arc<dyn ScheduleHandler>>,
     ) -> Self {
         let kind = Kind::Schedule { expression, build };
-        Self {
-            name,
-            kind,
-            serve: lambda::schedule,
-        }
+        Self::of(name, kind, lambda::schedule)
+    }
+
+    const fn of(
+        name: &'static str,
+        kind: Kind,
+        serve: fn(&'static Function) -> Result<(), lambda::Error>,
+    ) -> Self {
+        Self { name, kind, serve }
     }
 
     pub const fn trigger(&self) -> Trigger {
@@ -218,40 +257,17 @@ impl Function {
         backend: &dyn Backend,
         authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
     ) -> anyhow::Result<Router> {
-        let route = match self.kind {
-            Kind::Public {
-                method,
-                path,
-                build,
-            } => build(backend).and_then(|handler| guard::public(method, path, handler)),
-            Kind::Protected {
-                method,
-                path,
-                policy,
-                build,
-            } => authenticator().and_then(|authenticator| {
-                let handler = build(backend, authenticator.clone())?;
-                guard::protected(method, path, policy, handler, authenticator)
-            }),
-            _ => return Err(self.not_a("HTTP function")),
-        };
-        route.with_context(|| self.building())
+        self.http_route_on(backend, authenticator)
     }
 
     /// The handler of a queue consumer; an error for any other function.
     pub fn queue_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn SqsHandler>> {
-        match self.kind {
-            Kind::Queue { build, .. } => build(backend).with_context(|| self.building()),
-            _ => Err(self.not_a("queue consumer")),
-        }
+        self.queue_handler_on(backend)
     }
 
     /// The handler of a stream consumer; an error for any other function.
     pub fn stream_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn StreamHandler>> {
-        match self.kind {
-            Kind::Stream { build } => build(backend).with_context(|| self.building()),
-            _ => Err(self.not_a("stream consumer")),
-        }
+        self.stream_handler_on(backend)
     }
 
     /// The handler of a scheduled function; an error for any other function.
@@ -259,8 +275,62 @@ impl Function {
         &self,
         backend: &dyn Backend,
     ) -> anyhow::Result<Arc<dyn ScheduleHandler>> {
-        match self.kind {
-            Kind::Schedule { build, .. } => build(backend).with_context(|| self.building()),
+        self.schedule_handler_on(backend)
+    }
+
+    pub(crate) fn http_route_on<T: Target + ?Sized>(
+        &self,
+        backend: &T,
+        authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
+    ) -> anyhow::Result<Router> {
+        let route = match &self.kind {
+            Kind::Public {
+                method,
+                path,
+                build,
+            } => T::pick(build)(backend).and_then(|handler| guard::public(method, path, handler)),
+            Kind::Protected {
+                method,
+                path,
+                policy,
+                build,
+            } => authenticator().and_then(|authenticator| {
+                let handler = T::pick_guarded(build)(backend, authenticator.clone())?;
+                guard::protected(method, path, *policy, handler, authenticator)
+            }),
+            _ => return Err(self.not_a("route")),
+        };
+        route.with_context(|| self.building())
+    }
+
+    pub(crate) fn queue_handler_on<T: Target + ?Sized>(
+        &self,
+        backend: &T,
+    ) -> anyhow::Result<Arc<dyn SqsHandler>> {
+        match &self.kind {
+            Kind::Queue { build, .. } => T::pick(build)(backend).with_context(|| self.building()),
+            _ => Err(self.not_a("queue consumer")),
+        }
+    }
+
+    pub(crate) fn stream_handler_on<T: Target + ?Sized>(
+        &self,
+        backend: &T,
+    ) -> anyhow::Result<Arc<dyn StreamHandler>> {
+        match &self.kind {
+            Kind::Stream { build } => T::pick(build)(backend).with_context(|| self.building()),
+            _ => Err(self.not_a("stream consumer")),
+        }
+    }
+
+    pub(crate) fn schedule_handler_on<T: Target + ?Sized>(
+        &self,
+        backend: &T,
+    ) -> anyhow::Result<Arc<dyn ScheduleHandler>> {
+        match &self.kind {
+            Kind::Schedule { build, .. } => {
+                T::pick(build)(backend).with_context(|| self.building())
+            }
             _ => Err(self.not_a("scheduled function")),
         }
     }

@@ -18,7 +18,8 @@ pub fn run(function: &'static Function) -> Result<(), Error> {
 pub(super) fn http(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        lambda_http::run(build_http_app(function, &backend)?).await
+        let route = function.http_route_on(&backend, || authenticator(&backend))?;
+        lambda_http::run(http_app(function, route)).await
     })
 }
 
@@ -26,7 +27,7 @@ pub(super) fn http(function: &'static Function) -> Result<(), Error> {
 pub(super) fn queue(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        run_sqs(function.queue_handler(&backend)?).await
+        run_sqs(function.queue_handler_on(&backend)?).await
     })
 }
 
@@ -34,7 +35,7 @@ pub(super) fn queue(function: &'static Function) -> Result<(), Error> {
 pub(super) fn stream(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        run_stream(function.stream_handler(&backend)?).await
+        run_stream(function.stream_handler_on(&backend)?).await
     })
 }
 
@@ -42,7 +43,7 @@ pub(super) fn stream(function: &'static Function) -> Result<(), Error> {
 pub(super) fn schedule(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        run_schedule(function.schedule_handler(&backend)?).await
+        run_schedule(function.schedule_handler_on(&backend)?).await
     })
 }
 

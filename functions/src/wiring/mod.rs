@@ -7,17 +7,18 @@
 //! compares it with template.yaml. This is the only module that sees the composition root; the
 //! handlers take ports and use cases.
 
+// The declaration macros first: the table below is written with them.
+#[macro_use]
+mod declare;
 mod function;
 pub mod lambda;
-
-use std::sync::Arc;
 
 use axum::Router;
 use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
 use shared::rbac::CachedCatalog;
 use shared::users::UserRepo;
 
-pub use function::{Built, Function, Trigger};
+pub use function::{Build, BuildGuarded, Built, Function, Trigger};
 
 use crate::auth::guard::{Authenticator, Policy::Authenticated, Route};
 use crate::auth::jwks::{self, PublicKeys};
@@ -38,147 +39,139 @@ use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
 use crate::system::health;
 
-pub const HEALTH: Function =
-    Function::public("health", "GET", "/health", |_| Ok(health::handler()));
+pub const HEALTH: Function = public!("health", "GET", "/health", |_b| health::handler());
 
-pub const JWKS: Function = Function::public("jwks", "GET", "/.well-known/jwks.json", |b| {
+pub const JWKS: Function = public!("jwks", "GET", "/.well-known/jwks.json", |b| {
     let secret = b.settings().signing_keys_secret.clone();
-    Ok(jwks::handler(PublicKeys::new(b.secrets()?, secret)))
+    jwks::handler(PublicKeys::new(b.secrets()?, secret))
 });
 
-pub const REGISTER: Function = Function::public("register", "POST", "/api/v1/auth/register", |b| {
-    Ok(register::handler(b.accounts()?))
+pub const REGISTER: Function = public!("register", "POST", "/api/v1/auth/register", |b| {
+    register::handler(b.accounts()?)
 });
 
 pub const VERIFY_EMAIL: Function =
-    Function::public("verify_email", "POST", "/api/v1/auth/verify-email", |b| {
-        Ok(verify_email::handler(b.accounts()?))
+    public!("verify_email", "POST", "/api/v1/auth/verify-email", |b| {
+        verify_email::handler(b.accounts()?)
     });
 
-pub const RESEND_VERIFICATION: Function = Function::public(
+pub const RESEND_VERIFICATION: Function = public!(
     "resend_verification",
     "POST",
     "/api/v1/auth/resend-verification",
-    |b| Ok(resend_verification::handler(b.accounts()?)),
+    |b| resend_verification::handler(b.accounts()?)
 );
 
-pub const LOGIN: Function = Function::public("login", "POST", "/api/v1/auth/login", |b| {
-    Ok(login::handler(b.accounts()?, b.token_issuer()?))
+pub const LOGIN: Function = public!("login", "POST", "/api/v1/auth/login", |b| {
+    login::handler(b.accounts()?, b.token_issuer()?)
 });
 
-pub const REFRESH: Function = Function::public("refresh", "POST", "/api/v1/auth/refresh", |b| {
-    Ok(refresh::handler(b.accounts()?, b.token_issuer()?))
+pub const REFRESH: Function = public!("refresh", "POST", "/api/v1/auth/refresh", |b| {
+    refresh::handler(b.accounts()?, b.token_issuer()?)
 });
 
-pub const LOGOUT: Function = Function::protected(
+pub const LOGOUT: Function = protected!(
     "logout",
     "POST",
     "/api/v1/auth/logout",
     Authenticated,
-    |b, _| Ok(logout::handler(b.accounts()?)),
+    |b, _guard| logout::handler(b.accounts()?)
 );
 
-pub const LOGOUT_ALL: Function = Function::protected(
+pub const LOGOUT_ALL: Function = protected!(
     "logout_all",
     "POST",
     "/api/v1/auth/logout-all",
     Authenticated,
-    |b, _| Ok(logout_all::handler(b.accounts()?)),
+    |b, _guard| logout_all::handler(b.accounts()?)
 );
 
-pub const RESET_PASSWORD: Function = Function::public(
+pub const RESET_PASSWORD: Function = public!(
     "reset_password",
     "POST",
     "/api/v1/auth/reset-password",
-    |b| Ok(reset_password::handler(b.accounts()?)),
+    |b| { reset_password::handler(b.accounts()?) }
 );
 
 pub const CONFIRM_RESET: Function =
-    Function::public("confirm_reset", "POST", "/api/v1/auth/confirm-reset", |b| {
-        Ok(confirm_reset::handler(b.accounts()?))
+    public!("confirm_reset", "POST", "/api/v1/auth/confirm-reset", |b| {
+        confirm_reset::handler(b.accounts()?)
     });
 
-pub const CHANGE_PASSWORD: Function = Function::protected(
+pub const CHANGE_PASSWORD: Function = protected!(
     "change_password",
     "PUT",
     "/api/v1/auth/change-password",
     Authenticated,
-    |b, _| Ok(change_password::handler(b.accounts()?)),
+    |b, _guard| change_password::handler(b.accounts()?)
 );
 
-pub const PROFILE: Function = Function::protected(
+pub const PROFILE: Function = protected!(
     "profile",
     "GET",
     "/api/v1/auth/profile",
     Authenticated,
-    |_, authenticator| Ok(profile::handler(authenticator)),
+    |_b, guard| profile::handler(guard)
 );
 
-pub const PERMISSIONS: Function = Function::protected(
+pub const PERMISSIONS: Function = protected!(
     "permissions",
     "GET",
     "/api/v1/auth/permissions",
     Authenticated,
-    |_, authenticator| Ok(permissions::handler(authenticator)),
+    |_b, guard| permissions::handler(guard)
 );
 
-pub const SESSIONS: Function = Function::protected(
+pub const SESSIONS: Function = protected!(
     "sessions",
     "GET",
     "/api/v1/auth/sessions",
     Authenticated,
-    |_, _| Ok(sessions::handler()),
+    |_b, _guard| sessions::handler()
 );
 
-pub const DELETE_SESSION: Function = Function::protected(
+pub const DELETE_SESSION: Function = protected!(
     "delete_session",
     "DELETE",
     "/api/v1/auth/sessions/{id}",
     Authenticated,
-    |b, _| Ok(delete_session::handler(b.accounts()?)),
+    |b, _guard| delete_session::handler(b.accounts()?)
 );
 
-pub const PURGE_EXPIRED: Function = Function::schedule("purge_expired", "rate(1 hour)", |b| {
-    Ok(Arc::new(PurgeExpired::new(b.store()?)))
+pub const PURGE_EXPIRED: Function = schedule!("purge_expired", "rate(1 hour)", |b| {
+    PurgeExpired::new(b.store()?)
 });
 
-pub const RELAY: Function = Function::stream("relay", |b| {
-    Ok(Arc::new(Relay::new(publisher(b)?, b.store()?, b.clock())))
-});
+pub const RELAY: Function = stream!("relay", |b| Relay::new(
+    publisher(b)?,
+    b.store()?,
+    b.clock()
+));
 
-pub const CONSUMER: Function = Function::queue("consumer", EVENTS_QUEUE, |b| {
+pub const CONSUMER: Function = queue!("consumer", EVENTS_QUEUE, |b| {
     let reactions = subscriptions(b.clock(), b.random())?;
-    Ok(Arc::new(Consumer::new(b.store()?, b.clock(), reactions)))
+    Consumer::new(b.store()?, b.clock(), reactions)
 });
 
-pub const RECONCILE_OUTBOX: Function =
-    Function::schedule("reconcile_outbox", "rate(5 minutes)", |b| {
-        let after = b.settings().outbox_reconcile_after;
-        Ok(Arc::new(ReconcileOutbox::new(
-            b.store()?,
-            publisher(b)?,
-            b.clock(),
-            after,
-        )))
-    });
-
-pub const WORKER: Function = Function::queue("worker", JOBS_QUEUE, |b| {
-    Ok(Arc::new(Worker::new(
-        b.store()?,
-        b.jobs_queue()?,
-        b.clock(),
-        job_types(b)?,
-    )))
+pub const RECONCILE_OUTBOX: Function = schedule!("reconcile_outbox", "rate(5 minutes)", |b| {
+    let after = b.settings().outbox_reconcile_after;
+    ReconcileOutbox::new(b.store()?, publisher(b)?, b.clock(), after)
 });
 
-pub const REDRIVE_STUCK_JOBS: Function =
-    Function::schedule("redrive_stuck_jobs", "rate(5 minutes)", |b| {
-        Ok(Arc::new(redrive_stuck_jobs(b)?))
-    });
+pub const WORKER: Function = queue!("worker", JOBS_QUEUE, |b| Worker::new(
+    b.store()?,
+    b.jobs_queue()?,
+    b.clock(),
+    job_types(b)?
+));
+
+pub const REDRIVE_STUCK_JOBS: Function = schedule!("redrive_stuck_jobs", "rate(5 minutes)", |b| {
+    redrive_stuck_jobs(b)?
+});
 
 pub const CLEANUP_UNVERIFIED_USERS: Function =
-    Function::schedule("cleanup_unverified_users", "rate(1 day)", |b| {
-        Ok(Arc::new(cleanup_unverified_users(b)?))
+    schedule!("cleanup_unverified_users", "rate(1 day)", |b| {
+        cleanup_unverified_users(b)?
     });
 
 /// Every function of the system.
@@ -209,7 +202,7 @@ pub const FUNCTIONS: &[Function] = &[
 ];
 
 /// Every job type the worker runs. Register a job type here.
-pub fn job_types(b: &dyn Backend) -> anyhow::Result<Registry> {
+pub fn job_types<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Registry> {
     let send_email = SendEmail::new(
         b.mailer()?,
         b.store()?,
@@ -225,7 +218,7 @@ pub fn job_types(b: &dyn Backend) -> anyhow::Result<Registry> {
 }
 
 /// What checks the access tokens of protected routes and reads their callers.
-pub fn authenticator(b: &dyn Backend) -> anyhow::Result<Authenticator> {
+pub fn authenticator<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Authenticator> {
     let store = b.store()?;
     Ok(Authenticator {
         tokens: b.access_tokens()?,
@@ -258,15 +251,15 @@ pub fn routes(functions: &[Function]) -> Vec<Route> {
     functions.iter().filter_map(Function::route).collect()
 }
 
-fn publisher(b: &dyn Backend) -> anyhow::Result<Publisher> {
+fn publisher<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Publisher> {
     Ok(Publisher::new(b.events_queue()?, b.jobs_queue()?))
 }
 
-fn redrive_stuck_jobs(b: &dyn Backend) -> anyhow::Result<RedriveStuckJobs> {
+fn redrive_stuck_jobs<B: Backend + ?Sized>(b: &B) -> anyhow::Result<RedriveStuckJobs> {
     Ok(RedriveStuckJobs::new(b.store()?, b.clock(), b.random()))
 }
 
-fn cleanup_unverified_users(b: &dyn Backend) -> anyhow::Result<CleanupUnverifiedUsers> {
+fn cleanup_unverified_users<B: Backend + ?Sized>(b: &B) -> anyhow::Result<CleanupUnverifiedUsers> {
     Ok(CleanupUnverifiedUsers::new(
         b.accounts()?,
         b.settings().unverified_account_ttl,
@@ -277,6 +270,7 @@ fn cleanup_unverified_users(b: &dyn Backend) -> anyhow::Result<CleanupUnverified
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+    use std::sync::Arc;
 
     use axum::body::Body;
     use infra::compose::LocalBackend;
