@@ -158,7 +158,7 @@ impl Function {
             path,
             build,
         };
-        Self::of(name, kind, lambda::http)
+        Self::of(name, kind, lambda::public)
     }
 
     /// A route behind the guard: only callers `policy` lets through reach the handler.
@@ -175,7 +175,7 @@ impl Function {
             policy,
             build,
         };
-        Self::of(name, kind, lambda::http)
+        Self::of(name, kind, lambda::protected)
     }
 
     /// A consumer of the queue named `queue`.
@@ -283,24 +283,49 @@ impl Function {
         backend: &T,
         authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
     ) -> anyhow::Result<Router> {
-        let route = match &self.kind {
-            Kind::Public {
-                method,
-                path,
-                build,
-            } => T::pick(build)(backend).and_then(|handler| guard::public(method, path, handler)),
-            Kind::Protected {
-                method,
-                path,
-                policy,
-                build,
-            } => authenticator().and_then(|authenticator| {
-                let handler = T::pick_guarded(build)(backend, authenticator.clone())?;
-                guard::protected(method, path, *policy, handler, authenticator)
-            }),
-            _ => return Err(self.not_a("route")),
+        match self.kind {
+            Kind::Protected { .. } => self.protected_route_on(backend, authenticator()?),
+            _ => self.public_route_on(backend),
+        }
+    }
+
+    /// A public route; an error for any other function. (Kept apart from the protected one so
+    /// a public function's Lambda links no guard and reads no store to build one.)
+    pub(crate) fn public_route_on<T: Target + ?Sized>(
+        &self,
+        backend: &T,
+    ) -> anyhow::Result<Router> {
+        let Kind::Public {
+            method,
+            path,
+            build,
+        } = &self.kind
+        else {
+            return Err(self.not_a("public route"));
         };
-        route.with_context(|| self.building())
+        T::pick(build)(backend)
+            .and_then(|handler| guard::public(method, path, handler))
+            .with_context(|| self.building())
+    }
+
+    /// A protected route behind `authenticator`; an error for any other function.
+    pub(crate) fn protected_route_on<T: Target + ?Sized>(
+        &self,
+        backend: &T,
+        authenticator: Authenticator,
+    ) -> anyhow::Result<Router> {
+        let Kind::Protected {
+            method,
+            path,
+            policy,
+            build,
+        } = &self.kind
+        else {
+            return Err(self.not_a("protected route"));
+        };
+        T::pick_guarded(build)(backend, authenticator.clone())
+            .and_then(|handler| guard::protected(method, path, *policy, handler, authenticator))
+            .with_context(|| self.building())
     }
 
     pub(crate) fn queue_handler_on<T: Target + ?Sized>(

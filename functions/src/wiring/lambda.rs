@@ -14,11 +14,20 @@ pub fn run(function: &'static Function) -> Result<(), Error> {
     function.run_on_lambda()
 }
 
-/// An HTTP function under lambda_http.
-pub(super) fn http(function: &'static Function) -> Result<(), Error> {
+/// A public route under lambda_http.
+pub(super) fn public(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        let route = function.http_route_on(&backend, || authenticator(&backend))?;
+        let route = function.public_route_on(&backend)?;
+        lambda_http::run(http_app(function, route)).await
+    })
+}
+
+/// A protected route under lambda_http, behind its own authenticator.
+pub(super) fn protected(function: &'static Function) -> Result<(), Error> {
+    block_on(async move {
+        let backend = init().await?;
+        let route = function.protected_route_on(&backend, authenticator(&backend)?)?;
         lambda_http::run(http_app(function, route)).await
     })
 }
@@ -74,9 +83,14 @@ pub fn build_http_app(function: &Function, backend: &dyn Backend) -> anyhow::Res
 }
 
 /// The main of the Lambda function the table declares as `$function`.
+///
+/// A main has nothing to unit-test; under `cargo test` it is left out, so the test harness of
+/// each function's binary links none of the function (the one-line mains need no `[[bin]]`
+/// entries to opt out of testing).
 #[macro_export]
 macro_rules! lambda {
     ($function:ident) => {
+        #[cfg(not(test))]
         fn main() -> ::std::result::Result<(), $crate::wiring::lambda::Error> {
             $crate::wiring::lambda::run(&$crate::wiring::$function)
         }
