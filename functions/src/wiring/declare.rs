@@ -1,5 +1,6 @@
 //! The macros the table is written with: `public!`, `protected!`, `queue!`, `stream!` and
-//! `schedule!` declare one function each. The body that builds the handler is written once, as
+//! `schedule!` declare one function each (a route whose handler takes no port is a plain
+//! `Function::standalone`). The body that builds the handler is written once, as
 //! a closure over the backend `b` (and, for a protected route, the guard's authenticator), with
 //! `?` available in it, and compiled twice (see [`Build`](super::Build)): for the AWS backend,
 //! statically, so a Lambda function links only the clients its handler uses, and for any

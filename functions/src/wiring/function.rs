@@ -72,6 +72,12 @@ pub struct BuildGuarded {
 
 #[derive(Clone, Copy)]
 enum Kind {
+    /// A public route whose handler takes no port: on Lambda it is built without a backend.
+    Standalone {
+        method: &'static str,
+        path: &'static str,
+        handler: fn() -> Handler,
+    },
     Public {
         method: &'static str,
         path: &'static str,
@@ -99,7 +105,7 @@ enum Kind {
 impl std::fmt::Debug for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Kind::Public { .. } => "public route",
+            Kind::Standalone { .. } | Kind::Public { .. } => "public route",
             Kind::Protected { .. } => "protected route",
             Kind::Queue { .. } => "queue consumer",
             Kind::Stream { .. } => "stream consumer",
@@ -146,6 +152,21 @@ pub enum Built {
 }
 
 impl Function {
+    /// A route anyone may call, whose handler takes no port (`GET /health`).
+    pub const fn standalone(
+        name: &'static str,
+        method: &'static str,
+        path: &'static str,
+        handler: fn() -> Handler,
+    ) -> Self {
+        let kind = Kind::Standalone {
+            method,
+            path,
+            handler,
+        };
+        Self::of(name, kind, lambda::standalone)
+    }
+
     /// A route anyone may call.
     pub const fn public(
         name: &'static str,
@@ -212,7 +233,9 @@ impl Function {
 
     pub const fn trigger(&self) -> Trigger {
         match self.kind {
-            Kind::Public { method, path, .. } => Trigger::Http(Route::public(method, path)),
+            Kind::Standalone { method, path, .. } | Kind::Public { method, path, .. } => {
+                Trigger::Http(Route::public(method, path))
+            }
             Kind::Protected {
                 method,
                 path,
@@ -242,7 +265,7 @@ impl Function {
         authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
     ) -> anyhow::Result<Built> {
         match self.kind {
-            Kind::Public { .. } | Kind::Protected { .. } => {
+            Kind::Standalone { .. } | Kind::Public { .. } | Kind::Protected { .. } => {
                 self.http_route(backend, authenticator).map(Built::Http)
             }
             Kind::Queue { .. } => self.queue_handler(backend).map(Built::Queue),
@@ -285,8 +308,22 @@ impl Function {
     ) -> anyhow::Result<Router> {
         match self.kind {
             Kind::Protected { .. } => self.protected_route_on(backend, authenticator()?),
+            Kind::Standalone { .. } => self.standalone_route(),
             _ => self.public_route_on(backend),
         }
+    }
+
+    /// The route of a function whose handler takes no port; an error for any other function.
+    pub(crate) fn standalone_route(&self) -> anyhow::Result<Router> {
+        let Kind::Standalone {
+            method,
+            path,
+            handler,
+        } = &self.kind
+        else {
+            return Err(self.not_a("route without ports"));
+        };
+        guard::public(method, path, handler()).with_context(|| self.building())
     }
 
     /// A public route; an error for any other function. (Kept apart from the protected one so

@@ -14,6 +14,14 @@ pub fn run(function: &'static Function) -> Result<(), Error> {
     function.run_on_lambda()
 }
 
+/// A route that takes no port under lambda_http: no backend is built.
+pub(super) fn standalone(function: &'static Function) -> Result<(), Error> {
+    block_on(async move {
+        crate::telemetry::init();
+        lambda_http::run(http_app(function, function.standalone_route()?)).await
+    })
+}
+
 /// A public route under lambda_http.
 pub(super) fn public(function: &'static Function) -> Result<(), Error> {
     block_on(async move {

@@ -39,7 +39,7 @@ use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
 use crate::system::health;
 
-pub const HEALTH: Function = public!("health", "GET", "/health", |_b| health::handler());
+pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
 pub const JWKS: Function = public!("jwks", "GET", "/.well-known/jwks.json", |b| {
     let secret = b.settings().signing_keys_secret.clone();
