@@ -214,13 +214,14 @@ mod fed_to_their_functions {
     /// samples name (verified, with the samples' password). `ACCESS_TOKEN` in a sample stands for
     /// a token of a fresh login. The auth samples get the status their account state calls for;
     /// any other function's sample must reach its handler (not 403, 404, 405 or a 5xx).
+    /// `USER_ID` stands for the account's id.
     #[tokio::test]
     async fn every_http_sample_is_answered_by_its_function() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let backend = tests::local::identity_backend(dir.path()).await?;
         let accounts = backend.accounts()?;
         let issuer = backend.token_issuer()?;
-        accounts
+        let ada = accounts
             .create(tests::local::new_account(
                 "ada@example.com",
                 PASSWORD,
@@ -242,6 +243,7 @@ mod fed_to_their_functions {
             ("profile", 200),
             ("permissions", 200),
             ("sessions", 200),
+            ("get_user", 200),
             ("delete_session", 404),
             ("logout", 204),
             ("logout_all", 204),
@@ -259,7 +261,9 @@ mod fed_to_their_functions {
                 .login(&issuer, "ada@example.com", PASSWORD, &ClientInfo::default())
                 .await?;
             let name = sample_name(function);
-            let sample = read(&name)?.replace("ACCESS_TOKEN", &signed_in.access.token);
+            let sample = read(&name)?
+                .replace("ACCESS_TOKEN", &signed_in.access.token)
+                .replace("USER_ID", &ada.id.to_string());
             let app = build_http_app(function, &backend)?;
             let (parts, body) = invoke(app, &sample).await?;
             let status = parts.status.as_u16();

@@ -20,3 +20,4 @@ mod jobs;
 mod messaging;
 mod runtime;
 mod template;
+mod users;

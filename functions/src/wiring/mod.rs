@@ -20,7 +20,8 @@ use shared::users::UserRepo;
 
 pub use function::{Build, BuildGuarded, Built, Function, Trigger};
 
-use crate::auth::guard::{Authenticator, Policy::Authenticated, Route};
+use crate::auth::guard::Policy::{Authenticated, PermissionOrSelf};
+use crate::auth::guard::{Authenticator, Route};
 use crate::auth::jwks::{self, PublicKeys};
 use crate::auth::{
     change_password, confirm_reset, delete_session, login, logout, logout_all, permissions,
@@ -38,6 +39,7 @@ use crate::messaging::publisher::Publisher;
 use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
 use crate::system::health;
+use crate::users::get_user;
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
@@ -138,6 +140,14 @@ pub const DELETE_SESSION: Function = protected!(
     |b, _guard| delete_session::handler(b.accounts()?)
 );
 
+pub const GET_USER: Function = protected!(
+    "get_user",
+    "GET",
+    "/api/v1/users/{id}",
+    PermissionOrSelf("users:read"),
+    |b, _guard| get_user::handler(UserRepo::new(b.store()?))
+);
+
 pub const PURGE_EXPIRED: Function = schedule!("purge_expired", "rate(1 hour)", |b| {
     PurgeExpired::new(b.store()?)
 });
@@ -192,6 +202,7 @@ pub const FUNCTIONS: &[Function] = &[
     PERMISSIONS,
     SESSIONS,
     DELETE_SESSION,
+    GET_USER,
     PURGE_EXPIRED,
     RELAY,
     CONSUMER,

@@ -36,6 +36,17 @@ pub trait AuthSystem {
     /// The key set the system signs access tokens with.
     async fn signing_keys(&self) -> anyhow::Result<KeySet>;
 
+    /// Creates a verified account with [`PASSWORD`] and these roles besides USER, as an
+    /// administrator would (there is no endpoint for it yet); returns its id.
+    async fn create_user(&self, email: &str, roles: Vec<uuid::Uuid>) -> anyhow::Result<uuid::Uuid>;
+
+    /// Logs a verified account in; returns its access token.
+    async fn token_of(&self, email: &str) -> anyhow::Result<String> {
+        let login = self.login(email, PASSWORD).await?;
+        assert_eq!(login.status(), StatusCode::OK);
+        Ok(bearer(&login.json().await?))
+    }
+
     async fn call(
         &self,
         method: Method,

@@ -1,12 +1,22 @@
 //! The two systems the flows run against: the local system, whose mail lands in its mailbox on
 //! its own, and the AWS adapters on the emulator, whose mail moves when asked for.
 
+use infra::compose::{Backend, LocalBackend};
+use infra::config::LocalConfig;
 use infra::secrets::local::LocalSecrets;
 use shared::auth::keys::{DEFAULT_SECRET_NAME, KeySet};
 use tests::app::TestApp;
 use tests::aws_app::AwsApp;
+use uuid::Uuid;
 
-use super::AuthSystem;
+use super::{AuthSystem, PASSWORD};
+
+/// A verified account with `roles`, created through the backend's use cases.
+async fn create_user(backend: &dyn Backend, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
+    let mut account = tests::local::new_account(email, PASSWORD, true)?;
+    account.extra_roles = roles;
+    Ok(backend.accounts()?.create(account).await?.id)
+}
 
 impl AuthSystem for TestApp {
     fn client(&self) -> &reqwest::Client {
@@ -35,6 +45,13 @@ impl AuthSystem for TestApp {
         let secrets = LocalSecrets::new(self.data_dir().join("secrets"));
         Ok(KeySet::load(&secrets, DEFAULT_SECRET_NAME).await?)
     }
+
+    async fn create_user(&self, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
+        // A second handle on the running system's data directory, as the admin command is.
+        let config = LocalConfig::new(self.data_dir(), &self.address);
+        let backend = LocalBackend::open_default(config).await?;
+        create_user(&backend, email, roles).await
+    }
 }
 
 impl AuthSystem for AwsApp {
@@ -58,5 +75,9 @@ impl AuthSystem for AwsApp {
 
     async fn signing_keys(&self) -> anyhow::Result<KeySet> {
         AwsApp::signing_keys(self).await
+    }
+
+    async fn create_user(&self, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
+        create_user(self.backend(), email, roles).await
     }
 }

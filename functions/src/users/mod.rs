@@ -1,0 +1,3 @@
+//! User endpoints (`/api/v1/users`), one file each.
+
+pub mod get_user;
