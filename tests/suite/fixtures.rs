@@ -244,6 +244,7 @@ mod fed_to_their_functions {
             ("permissions", 200),
             ("sessions", 200),
             ("get_user", 200),
+            ("update_user", 200),
             ("delete_session", 404),
             ("logout", 204),
             ("logout_all", 204),

@@ -40,6 +40,7 @@ impl From<AccountError> for ApiError {
                 "is not the current password",
             )]),
             AccountError::NotFound => ApiError::NotFound,
+            AccountError::Stale => ApiError::PreconditionFailed,
             AccountError::Unexpected(e) => ApiError::Internal(e),
         }
     }

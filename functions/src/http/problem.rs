@@ -57,6 +57,9 @@ pub enum ApiError {
     /// 409: the resource's state forbids the change (`email_taken`, `in_progress`, ...).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// 412 `precondition_failed`: the `If-Match` names a version the resource is no longer at.
+    #[error("the resource has changed since the version given")]
+    PreconditionFailed,
     /// 413 `payload_too_large`: the body is over [`crate::http::MAX_BODY_BYTES`].
     #[error("the body is too large")]
     PayloadTooLarge,
@@ -90,6 +93,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -105,6 +109,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -284,6 +289,7 @@ mod tests {
                 409,
                 "email_taken",
             ),
+            (ApiError::PreconditionFailed, 412, "precondition_failed"),
             (ApiError::PayloadTooLarge, 413, "payload_too_large"),
             (
                 ApiError::UnsupportedMediaType,

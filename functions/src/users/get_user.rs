@@ -35,7 +35,7 @@ async fn handle(
 }
 
 /// The user as `{"user": ...}`, its version as a strong entity tag.
-fn with_etag(user: &User) -> Response {
+pub(crate) fn with_etag(user: &User) -> Response {
     let etag = format!("\"{}\"", user.version);
     let body = axum::Json(json!({ "user": user.public() }));
     ([(header::ETAG, etag)], body).into_response()

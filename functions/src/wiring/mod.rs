@@ -39,7 +39,7 @@ use crate::messaging::publisher::Publisher;
 use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
 use crate::system::health;
-use crate::users::get_user;
+use crate::users::{get_user, update_user};
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
@@ -148,6 +148,14 @@ pub const GET_USER: Function = protected!(
     |b, _guard| get_user::handler(UserRepo::new(b.store()?))
 );
 
+pub const UPDATE_USER: Function = protected!(
+    "update_user",
+    "PATCH",
+    "/api/v1/users/{id}",
+    PermissionOrSelf("users:update"),
+    |b, _guard| update_user::handler(b.accounts()?)
+);
+
 pub const PURGE_EXPIRED: Function = schedule!("purge_expired", "rate(1 hour)", |b| {
     PurgeExpired::new(b.store()?)
 });
@@ -203,6 +211,7 @@ pub const FUNCTIONS: &[Function] = &[
     SESSIONS,
     DELETE_SESSION,
     GET_USER,
+    UPDATE_USER,
     PURGE_EXPIRED,
     RELAY,
     CONSUMER,

@@ -32,6 +32,9 @@ pub enum AccountError {
     WrongCurrentPassword,
     #[error("no such resource")]
     NotFound,
+    /// The resource changed since the version the caller named (`If-Match`).
+    #[error("the resource has changed since the version given")]
+    Stale,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -15,6 +15,7 @@ pub mod register;
 pub mod removal;
 pub mod reset;
 pub mod status;
+pub mod update;
 pub mod verification;
 
 use std::sync::Arc;

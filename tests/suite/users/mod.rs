@@ -2,3 +2,4 @@
 //! system and on the AWS adapters on the emulator.
 
 mod get;
+mod update;
