@@ -211,7 +211,7 @@ mod fed_to_their_functions {
     const PASSWORD: &str = "correct horse battery staple";
 
     /// Every HTTP sample, answered by its function over a local backend holding the account the
-    /// samples name (verified, with the samples' password). `ACCESS_TOKEN` in a sample stands for
+    /// samples name (a verified administrator, with the samples' password). `ACCESS_TOKEN` in a sample stands for
     /// a token of a fresh login. The auth samples get the status their account state calls for;
     /// any other function's sample must reach its handler (not 403, 404, 405 or a 5xx).
     /// `USER_ID` stands for the account's id.
@@ -221,13 +221,12 @@ mod fed_to_their_functions {
         let backend = tests::local::identity_backend(dir.path()).await?;
         let accounts = backend.accounts()?;
         let issuer = backend.token_issuer()?;
-        let ada = accounts
-            .create(tests::local::new_account(
-                "ada@example.com",
-                PASSWORD,
-                true,
-            )?)
-            .await?;
+        // An administrator, so the samples of administrators' endpoints reach their handlers.
+        let mut account = tests::local::new_account("ada@example.com", PASSWORD, true)?;
+        account.extra_roles = vec![shared::rbac::model::seeded_role_id(
+            shared::rbac::seed::ADMIN,
+        )];
+        let ada = accounts.create(account).await?;
 
         // In an order where each sample finds the account as it expects; the rest follow.
         let expected = [
@@ -243,6 +242,7 @@ mod fed_to_their_functions {
             ("profile", 200),
             ("permissions", 200),
             ("sessions", 200),
+            ("create_user", 201),
             ("get_user", 200),
             ("update_user", 200),
             ("delete_session", 404),

@@ -34,22 +34,38 @@ async fn handle(
     Client(client): Client,
     Json(body): Json<Body>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let account = new_account(body.email, body.name, body.phone, body.password, false)?;
+    let user = accounts.register(account, &client).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "user": user.public() })),
+    ))
+}
+
+/// The account the fields describe, every invalid field named at once so a client fixes them
+/// in one go. Register and the administrators' `POST /users` share the rules.
+pub(crate) fn new_account(
+    email: String,
+    name: String,
+    phone: Option<String>,
+    password: String,
+    verified: bool,
+) -> Result<NewAccount, ApiError> {
     let parsed = (
-        Email::parse(&body.email),
-        Name::parse(&body.name),
-        body.phone.as_deref().map(Phone::parse).transpose(),
-        Password::parse(body.password),
+        Email::parse(&email),
+        Name::parse(&name),
+        phone.as_deref().map(Phone::parse).transpose(),
+        Password::parse(password),
     );
-    let account = match parsed {
-        (Ok(email), Ok(name), Ok(phone), Ok(password)) => NewAccount {
+    match parsed {
+        (Ok(email), Ok(name), Ok(phone), Ok(password)) => Ok(NewAccount {
             email,
             name,
             phone,
             password,
-            verified: false,
+            verified,
             extra_roles: Vec::new(),
-        },
-        // Every invalid field at once, so a client fixes them in one go.
+        }),
         (email, name, phone, password) => {
             let errors = [
                 invalid("email", email.err()),
@@ -57,12 +73,7 @@ async fn handle(
                 invalid("phone", phone.err()),
                 invalid("password", password.err()),
             ];
-            return Err(ApiError::Validation(errors.into_iter().flatten().collect()));
+            Err(ApiError::Validation(errors.into_iter().flatten().collect()))
         }
-    };
-    let user = accounts.register(account, &client).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({ "user": user.public() })),
-    ))
+    }
 }

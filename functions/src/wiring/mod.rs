@@ -20,7 +20,7 @@ use shared::users::UserRepo;
 
 pub use function::{Build, BuildGuarded, Built, Function, Trigger};
 
-use crate::auth::guard::Policy::{Authenticated, PermissionOrSelf};
+use crate::auth::guard::Policy::{Authenticated, Permission, PermissionOrSelf};
 use crate::auth::guard::{Authenticator, Route};
 use crate::auth::jwks::{self, PublicKeys};
 use crate::auth::{
@@ -39,7 +39,7 @@ use crate::messaging::publisher::Publisher;
 use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
 use crate::system::health;
-use crate::users::{get_user, update_user};
+use crate::users::{create_user, get_user, update_user};
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
@@ -140,6 +140,14 @@ pub const DELETE_SESSION: Function = protected!(
     |b, _guard| delete_session::handler(b.accounts()?)
 );
 
+pub const CREATE_USER: Function = protected!(
+    "create_user",
+    "POST",
+    "/api/v1/users",
+    Permission("users:create"),
+    |b, _guard| create_user::handler(b.accounts()?)
+);
+
 pub const GET_USER: Function = protected!(
     "get_user",
     "GET",
@@ -210,6 +218,7 @@ pub const FUNCTIONS: &[Function] = &[
     PERMISSIONS,
     SESSIONS,
     DELETE_SESSION,
+    CREATE_USER,
     GET_USER,
     UPDATE_USER,
     PURGE_EXPIRED,

@@ -1,5 +1,6 @@
 //! The users API (`/api/v1/users`) over real HTTP, each case written once and run on the local
 //! system and on the AWS adapters on the emulator.
 
+mod create;
 mod get;
 mod update;
