@@ -214,7 +214,7 @@ mod fed_to_their_functions {
     /// samples name (a verified administrator, with the samples' password). `ACCESS_TOKEN` in a sample stands for
     /// a token of a fresh login. The auth samples get the status their account state calls for;
     /// any other function's sample must reach its handler (not 403, 404, 405 or a 5xx).
-    /// `USER_ID` stands for the account's id.
+    /// `USER_ID` stands for the account's id, `JOB_ID` for a queued job's.
     #[tokio::test]
     async fn every_http_sample_is_answered_by_its_function() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
@@ -227,6 +227,13 @@ mod fed_to_their_functions {
             shared::rbac::seed::ADMIN,
         )];
         let ada = accounts.create(account).await?;
+        let job = shared::jobs::enqueue(
+            backend.store()?.as_ref(),
+            backend.clock().as_ref(),
+            backend.random().as_ref(),
+            shared::jobs::NewJob::of(&functions::maintenance::purge_expired::PurgeRequest {})?,
+        )
+        .await?;
 
         // In an order where each sample finds the account as it expects; the rest follow.
         let expected = [
@@ -245,6 +252,10 @@ mod fed_to_their_functions {
             ("create_user", 201),
             ("get_user", 200),
             ("update_user", 200),
+            ("get_job", 200),
+            ("cancel_job", 200),
+            // Cancelled just before: it cannot be retried.
+            ("retry_job", 409),
             ("delete_session", 404),
             ("logout", 204),
             ("logout_all", 204),
@@ -264,7 +275,8 @@ mod fed_to_their_functions {
             let name = sample_name(function);
             let sample = read(&name)?
                 .replace("ACCESS_TOKEN", &signed_in.access.token)
-                .replace("USER_ID", &ada.id.to_string());
+                .replace("USER_ID", &ada.id.to_string())
+                .replace("JOB_ID", &job.id.to_string());
             let app = build_http_app(function, &backend)?;
             let (parts, body) = invoke(app, &sample).await?;
             let status = parts.status.as_u16();

@@ -6,11 +6,17 @@
 //! register it in [`crate::wiring::job_types`]. Enqueue it with [`shared::jobs::enqueue`] and
 //! `NewJob::of(&payload)`.
 //!
+//! The jobs API, one file per endpoint: [`get_job`], [`cancel_job`], [`retry_job`].
+//!
 //! The [`worker`] consumes the job queue: it loads the job record, runs the job through the
 //! [`registry::Registry`], records the outcome and tells the queue when to deliver it again.
 
+pub mod cancel_job;
+pub mod get_job;
 pub mod registry;
+pub mod retry_job;
 pub mod send_email;
+pub mod views;
 pub mod worker;
 
 use std::fmt;

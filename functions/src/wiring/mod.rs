@@ -15,6 +15,7 @@ pub mod lambda;
 
 use axum::Router;
 use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
+use shared::jobs::JobRepo;
 use shared::rbac::CachedCatalog;
 use shared::users::UserRepo;
 
@@ -30,6 +31,7 @@ use crate::auth::{
 use crate::jobs::registry::Registry;
 use crate::jobs::send_email::SendEmail;
 use crate::jobs::worker::Worker;
+use crate::jobs::{cancel_job, get_job, retry_job};
 use crate::maintenance::cleanup_unverified_users::CleanupUnverifiedUsers;
 use crate::maintenance::purge_expired::PurgeExpired;
 use crate::maintenance::reconcile_outbox::ReconcileOutbox;
@@ -164,6 +166,30 @@ pub const UPDATE_USER: Function = protected!(
     |b, _guard| update_user::handler(b.accounts()?)
 );
 
+pub const GET_JOB: Function = protected!(
+    "get_job",
+    "GET",
+    "/api/v1/jobs/{id}",
+    Permission("jobs:read"),
+    |b, _guard| get_job::handler(JobRepo::new(b.store()?))
+);
+
+pub const CANCEL_JOB: Function = protected!(
+    "cancel_job",
+    "POST",
+    "/api/v1/jobs/{id}/cancel",
+    Permission("jobs:update"),
+    |b, _guard| cancel_job::handler(JobRepo::new(b.store()?), b.clock())
+);
+
+pub const RETRY_JOB: Function = protected!(
+    "retry_job",
+    "POST",
+    "/api/v1/jobs/{id}/retry",
+    Permission("jobs:update"),
+    |b, _guard| retry_job::handler(JobRepo::new(b.store()?), b.clock(), b.random())
+);
+
 pub const PURGE_EXPIRED: Function = schedule!("purge_expired", "rate(1 hour)", |b| {
     PurgeExpired::new(b.store()?)
 });
@@ -221,6 +247,9 @@ pub const FUNCTIONS: &[Function] = &[
     CREATE_USER,
     GET_USER,
     UPDATE_USER,
+    GET_JOB,
+    CANCEL_JOB,
+    RETRY_JOB,
     PURGE_EXPIRED,
     RELAY,
     CONSUMER,

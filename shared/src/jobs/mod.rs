@@ -3,10 +3,12 @@
 //! - [`job`]: the [`Job`] record, its [`JobStatus`], and the status rules as plain functions.
 //! - [`repo`]: [`JobRepo`], jobs in the item store (`JOB#<id>`), listed by status through
 //!   `gsi1`, saved with optimistic concurrency on a `version` attribute.
+//! - [`control`]: cancelling a queued job, retrying a failed or dead one.
 //! - [`enqueue`]: a job type's input is a [`JobPayload`], which names its type; [`enqueue()`] writes the job and its `job.enqueued` event in one transaction
 //!   (the transactional outbox), so neither exists without the other; the relay turns the
 //!   event into the job's queue message, whose body is the event ([`JobMessage`] reads it).
 
+pub mod control;
 pub mod enqueue;
 pub mod job;
 pub mod repo;

@@ -40,6 +40,9 @@ pub trait AuthSystem {
     /// administrator would (there is no endpoint for it yet); returns its id.
     async fn create_user(&self, email: &str, roles: Vec<uuid::Uuid>) -> anyhow::Result<uuid::Uuid>;
 
+    /// The system's item store, to set up what no endpoint makes yet.
+    async fn store(&self) -> anyhow::Result<std::sync::Arc<dyn shared::store::ItemStore>>;
+
     /// Logs a verified account in; returns its access token.
     async fn token_of(&self, email: &str) -> anyhow::Result<String> {
         let login = self.login(email, PASSWORD).await?;

@@ -1,10 +1,13 @@
 //! The two systems the flows run against: the local system, whose mail lands in its mailbox on
 //! its own, and the AWS adapters on the emulator, whose mail moves when asked for.
 
+use std::sync::Arc;
+
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
 use infra::secrets::local::LocalSecrets;
 use shared::auth::keys::{DEFAULT_SECRET_NAME, KeySet};
+use shared::store::ItemStore;
 use tests::app::TestApp;
 use tests::aws_app::AwsApp;
 use uuid::Uuid;
@@ -52,6 +55,11 @@ impl AuthSystem for TestApp {
         let backend = LocalBackend::open_default(config).await?;
         create_user(&backend, email, roles).await
     }
+
+    async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
+        let config = LocalConfig::new(self.data_dir(), &self.address);
+        LocalBackend::open_default(config).await?.store()
+    }
 }
 
 impl AuthSystem for AwsApp {
@@ -79,5 +87,9 @@ impl AuthSystem for AwsApp {
 
     async fn create_user(&self, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
         create_user(self.backend(), email, roles).await
+    }
+
+    async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
+        self.backend().store()
     }
 }

@@ -1,6 +1,7 @@
 //! Background jobs on the local system: enqueue through the outbox, the relay, the job queue,
 //! the worker, retries with backoff, dead letters, and the job types.
 
+mod api;
 mod aws;
 mod cases;
 mod lifecycle;
