@@ -11,7 +11,8 @@
 //! - [`trigger`]: the handler shapes of queue, stream and schedule functions.
 //! - [`messaging`]: the event pipeline: the stream [`messaging::relay`], the events
 //!   [`messaging::consumer`] and the reactions it runs.
-//! - [`jobs`]: background jobs: the job types, the registry, the queue worker.
+//! - [`jobs`]: background jobs: the job types, the registry, the queue worker, and the jobs
+//!   API's endpoints.
 //! - [`maintenance`]: the scheduled functions, each also a job type where running it on demand
 //!   makes sense.
 //! - [`telemetry`]: tracing setup.
