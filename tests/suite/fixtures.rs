@@ -252,6 +252,7 @@ mod fed_to_their_functions {
             ("create_user", 201),
             ("get_user", 200),
             ("update_user", 200),
+            ("user_roles", 200),
             ("get_job", 200),
             ("cancel_job", 200),
             // Cancelled just before: it cannot be retried.

@@ -3,3 +3,4 @@
 pub mod create_user;
 pub mod get_user;
 pub mod update_user;
+pub mod user_roles;

@@ -41,7 +41,7 @@ use crate::messaging::publisher::Publisher;
 use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
 use crate::system::health;
-use crate::users::{create_user, get_user, update_user};
+use crate::users::{create_user, get_user, update_user, user_roles};
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
@@ -166,6 +166,14 @@ pub const UPDATE_USER: Function = protected!(
     |b, _guard| update_user::handler(b.accounts()?)
 );
 
+pub const USER_ROLES: Function = protected!(
+    "user_roles",
+    "GET",
+    "/api/v1/users/{id}/roles",
+    PermissionOrSelf("users:read"),
+    |b, guard| user_roles::handler(UserRepo::new(b.store()?), guard)
+);
+
 pub const GET_JOB: Function = protected!(
     "get_job",
     "GET",
@@ -247,6 +255,7 @@ pub const FUNCTIONS: &[Function] = &[
     CREATE_USER,
     GET_USER,
     UPDATE_USER,
+    USER_ROLES,
     GET_JOB,
     CANCEL_JOB,
     RETRY_JOB,

@@ -3,4 +3,5 @@
 
 mod create;
 mod get;
+mod roles;
 mod update;
