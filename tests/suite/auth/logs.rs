@@ -1,38 +1,147 @@
 //! No password or token reaches the logs, whatever the level.
 //!
-//! The test's current-thread runtime runs the in-process server and its event runtime on the
-//! test's own thread, so a subscriber set as the thread's default sees every event and span
-//! they record, from every target, down to TRACE. (Work on the blocking pool, argon2id, logs
-//! nothing.)
+//! The local system runs as its own process with `RUST_LOG=trace`, its log written to a file,
+//! so the capture holds every line the system wrote, from every target and thread, and nothing
+//! of other tests running beside it.
 
-use std::io;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail};
+use infra::compose::{Backend, LocalBackend};
+use infra::config::LocalConfig;
+use infra::secrets::local::LocalSecrets;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tests::app::spawn_app;
-use tracing_subscriber::fmt::format::FmtSpan;
+use shared::auth::keys::{DEFAULT_SECRET_NAME, KeySet};
+use shared::store::ItemStore;
+use uuid::Uuid;
 
 use super::{AuthSystem, PASSWORD, bearer, refresh_token};
 
-/// Everything the subscriber wrote.
-#[derive(Debug, Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+/// The local system in a child process, its stdout (the log) in a file.
+struct Traced {
+    child: Child,
+    address: String,
+    client: reqwest::Client,
+    log: PathBuf,
+    data_dir: tempfile::TempDir,
+}
 
-impl io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
+impl Traced {
+    async fn start() -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let log = data_dir.path().join("local.log");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_local-system"))
+            .args(["--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir.path().join("data"))
+            .env("RUST_LOG", "trace")
+            .env("NO_COLOR", "1")
+            .stdout(std::fs::File::create(&log)?)
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting the local system")?;
+        let address = format!("http://127.0.0.1:{port}");
+        let traced = Self {
+            child,
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()?,
+            address,
+            log,
+            data_dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while traced
+            .client
+            .get(traced.url("/health"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status())
+            != Some(StatusCode::OK)
+        {
+            if Instant::now() > deadline {
+                bail!("the local system did not answer");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(traced)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    fn data(&self) -> PathBuf {
+        self.data_dir.path().join("data")
+    }
+
+    /// Stops the system as Ctrl-C would and returns everything it logged.
+    fn stop(mut self) -> anyhow::Result<String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        self.child.wait()?;
+        Ok(std::fs::read_to_string(&self.log)?)
+    }
+
+    async fn backend(&self) -> anyhow::Result<LocalBackend> {
+        LocalBackend::open_default(LocalConfig::new(self.data(), &self.address)).await
     }
 }
 
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+impl Drop for Traced {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl AuthSystem for Traced {
+    fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    async fn mails_to(&self, to: &str) -> anyhow::Result<Vec<String>> {
+        let mailbox: Value = self
+            .client
+            .get(self.url("/_local/mailbox"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        // The mailbox lists the newest first.
+        Ok(mailbox["items"]
+            .as_array()
+            .context("no mailbox items")?
+            .iter()
+            .rev()
+            .filter(|m| m["to"] == to)
+            .filter_map(|m| m["text"].as_str())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    async fn signing_keys(&self) -> anyhow::Result<KeySet> {
+        let secrets = LocalSecrets::new(self.data().join("secrets"));
+        Ok(KeySet::load(&secrets, DEFAULT_SECRET_NAME).await?)
+    }
+
+    async fn create_user(&self, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
+        let mut account = tests::local::new_account(email, PASSWORD, true)?;
+        account.extra_roles = roles;
+        Ok(self.backend().await?.accounts()?.create(account).await?.id)
+    }
+
+    async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
+        self.backend().await?.store()
     }
 }
 
@@ -60,17 +169,7 @@ impl Secrets {
 
 #[tokio::test]
 async fn no_password_or_token_appears_in_the_logs_of_every_flow() -> anyhow::Result<()> {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-
-    let app = spawn_app().await?;
+    let app = Traced::start().await?;
     let email = "quiet@example.com";
     let (first_password, second_password) = ("a brand new passphrase", "and yet another one");
     let mut secrets = Secrets::default();
@@ -126,10 +225,8 @@ async fn no_password_or_token_appears_in_the_logs_of_every_flow() -> anyhow::Res
         )
         .await?;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    app.stop().await?;
-
-    let log = captured.text();
-    // The capture sees the server's own logs, from the use cases to the request spans.
+    let log = app.stop()?;
+    // The capture holds the system's own logs, from the use cases to the request spans.
     for expected in [
         "account created",
         "logged in",
