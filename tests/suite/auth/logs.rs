@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use infra::compose::{Backend, LocalBackend};
-use infra::config::LocalConfig;
 use infra::secrets::local::LocalSecrets;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -19,7 +18,7 @@ use shared::auth::keys::{DEFAULT_SECRET_NAME, KeySet};
 use shared::store::ItemStore;
 use uuid::Uuid;
 
-use super::{AuthSystem, PASSWORD, bearer, refresh_token};
+use super::{AuthSystem, PASSWORD, bearer, refresh_token, systems};
 
 /// The local system in a child process, its stdout (the log) in a file.
 struct Traced {
@@ -89,7 +88,7 @@ impl Traced {
     }
 
     async fn backend(&self) -> anyhow::Result<LocalBackend> {
-        LocalBackend::open_default(LocalConfig::new(self.data(), &self.address)).await
+        systems::local_backend(&self.data(), &self.address).await
     }
 }
 
@@ -117,16 +116,8 @@ impl AuthSystem for Traced {
             .await?
             .json()
             .await?;
-        // The mailbox lists the newest first.
-        Ok(mailbox["items"]
-            .as_array()
-            .context("no mailbox items")?
-            .iter()
-            .rev()
-            .filter(|m| m["to"] == to)
-            .filter_map(|m| m["text"].as_str())
-            .map(str::to_owned)
-            .collect())
+        let items = mailbox["items"].as_array().context("no mailbox items")?;
+        Ok(systems::mails_in(items, to))
     }
 
     async fn signing_keys(&self) -> anyhow::Result<KeySet> {
@@ -135,9 +126,7 @@ impl AuthSystem for Traced {
     }
 
     async fn create_user(&self, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
-        let mut account = tests::local::new_account(email, PASSWORD, true)?;
-        account.extra_roles = roles;
-        Ok(self.backend().await?.accounts()?.create(account).await?.id)
+        systems::create_user(&self.backend().await?, email, roles).await
     }
 
     async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {

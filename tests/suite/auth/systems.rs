@@ -1,11 +1,13 @@
 //! The two systems the flows run against: the local system, whose mail lands in its mailbox on
 //! its own, and the AWS adapters on the emulator, whose mail moves when asked for.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
 use infra::secrets::local::LocalSecrets;
+use serde_json::Value;
 use shared::auth::keys::{DEFAULT_SECRET_NAME, KeySet};
 use shared::store::ItemStore;
 use tests::app::TestApp;
@@ -15,10 +17,30 @@ use uuid::Uuid;
 use super::{AuthSystem, PASSWORD};
 
 /// A verified account with `roles`, created through the backend's use cases.
-async fn create_user(backend: &dyn Backend, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
+pub(super) async fn create_user(
+    backend: &dyn Backend,
+    email: &str,
+    roles: Vec<Uuid>,
+) -> anyhow::Result<Uuid> {
     let mut account = tests::local::new_account(email, PASSWORD, true)?;
     account.extra_roles = roles;
     Ok(backend.accounts()?.create(account).await?.id)
+}
+
+/// The text of every mail to `to` in a local mailbox listing (newest first), oldest first.
+pub(super) fn mails_in(mailbox: &[Value], to: &str) -> Vec<String> {
+    mailbox
+        .iter()
+        .rev()
+        .filter(|m| m["to"] == to)
+        .filter_map(|m| m["text"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A second handle on a running local system's data, as the admin command opens it.
+pub(super) async fn local_backend(data_dir: &Path, address: &str) -> anyhow::Result<LocalBackend> {
+    LocalBackend::open_default(LocalConfig::new(data_dir, address)).await
 }
 
 impl AuthSystem for TestApp {
@@ -31,16 +53,7 @@ impl AuthSystem for TestApp {
     }
 
     async fn mails_to(&self, to: &str) -> anyhow::Result<Vec<String>> {
-        // The mailbox lists the newest first.
-        Ok(self
-            .mailbox()
-            .await?
-            .iter()
-            .rev()
-            .filter(|m| m["to"] == to)
-            .filter_map(|m| m["text"].as_str())
-            .map(str::to_owned)
-            .collect())
+        Ok(mails_in(&self.mailbox().await?, to))
     }
 
     async fn signing_keys(&self) -> anyhow::Result<KeySet> {
@@ -50,15 +63,12 @@ impl AuthSystem for TestApp {
     }
 
     async fn create_user(&self, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
-        // A second handle on the running system's data directory, as the admin command is.
-        let config = LocalConfig::new(self.data_dir(), &self.address);
-        let backend = LocalBackend::open_default(config).await?;
+        let backend = local_backend(self.data_dir(), &self.address).await?;
         create_user(&backend, email, roles).await
     }
 
     async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
-        let config = LocalConfig::new(self.data_dir(), &self.address);
-        LocalBackend::open_default(config).await?.store()
+        local_backend(self.data_dir(), &self.address).await?.store()
     }
 }
 
