@@ -7,7 +7,7 @@
 //!   ids, security headers, limits, deny by default; [`http::app`] wraps routes with all of it.
 //! - Endpoints, one file each, all of the same shape (the request type, `handler(ports)`, the
 //!   handler function): [`system::health`], [`auth`] (with the [`auth::guard`] every protected
-//!   route is mounted behind), [`users`].
+//!   route is mounted behind), [`users`], [`rbac`] (role and permission administration).
 //! - [`trigger`]: the handler shapes of queue, stream and schedule functions.
 //! - [`messaging`]: the event pipeline: the stream [`messaging::relay`], the events
 //!   [`messaging::consumer`] and the reactions it runs.
@@ -26,6 +26,7 @@ pub mod http;
 pub mod jobs;
 pub mod maintenance;
 pub mod messaging;
+pub mod rbac;
 pub mod system;
 pub mod telemetry;
 pub mod trigger;

@@ -41,6 +41,10 @@ impl From<AccountError> for ApiError {
             )]),
             AccountError::NotFound => ApiError::NotFound,
             AccountError::Stale => ApiError::PreconditionFailed,
+            AccountError::LastAdmin(_) => ApiError::Conflict {
+                code: "last_admin",
+                detail,
+            },
             AccountError::Unexpected(e) => ApiError::Internal(e),
         }
     }

@@ -1,6 +1,8 @@
 //! User endpoints (`/api/v1/users`), one file each.
 
+pub mod assign_role;
 pub mod create_user;
 pub mod get_user;
+pub mod revoke_role;
 pub mod update_user;
 pub mod user_roles;

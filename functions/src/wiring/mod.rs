@@ -16,7 +16,7 @@ pub mod lambda;
 use axum::Router;
 use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
 use shared::jobs::JobRepo;
-use shared::rbac::CachedCatalog;
+use shared::rbac::{CachedCatalog, RbacAdmin};
 use shared::users::UserRepo;
 
 pub use function::{Build, BuildGuarded, Built, Function, Trigger};
@@ -40,8 +40,12 @@ use crate::messaging::consumer::Consumer;
 use crate::messaging::publisher::Publisher;
 use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
+use crate::rbac::{
+    Administration, create_permission, create_role, delete_permission, delete_role, get_permission,
+    get_role, list_permissions, list_roles, set_role_permissions, update_permission, update_role,
+};
 use crate::system::health;
-use crate::users::{create_user, get_user, update_user, user_roles};
+use crate::users::{assign_role, create_user, get_user, revoke_role, update_user, user_roles};
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
@@ -174,6 +178,110 @@ pub const USER_ROLES: Function = protected!(
     |b, guard| user_roles::handler(UserRepo::new(b.store()?), guard)
 );
 
+pub const ASSIGN_ROLE: Function = protected!(
+    "assign_role",
+    "POST",
+    "/api/v1/users/{id}/roles",
+    Permission("roles:assign"),
+    |b, guard| assign_role::handler(administration(b, &guard)?)
+);
+
+pub const REVOKE_ROLE: Function = protected!(
+    "revoke_role",
+    "DELETE",
+    "/api/v1/users/{id}/roles/{role_id}",
+    Permission("roles:assign"),
+    |b, guard| revoke_role::handler(administration(b, &guard)?)
+);
+
+pub const LIST_ROLES: Function = protected!(
+    "list_roles",
+    "GET",
+    "/api/v1/roles",
+    Permission("roles:list"),
+    |b, guard| list_roles::handler(administration(b, &guard)?)
+);
+
+pub const CREATE_ROLE: Function = protected!(
+    "create_role",
+    "POST",
+    "/api/v1/roles",
+    Permission("roles:create"),
+    |b, guard| create_role::handler(administration(b, &guard)?)
+);
+
+pub const GET_ROLE: Function = protected!(
+    "get_role",
+    "GET",
+    "/api/v1/roles/{id}",
+    Permission("roles:read"),
+    |b, guard| get_role::handler(administration(b, &guard)?)
+);
+
+pub const UPDATE_ROLE: Function = protected!(
+    "update_role",
+    "PATCH",
+    "/api/v1/roles/{id}",
+    Permission("roles:update"),
+    |b, guard| update_role::handler(administration(b, &guard)?)
+);
+
+pub const DELETE_ROLE: Function = protected!(
+    "delete_role",
+    "DELETE",
+    "/api/v1/roles/{id}",
+    Permission("roles:delete"),
+    |b, guard| delete_role::handler(administration(b, &guard)?)
+);
+
+pub const SET_ROLE_PERMISSIONS: Function = protected!(
+    "set_role_permissions",
+    "PUT",
+    "/api/v1/roles/{id}/permissions",
+    Permission("roles:update"),
+    |b, guard| set_role_permissions::handler(administration(b, &guard)?)
+);
+
+pub const LIST_PERMISSIONS: Function = protected!(
+    "list_permissions",
+    "GET",
+    "/api/v1/permissions",
+    Permission("permissions:list"),
+    |b, guard| list_permissions::handler(administration(b, &guard)?)
+);
+
+pub const CREATE_PERMISSION: Function = protected!(
+    "create_permission",
+    "POST",
+    "/api/v1/permissions",
+    Permission("permissions:create"),
+    |b, guard| create_permission::handler(administration(b, &guard)?)
+);
+
+pub const GET_PERMISSION: Function = protected!(
+    "get_permission",
+    "GET",
+    "/api/v1/permissions/{id}",
+    Permission("permissions:read"),
+    |b, guard| get_permission::handler(administration(b, &guard)?)
+);
+
+pub const UPDATE_PERMISSION: Function = protected!(
+    "update_permission",
+    "PATCH",
+    "/api/v1/permissions/{id}",
+    Permission("permissions:update"),
+    |b, guard| update_permission::handler(administration(b, &guard)?)
+);
+
+pub const DELETE_PERMISSION: Function = protected!(
+    "delete_permission",
+    "DELETE",
+    "/api/v1/permissions/{id}",
+    Permission("permissions:delete"),
+    |b, guard| delete_permission::handler(administration(b, &guard)?)
+);
+
 pub const GET_JOB: Function = protected!(
     "get_job",
     "GET",
@@ -256,6 +364,19 @@ pub const FUNCTIONS: &[Function] = &[
     GET_USER,
     UPDATE_USER,
     USER_ROLES,
+    ASSIGN_ROLE,
+    REVOKE_ROLE,
+    LIST_ROLES,
+    CREATE_ROLE,
+    GET_ROLE,
+    UPDATE_ROLE,
+    DELETE_ROLE,
+    SET_ROLE_PERMISSIONS,
+    LIST_PERMISSIONS,
+    CREATE_PERMISSION,
+    GET_PERMISSION,
+    UPDATE_PERMISSION,
+    DELETE_PERMISSION,
     GET_JOB,
     CANCEL_JOB,
     RETRY_JOB,
@@ -316,6 +437,15 @@ pub fn router(backend: &dyn Backend, functions: &[Function]) -> anyhow::Result<R
 /// The routes `functions` declare, for the deny-by-default check of [`crate::http::app`].
 pub fn routes(functions: &[Function]) -> Vec<Route> {
     functions.iter().filter_map(Function::route).collect()
+}
+
+/// The catalog's administration, clearing the guard's catalog cache on every change.
+fn administration<B: Backend + ?Sized>(
+    b: &B,
+    guard: &Authenticator,
+) -> anyhow::Result<Administration> {
+    let admin = RbacAdmin::new(b.store()?, b.clock(), b.random());
+    Ok(Administration::new(admin, guard.catalog.clone()))
 }
 
 fn publisher<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Publisher> {

@@ -35,6 +35,9 @@ pub enum AccountError {
     /// The resource changed since the version the caller named (`If-Match`).
     #[error("the resource has changed since the version given")]
     Stale,
+    /// The change would leave the system without an active administrator.
+    #[error(transparent)]
+    LastAdmin(#[from] crate::rbac::admins::LastAdmin),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

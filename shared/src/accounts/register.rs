@@ -7,6 +7,8 @@ use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
 use crate::auth::password::Password;
 use crate::auth::throttle::{self, Decision, REGISTRATIONS_PER_EMAIL, REGISTRATIONS_PER_IP};
 use crate::messaging::outbox::outbox_write;
+use crate::rbac::admin::{Actor, RbacAdmin};
+use crate::rbac::admins::{Roster, counts_as_admin};
 use crate::rbac::model::{Assignment, seeded_role_id};
 use crate::rbac::seed::{ADMIN, USER};
 use crate::store::StoreError;
@@ -97,7 +99,6 @@ impl Accounts {
                 expires_at: None,
             })
             .collect();
-        let mut writes = insert_writes(&user, &assignments)?;
         let event = self.user_event(
             &user,
             &UserRegistered {
@@ -105,15 +106,30 @@ impl Accounts {
                 verified: user.email_verified,
             },
         );
-        writes.push(outbox_write(&event));
-        match self.store.transact(writes).await {
-            Ok(()) => {
-                tracing::info!(user_id = %user.id, "account created");
-                Ok(user)
+        let admin = counts_as_admin(&user, &assignments);
+        for _ in 0..3 {
+            let mut writes = insert_writes(&user, &assignments)?;
+            writes.push(outbox_write(&event));
+            if admin {
+                let roster = Roster::read(self.store.as_ref()).await?;
+                writes.push(roster.with_member(user.id, true)?);
             }
-            Err(StoreError::ConditionFailed { index: 0 }) => Err(AccountError::EmailTaken),
-            Err(e) => Err(e.into()),
+            match self.store.transact(writes).await {
+                Ok(()) => {
+                    tracing::info!(user_id = %user.id, "account created");
+                    return Ok(user);
+                }
+                Err(StoreError::ConditionFailed { index: 0 }) => {
+                    return Err(AccountError::EmailTaken);
+                }
+                // Only the roster can have moved: read it again.
+                Err(StoreError::ConditionFailed { .. }) if admin => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(AccountError::Unexpected(anyhow::anyhow!(
+            "the administrators kept changing while an administrator was created"
+        )))
     }
 }
 
@@ -143,15 +159,17 @@ impl Accounts {
                 let user = users.by_email(&email).await?.ok_or_else(|| {
                     AccountError::Unexpected(anyhow::anyhow!("the address is claimed by no user"))
                 })?;
-                let assignment = Assignment {
-                    user_id: user.id,
-                    role_id: admin,
-                    granted_at: self.clock.now(),
-                    expires_at: None,
+                let admins =
+                    RbacAdmin::new(self.store.clone(), self.clock.clone(), self.random.clone());
+                let permissions = Default::default();
+                let operator = Actor {
+                    permissions: &permissions,
+                    is_admin: true,
                 };
-                self.store
-                    .put(crate::users::repo::assignment_item(&assignment)?, None)
-                    .await?;
+                admins
+                    .assign(operator, user.id, admin, None)
+                    .await
+                    .map_err(|e| AccountError::Unexpected(e.into()))?;
                 Ok((user, false))
             }
             Err(e) => Err(e),

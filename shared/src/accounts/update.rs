@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::accounts::{AccountError, Accounts};
 use crate::auth::session::SessionRepo;
+use crate::rbac::admins::{Roster, counts_as_admin};
 use crate::store::StoreError;
 use crate::users::repo::update_write;
 use crate::users::{Name, Phone, User, UserRepo, UserStatus};
@@ -38,7 +39,8 @@ impl Accounts {
     /// Applies `changes` to user `id`, conditional on the version it was read at, so no
     /// concurrent change is lost. With `expected_version` (an `If-Match`), a user at any other
     /// version is [`AccountError::Stale`]; without it, a concurrent change is read again and the
-    /// changes applied over it. Disabling ends the user's sessions. Returns the user as stored.
+    /// changes applied over it. Disabling ends the user's sessions; disabling the last active
+    /// administrator is [`AccountError::LastAdmin`]. Returns the user as stored.
     pub async fn update_user(
         &self,
         id: Uuid,
@@ -47,13 +49,21 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         let users = UserRepo::new(self.store.clone());
         for _ in 0..3 {
-            let user = users.get(id).await?.ok_or(AccountError::NotFound)?;
+            let read = users.with_roles(id).await?.ok_or(AccountError::NotFound)?;
+            let user = &read.user;
             if expected_version.is_some_and(|v| v != user.version) {
                 return Err(AccountError::Stale);
             }
-            let changed = changes.apply(&user, self.clock.now());
-            let (save, stored) = update_write(&user, &changed)?;
-            match self.store.transact(vec![save]).await {
+            let changed = changes.apply(user, self.clock.now());
+            let (save, stored) = update_write(user, &changed)?;
+            let mut writes = vec![save];
+            if stored.status != user.status {
+                // A status change may move the user in or out of the administrators.
+                let roster = Roster::read(self.store.as_ref()).await?;
+                let admin = counts_as_admin(&stored, &read.assignments);
+                writes.push(roster.with_member(id, admin)?);
+            }
+            match self.store.transact(writes).await {
                 Ok(()) => {
                     if stored.token_version != user.token_version {
                         SessionRepo::new(self.store.as_ref())
@@ -63,10 +73,10 @@ impl Accounts {
                     tracing::info!(user_id = %id, version = stored.version, "user changed");
                     return Ok(stored);
                 }
-                Err(StoreError::ConditionFailed { .. }) if expected_version.is_some() => {
+                Err(StoreError::ConditionFailed { index: 0 }) if expected_version.is_some() => {
                     return Err(AccountError::Stale);
                 }
-                // Changed (or removed) since it was read: read it again.
+                // Changed (or removed) since it was read, or the roster moved: read again.
                 Err(StoreError::ConditionFailed { .. }) => {}
                 Err(e) => return Err(e.into()),
             }

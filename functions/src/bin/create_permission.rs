@@ -1,0 +1,3 @@
+//! The `create_permission` function: `POST /api/v1/permissions`.
+
+functions::lambda!(CREATE_PERMISSION);

@@ -1,0 +1,3 @@
+//! The `create_role` function: `POST /api/v1/roles`.
+
+functions::lambda!(CREATE_ROLE);

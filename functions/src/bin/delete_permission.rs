@@ -1,0 +1,3 @@
+//! The `delete_permission` function: `DELETE /api/v1/permissions/{id}`.
+
+functions::lambda!(DELETE_PERMISSION);

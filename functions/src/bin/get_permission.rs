@@ -1,0 +1,3 @@
+//! The `get_permission` function: `GET /api/v1/permissions/{id}`.
+
+functions::lambda!(GET_PERMISSION);
