@@ -18,6 +18,7 @@ mod fixtures;
 mod http;
 mod jobs;
 mod messaging;
+mod rbac;
 mod runtime;
 mod template;
 mod users;
