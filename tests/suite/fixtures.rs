@@ -271,6 +271,8 @@ mod fed_to_their_functions {
             ("get_permission", 200),
             ("update_permission", 200),
             ("delete_permission", 409),
+            // The samples' account is the only administrator: it stays.
+            ("delete_user", 409),
             ("delete_session", 404),
             ("logout", 204),
             ("logout_all", 204),

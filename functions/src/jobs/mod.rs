@@ -12,6 +12,7 @@
 //! [`registry::Registry`], records the outcome and tells the queue when to deliver it again.
 
 pub mod cancel_job;
+pub mod erase_user;
 pub mod get_job;
 pub mod registry;
 pub mod retry_job;

@@ -8,6 +8,7 @@
 //! commits each reaction's writes with its inbox claim, so a redelivered event has no second
 //! effect.
 
+pub mod account_erasure;
 pub mod account_mails;
 pub mod consumer;
 pub mod publisher;

@@ -2,6 +2,7 @@
 
 pub mod assign_role;
 pub mod create_user;
+pub mod delete_user;
 pub mod get_user;
 pub mod revoke_role;
 pub mod update_user;

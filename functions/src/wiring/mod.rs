@@ -28,6 +28,7 @@ use crate::auth::{
     change_password, confirm_reset, delete_session, login, logout, logout_all, permissions,
     profile, refresh, register, resend_verification, reset_password, sessions, verify_email,
 };
+use crate::jobs::erase_user::EraseUser;
 use crate::jobs::registry::Registry;
 use crate::jobs::send_email::SendEmail;
 use crate::jobs::worker::Worker;
@@ -45,7 +46,9 @@ use crate::rbac::{
     get_role, list_permissions, list_roles, set_role_permissions, update_permission, update_role,
 };
 use crate::system::health;
-use crate::users::{assign_role, create_user, get_user, revoke_role, update_user, user_roles};
+use crate::users::{
+    assign_role, create_user, delete_user, get_user, revoke_role, update_user, user_roles,
+};
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
@@ -168,6 +171,14 @@ pub const UPDATE_USER: Function = protected!(
     "/api/v1/users/{id}",
     PermissionOrSelf("users:update"),
     |b, _guard| update_user::handler(b.accounts()?)
+);
+
+pub const DELETE_USER: Function = protected!(
+    "delete_user",
+    "DELETE",
+    "/api/v1/users/{id}",
+    Permission("users:delete"),
+    |b, _guard| delete_user::handler(b.accounts()?)
 );
 
 pub const USER_ROLES: Function = protected!(
@@ -363,6 +374,7 @@ pub const FUNCTIONS: &[Function] = &[
     CREATE_USER,
     GET_USER,
     UPDATE_USER,
+    DELETE_USER,
     USER_ROLES,
     ASSIGN_ROLE,
     REVOKE_ROLE,
@@ -400,6 +412,7 @@ pub fn job_types<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Registry> {
     );
     Ok(Registry::new()
         .with(send_email)
+        .with(EraseUser::new(b.accounts()?))
         .with(PurgeExpired::new(b.store()?))
         .with(redrive_stuck_jobs(b)?)
         .with(cleanup_unverified_users(b)?))

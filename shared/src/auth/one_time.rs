@@ -1,7 +1,9 @@
 //! Single-use tokens for email verification and password reset.
 //!
 //! Stored as `ONETIME#<sha256>` / `ONETIME`, expiring with the token; using one deletes it in
-//! the same transaction as its effect (conditionally, so two uses race to one winner).
+//! the same transaction as its effect (conditionally, so two uses race to one winner). A
+//! pointer in the user's partition (`USER#<id>` / `ONETIME#<sha256>`, expiring with it) lets
+//! the deletion of an account find and remove the tokens still pending for it.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use uuid::Uuid;
 use crate::auth::opaque::{OpaqueToken, TokenHash};
 use crate::clock::Random;
 use crate::store::{Condition, Item, ItemStore, Key, StoreError, Write};
+use crate::users::repo::user_partition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,8 +37,24 @@ pub struct OneTimeRecord {
     pub created_at: DateTime<Utc>,
 }
 
+pub const POINTER_PREFIX: &str = "ONETIME#";
+
 pub fn one_time_key(hash: &TokenHash) -> Key {
-    Key::new(format!("ONETIME#{}", hash.as_str()), "ONETIME")
+    Key::new(format!("{POINTER_PREFIX}{}", hash.as_str()), "ONETIME")
+}
+
+/// The pointer to a pending token, in its user's partition.
+pub fn pointer_key(user_id: Uuid, hash: &TokenHash) -> Key {
+    Key::new(
+        user_partition(user_id),
+        format!("{POINTER_PREFIX}{}", hash.as_str()),
+    )
+}
+
+/// The token a pointer of a user's partition points at (its sort key names the hash).
+pub fn pointed_key(pointer: &Key) -> Option<Key> {
+    let hash = pointer.sk.strip_prefix(POINTER_PREFIX)?;
+    Some(Key::new(format!("{POINTER_PREFIX}{hash}"), "ONETIME"))
 }
 
 /// Creates a token for a user and stores its hash; the token itself goes into a mail only.
@@ -52,9 +71,16 @@ pub async fn issue(
         user_id,
         created_at: now,
     };
-    let item = Item::from_record(one_time_key(&token.hash()), &record)?
-        .expiring_at(now + purpose.lifetime());
-    store.put(item, Some(Condition::Absent)).await?;
+    let expires_at = now + purpose.lifetime();
+    let item = Item::from_record(one_time_key(&token.hash()), &record)?.expiring_at(expires_at);
+    let pointer =
+        Item::new(pointer_key(user_id, &token.hash()), Default::default()).expiring_at(expires_at);
+    store
+        .transact(vec![
+            Write::put_if(item, Condition::Absent),
+            Write::put(pointer),
+        ])
+        .await?;
     Ok(token)
 }
 

@@ -129,6 +129,10 @@ impl AuthSystem for Traced {
         systems::create_user(&self.backend().await?, email, roles).await
     }
 
+    async fn step_background(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
         self.backend().await?.store()
     }

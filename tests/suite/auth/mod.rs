@@ -40,6 +40,10 @@ pub trait AuthSystem {
     /// administrator would (there is no endpoint for it yet); returns its id.
     async fn create_user(&self, email: &str, roles: Vec<uuid::Uuid>) -> anyhow::Result<uuid::Uuid>;
 
+    /// Moves background work (events, jobs) one step where it moves only when pushed; the
+    /// local system runs its own.
+    async fn step_background(&self) -> anyhow::Result<()>;
+
     /// The system's item store, to set up what no endpoint makes yet.
     async fn store(&self) -> anyhow::Result<std::sync::Arc<dyn shared::store::ItemStore>>;
 

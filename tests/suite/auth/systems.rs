@@ -67,6 +67,10 @@ impl AuthSystem for TestApp {
         create_user(&backend, email, roles).await
     }
 
+    async fn step_background(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
         local_backend(self.data_dir(), &self.address).await?.store()
     }
@@ -97,6 +101,10 @@ impl AuthSystem for AwsApp {
 
     async fn create_user(&self, email: &str, roles: Vec<Uuid>) -> anyhow::Result<Uuid> {
         create_user(self.backend(), email, roles).await
+    }
+
+    async fn step_background(&self) -> anyhow::Result<()> {
+        self.deliver_mail().await.map(drop)
     }
 
     async fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {

@@ -2,6 +2,7 @@
 //! system and on the AWS adapters on the emulator.
 
 mod create;
+mod delete;
 mod get;
 mod roles;
 mod update;
