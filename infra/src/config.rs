@@ -28,6 +28,9 @@ pub struct Settings {
     pub app_url: Option<String>,
     /// The name of the token signing key set among the secrets (`SIGNING_KEYS_SECRET`).
     pub signing_keys_secret: String,
+    /// The name of the key page cursors are sealed with, among the secrets
+    /// (`CURSOR_KEY_SECRET`); created with a random value when missing.
+    pub cursor_key_secret: String,
     /// The `iss` and `aud` of access tokens (`TOKEN_ISSUER`, `TOKEN_AUDIENCE`).
     pub token_issuer: String,
     pub token_audience: String,
@@ -44,6 +47,7 @@ impl Default for Settings {
         Self {
             app_url: None,
             signing_keys_secret: shared::auth::keys::DEFAULT_SECRET_NAME.to_owned(),
+            cursor_key_secret: shared::paging::DEFAULT_SECRET_NAME.to_owned(),
             token_issuer: DEFAULT_TOKEN_ISSUER.to_owned(),
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
             outbox_reconcile_after: OUTBOX_RECONCILE_AFTER,
@@ -58,6 +62,7 @@ impl Settings {
         Ok(Self {
             app_url: var("APP_URL"),
             signing_keys_secret: var("SIGNING_KEYS_SECRET").unwrap_or(defaults.signing_keys_secret),
+            cursor_key_secret: var("CURSOR_KEY_SECRET").unwrap_or(defaults.cursor_key_secret),
             token_issuer: var("TOKEN_ISSUER").unwrap_or(defaults.token_issuer),
             token_audience: var("TOKEN_AUDIENCE").unwrap_or(defaults.token_audience),
             outbox_reconcile_after: number("OUTBOX_RECONCILE_AFTER_SECONDS")?

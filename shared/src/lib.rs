@@ -21,7 +21,8 @@
 //!   identity use cases built on them;
 //! - [`messaging`]: domain events, the transactional outbox and the consumers' inbox;
 //! - [`jobs`]: background job records, their status rules, and enqueueing through the outbox;
-//! - [`emails`]: the mails the system sends, rendered from small templates.
+//! - [`emails`]: the mails the system sends, rendered from small templates;
+//! - [`paging`]: signed page cursors.
 
 pub mod accounts;
 pub mod auth;
@@ -32,6 +33,7 @@ pub mod emails;
 pub mod jobs;
 pub mod mail;
 pub mod messaging;
+pub mod paging;
 pub mod queue;
 pub mod rbac;
 pub mod secrets;

@@ -250,6 +250,7 @@ mod fed_to_their_functions {
             ("permissions", 200),
             ("sessions", 200),
             ("create_user", 201),
+            ("list_users", 200),
             ("get_user", 200),
             ("update_user", 200),
             ("user_roles", 200),

@@ -4,6 +4,7 @@ pub mod assign_role;
 pub mod create_user;
 pub mod delete_user;
 pub mod get_user;
+pub mod list_users;
 pub mod revoke_role;
 pub mod update_user;
 pub mod user_roles;

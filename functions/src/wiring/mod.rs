@@ -16,6 +16,7 @@ pub mod lambda;
 use axum::Router;
 use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
 use shared::jobs::JobRepo;
+use shared::paging::CachedCursorKey;
 use shared::rbac::{CachedCatalog, RbacAdmin};
 use shared::users::UserRepo;
 
@@ -47,7 +48,8 @@ use crate::rbac::{
 };
 use crate::system::health;
 use crate::users::{
-    assign_role, create_user, delete_user, get_user, revoke_role, update_user, user_roles,
+    assign_role, create_user, delete_user, get_user, list_users, revoke_role, update_user,
+    user_roles,
 };
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
@@ -155,6 +157,21 @@ pub const CREATE_USER: Function = protected!(
     "/api/v1/users",
     Permission("users:create"),
     |b, _guard| create_user::handler(b.accounts()?)
+);
+
+pub const LIST_USERS: Function = protected!(
+    "list_users",
+    "GET",
+    "/api/v1/users",
+    Permission("users:list"),
+    |b, _guard| {
+        let cursors = CachedCursorKey::new(
+            b.secrets()?,
+            b.settings().cursor_key_secret.clone(),
+            b.random(),
+        );
+        list_users::handler(UserRepo::new(b.store()?), cursors)
+    }
 );
 
 pub const GET_USER: Function = protected!(
@@ -372,6 +389,7 @@ pub const FUNCTIONS: &[Function] = &[
     SESSIONS,
     DELETE_SESSION,
     CREATE_USER,
+    LIST_USERS,
     GET_USER,
     UPDATE_USER,
     DELETE_USER,

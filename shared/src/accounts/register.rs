@@ -30,7 +30,7 @@ pub struct NewAccount {
 }
 
 impl Accounts {
-    /// Self-registration: throttled per client and per address; sends the verification mail.
+    /// Self-registration: throttled per client, then per address; sends the verification mail.
     pub async fn register(
         &self,
         account: NewAccount,
@@ -39,24 +39,14 @@ impl Accounts {
         let now = self.clock.now();
         let email_partition = email_key(&account.email).pk;
         let ip_partition = client.ip_partition();
-        let (by_ip, by_email) = tokio::join!(
-            throttle::hit(
-                self.store.as_ref(),
-                &REGISTRATIONS_PER_IP,
-                &ip_partition,
-                now
-            ),
-            throttle::hit(
-                self.store.as_ref(),
-                &REGISTRATIONS_PER_EMAIL,
-                &email_partition,
-                now
-            ),
-        );
-        for decision in [by_ip?, by_email?] {
-            if let Decision::Limited { retry_after } = decision {
-                return Err(AccountError::RateLimited { retry_after });
-            }
+        let rules = [
+            (&REGISTRATIONS_PER_IP, ip_partition.as_str()),
+            (&REGISTRATIONS_PER_EMAIL, email_partition.as_str()),
+        ];
+        if let Decision::Limited { retry_after } =
+            throttle::hit_each(self.store.as_ref(), &rules, now).await?
+        {
+            return Err(AccountError::RateLimited { retry_after });
         }
         self.create(NewAccount {
             verified: false,

@@ -20,7 +20,7 @@ use crate::rbac::admins::Roster;
 use crate::store::{Condition, Query, StoreError, Write};
 use crate::users::events::UserDeleted;
 use crate::users::repo::{USER_SK, assignment_key, email_key, user_key, user_partition};
-use crate::users::{User, UserRepo};
+use crate::users::{User, UserRepo, search};
 
 /// How many removals one transaction of [`Accounts::erase_remains`] holds.
 const ERASE_BATCH: usize = 50;
@@ -56,6 +56,7 @@ impl Accounts {
                     .take(ERASE_BATCH)
                     .map(|a| Write::delete(assignment_key(user.id, a.role_id))),
             );
+            writes.extend(search::entry_writes(Some(user), None));
             let event = self.user_event(user, &UserDeleted { user_id: user.id });
             writes.push(outbox_write(&event));
             match self.store.transact(writes).await {

@@ -7,6 +7,7 @@ use crate::auth::session::SessionRepo;
 use crate::rbac::admins::{Roster, counts_as_admin};
 use crate::store::StoreError;
 use crate::users::repo::update_write;
+use crate::users::search;
 use crate::users::{Name, Phone, User, UserRepo, UserStatus};
 
 /// The fields a change sets; `None` leaves a field as it is.
@@ -57,6 +58,7 @@ impl Accounts {
             let changed = changes.apply(user, self.clock.now());
             let (save, stored) = update_write(user, &changed)?;
             let mut writes = vec![save];
+            writes.extend(search::entry_writes(Some(user), Some(&stored)));
             if stored.status != user.status {
                 // A status change may move the user in or out of the administrators.
                 let roster = Roster::read(self.store.as_ref()).await?;

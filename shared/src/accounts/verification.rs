@@ -77,14 +77,14 @@ impl Accounts {
         let now = self.clock.now();
         let email_partition = email_key(email).pk;
         let ip_partition = client.ip_partition();
-        let (by_ip, by_email) = tokio::join!(
-            throttle::hit(self.store.as_ref(), &MAILS_PER_IP, &ip_partition, now),
-            throttle::hit(self.store.as_ref(), &MAILS_PER_EMAIL, &email_partition, now),
-        );
-        for decision in [by_ip?, by_email?] {
-            if let Decision::Limited { retry_after } = decision {
-                return Err(AccountError::RateLimited { retry_after });
-            }
+        let rules = [
+            (&MAILS_PER_IP, ip_partition.as_str()),
+            (&MAILS_PER_EMAIL, email_partition.as_str()),
+        ];
+        if let Decision::Limited { retry_after } =
+            throttle::hit_each(self.store.as_ref(), &rules, now).await?
+        {
+            return Err(AccountError::RateLimited { retry_after });
         }
         Ok(())
     }

@@ -132,6 +132,23 @@ pub async fn hit(
     Ok(rule.decide(count, now))
 }
 
+/// Counts one attempt against each rule in turn, stopping at the first that limits it. In
+/// turn, not at once: with every counter hit together, of many concurrent attempts the few
+/// under one limit could all be over another, and none would get through.
+pub async fn hit_each(
+    store: &dyn ItemStore,
+    rules: &[(&Rule, &str)],
+    now: DateTime<Utc>,
+) -> Result<Decision, StoreError> {
+    for (rule, partition) in rules {
+        let decision = hit(store, rule, partition, now).await?;
+        if let Decision::Limited { .. } = decision {
+            return Ok(decision);
+        }
+    }
+    Ok(Decision::Allowed)
+}
+
 /// The attempts counted in the current window, without counting one.
 pub async fn count(
     store: &dyn ItemStore,

@@ -2,8 +2,10 @@
 
 pub mod email;
 pub mod events;
+pub mod listing;
 pub mod profile;
 pub mod repo;
+pub mod search;
 pub mod user;
 
 pub use email::Email;

@@ -5,9 +5,14 @@
 //! [`crate::auth::session`]), so everything an authenticated request needs to know about its
 //! caller is one query. `EMAIL#<email>` / `EMAIL` claims an address
 //! for one user, which makes registration race-free: of two registrations of one address, one
-//! transaction fails on the claim. Users are listed through `gsi1` (`USERS`, by creation);
-//! while a user's address is unverified they are also in `gsi2` (`USERS#UNVERIFIED`, by
-//! creation), which is how the cleanup of abandoned registrations finds them.
+//! transaction fails on the claim. Users are listed through `gsi1` (by status, then creation);
+//! while a user's address is unverified they are also in `gsi2` (by creation), which is how the cleanup of abandoned registrations finds them.
+//!
+//! Both indexes are sharded: a user's entries go under one of [`LIST_SHARDS`] keys, chosen by
+//! the random end of their id (`USERS#<status>#<shard>`, `USERS#UNVERIFIED#<shard>`), so no
+//! one index key takes every registration (one partition takes about 1,000 writes a second).
+//! A reader queries every shard and merges them by creation time. A user's search entries
+//! ([`crate::users::search`]) are written and removed with them.
 
 use std::sync::Arc;
 
@@ -21,12 +26,39 @@ use crate::store::{
     Condition, Index, IndexKey, Item, ItemStore, Key, Query, SortKey, StoreError, Write,
 };
 use crate::users::email::Email;
-use crate::users::user::User;
+use crate::users::search;
+use crate::users::user::{User, UserStatus};
 
 pub const USER_SK: &str = "USER";
 pub const ASSIGNMENT_PREFIX: &str = "ROLE#";
-pub const LIST_PK: &str = "USERS";
-pub const UNVERIFIED_PK: &str = "USERS#UNVERIFIED";
+
+/// How many keys each users index is spread over.
+pub const LIST_SHARDS: u8 = 8;
+
+/// The shard of a user's index entries: from the last byte of the id, which is random in the
+/// ids this system makes (UUIDv7).
+pub fn shard_of(id: Uuid) -> u8 {
+    id.as_bytes()[15] % LIST_SHARDS
+}
+
+/// The `gsi1` key users of a status are listed under, in one shard.
+pub fn list_partition(status: UserStatus, shard: u8) -> String {
+    let status = match status {
+        UserStatus::Active => "active",
+        UserStatus::Disabled => "disabled",
+    };
+    format!("USERS#{status}#{shard}")
+}
+
+/// The `gsi2` key unverified users are under, in one shard.
+pub fn unverified_partition(shard: u8) -> String {
+    format!("USERS#UNVERIFIED#{shard}")
+}
+
+/// The sort key of a user in both indexes: creation time, then id.
+pub fn by_creation(user: &User) -> String {
+    format!("{}#{}", sort_time(user.created_at), user.id)
+}
 
 pub fn user_partition(id: Uuid) -> String {
     format!("USER#{id}")
@@ -49,13 +81,19 @@ pub fn assignment_key(user_id: Uuid, role_id: Uuid) -> Key {
 
 /// The item a user is stored as.
 pub fn user_item(user: &User) -> Result<Item, StoreError> {
-    let by_creation = format!("{}#{}", sort_time(user.created_at), user.id);
-    let item = Item::from_record(user_key(user.id), user)?
-        .with_index(Index::Gsi1, IndexKey::new(LIST_PK, by_creation.clone()));
+    let shard = shard_of(user.id);
+    let sort = by_creation(user);
+    let item = Item::from_record(user_key(user.id), user)?.with_index(
+        Index::Gsi1,
+        IndexKey::new(list_partition(user.status, shard), sort.clone()),
+    );
     Ok(if user.email_verified {
         item
     } else {
-        item.with_index(Index::Gsi2, IndexKey::new(UNVERIFIED_PK, by_creation))
+        item.with_index(
+            Index::Gsi2,
+            IndexKey::new(unverified_partition(shard), sort),
+        )
     })
 }
 
@@ -86,6 +124,7 @@ pub fn insert_writes(user: &User, roles: &[Assignment]) -> Result<Vec<Write>, St
     for assignment in roles {
         writes.push(Write::put(assignment_item(assignment)?));
     }
+    writes.extend(search::entry_writes(None, Some(user)));
     Ok(writes)
 }
 
@@ -153,17 +192,28 @@ impl UserRepo {
     }
 
     /// Up to `limit` users whose address is still unverified and who registered before
-    /// `cutoff`, oldest first. The index is eventually consistent on AWS: re-read before acting.
+    /// `cutoff`, oldest first (each shard read, the oldest `limit` kept). The index is
+    /// eventually consistent on AWS: re-read before acting.
     pub async fn unverified_before(
         &self,
         cutoff: chrono::DateTime<chrono::Utc>,
         limit: usize,
     ) -> Result<Vec<User>, StoreError> {
-        let query = Query::index(Index::Gsi2, UNVERIFIED_PK)
-            .sort_key(SortKey::LessThan(sort_time(cutoff)))
-            .limit(limit);
-        let page = self.store.query(query).await?;
-        page.items.iter().map(|item| item.record()).collect()
+        let reads = (0..LIST_SHARDS).map(|shard| {
+            let query = Query::index(Index::Gsi2, unverified_partition(shard))
+                .sort_key(SortKey::LessThan(sort_time(cutoff)))
+                .limit(limit);
+            self.store.query(query)
+        });
+        let mut users = Vec::new();
+        for page in futures_util::future::try_join_all(reads).await? {
+            for item in &page.items {
+                users.push(item.record::<User>()?);
+            }
+        }
+        users.sort_by_key(by_creation);
+        users.truncate(limit);
+        Ok(users)
     }
 
     /// The user, their current roles and live sessions, in one query.

@@ -4,5 +4,6 @@
 mod create;
 mod delete;
 mod get;
+mod list;
 mod roles;
 mod update;
