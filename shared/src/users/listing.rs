@@ -180,7 +180,7 @@ impl UserRepo {
         limit: usize,
         after: Option<Cursor>,
     ) -> Result<(Vec<User>, Option<Cursor>), StoreError> {
-        let word = q.first_word();
+        let word = q.index_word();
         let query = Query::partition(search_partition(word))
             .sort_key(SortKey::BeginsWith(word.to_owned()))
             .limit(limit)

@@ -2,13 +2,15 @@
 //!
 //! DynamoDB has no full-text search, so the table holds its own small index: for every user, one
 //! item per *token* — the whole address, and each word of the name of two characters or more,
-//! lowercased — under `SEARCH#<first two characters>` / `<token>#<user id>`. A search for `q`
-//! reads one partition with `begins_with(q's first word)`: one query of at most a page of
-//! entries, then the users they name, whatever the size of the table. What matches: users
-//! whose address starts with `q`, or with a word of the name starting with `q`'s first word
-//! and a name containing all of `q`, case-insensitively (`ada`, `ada@ex`, `love`,
-//! `ada love` all find "Ada Lovelace <ada@example.com>"; `example.com` does not: addresses
-//! match from their start).
+//! lowercased — under `SEARCH#<first two characters>` / `<token>#<user id>`.
+//!
+//! A search for `q` reads one partition with `begins_with(q's longest word)`: one query of at
+//! most a page of entries, then the users they name, whatever the size of the table. What
+//! matches: users whose address starts with `q`, or whose name holds `q` from the start of one
+//! of its words, case-insensitively (`ada`, `ada@ex`, `love`, `ada love` all find
+//! "Ada Lovelace <ada@example.com>"; `example.com` and `velace` do not: addresses and words
+//! match from their start). Only the first words of a long name are indexed
+//! ([`MAX_TOKENS`]).
 //!
 //! The tokens are written with the user (registration, creation), moved when the name changes
 //! and removed with the user, each in the same transaction. Spread over first-two-character
@@ -27,7 +29,7 @@ pub const SEARCH_PREFIX: &str = "SEARCH#";
 /// The most tokens one user has (the address and the first words of the name).
 pub const MAX_TOKENS: usize = 8;
 
-/// The shortest search text: a partition is named by two characters.
+/// The shortest search text, and its longest word: a partition is named by two characters.
 pub const MIN_QUERY: usize = 2;
 pub const MAX_QUERY: usize = 64;
 
@@ -36,14 +38,17 @@ pub const MAX_QUERY: usize = 64;
 pub struct SearchText(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be {MIN_QUERY} to {MAX_QUERY} characters")]
+#[error("must be {MIN_QUERY} to {MAX_QUERY} characters, with a word of {MIN_QUERY} or more")]
 pub struct SearchTextError;
 
 impl SearchText {
     pub fn parse(raw: &str) -> Result<Self, SearchTextError> {
-        let text = raw.trim().to_lowercase();
+        let text = collapse(&raw.to_lowercase());
         let length = text.chars().count();
-        if (MIN_QUERY..=MAX_QUERY).contains(&length) && !text.chars().any(char::is_control) {
+        let valid = (MIN_QUERY..=MAX_QUERY).contains(&length)
+            && !text.chars().any(char::is_control)
+            && text.split(' ').any(|w| w.chars().count() >= MIN_QUERY);
+        if valid {
             Ok(Self(text))
         } else {
             Err(SearchTextError)
@@ -54,9 +59,16 @@ impl SearchText {
         &self.0
     }
 
-    /// What the index is read by: the first word, or the whole text when it has none.
-    pub fn first_word(&self) -> &str {
-        self.0.split_whitespace().next().unwrap_or(&self.0)
+    /// What the index is read by: the longest word, the most selective guess. In a matching
+    /// name every word of `q` starts a word, and each word's start is some token's start.
+    pub fn index_word(&self) -> &str {
+        self.0.split(' ').fold("", |longest, word| {
+            if word.chars().count() > longest.chars().count() {
+                word
+            } else {
+                longest
+            }
+        })
     }
 
     /// Whether `user` matches (see the module documentation).
@@ -64,10 +76,14 @@ impl SearchText {
         if user.email.as_str().starts_with(&self.0) {
             return true;
         }
-        let name = user.name.as_str().to_lowercase();
-        let word = self.first_word();
-        name.split_whitespace().any(|w| w.starts_with(word)) && name.contains(&self.0)
+        let name = collapse(&user.name.as_str().to_lowercase());
+        name.starts_with(&self.0) || name.contains(&format!(" {}", self.0))
     }
+}
+
+/// Words separated by single spaces.
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The partition a token (or a search's first word) lives in.
@@ -154,12 +170,24 @@ mod tests {
         for q in ["ada", "ADA@Ex", "love", "ada love", " Lovelace "] {
             assert!(SearchText::parse(q).unwrap().matches(&ada), "{q}");
         }
-        for q in ["example.com", "grace", "ada hopper", "velace"] {
+        for q in [
+            "example.com",
+            "grace",
+            "ada hopper",
+            "velace",
+            "da lovelace",
+        ] {
             assert!(!SearchText::parse(q).unwrap().matches(&ada), "{q}");
         }
-        for bad in ["a", " a ", "", &"x".repeat(65)] {
+        for bad in ["a", " a ", "", "a b c", &"x".repeat(65)] {
             assert!(SearchText::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_search_reads_the_partition_of_its_longest_word() {
+        let q = SearchText::parse("  Ada   LOVELACE ").unwrap();
+        assert_eq!((q.as_str(), q.index_word()), ("ada lovelace", "lovelace"));
     }
 
     #[test]
@@ -174,7 +202,7 @@ mod tests {
             let q = SearchText::parse(&token[..3]).unwrap();
             assert_eq!(
                 entry_key(token, ada.id).pk,
-                search_partition(q.first_word())
+                search_partition(q.index_word())
             );
         }
     }
