@@ -254,6 +254,8 @@ mod fed_to_their_functions {
             ("get_user", 200),
             ("update_user", 200),
             ("user_roles", 200),
+            ("create_job", 202),
+            ("list_jobs", 200),
             ("get_job", 200),
             ("cancel_job", 200),
             // Cancelled just before: it cannot be retried.

@@ -95,12 +95,18 @@ async fn main() -> anyhow::Result<()> {
     let repo = shared::jobs::JobRepo::new(store.clone());
     loop {
         let mut succeeded = 0;
-        let mut cursor = None;
+        let key = shared::paging::CursorKey::from_secret("bench");
+        let mut request = shared::jobs::listing::JobListRequest {
+            status: Some(JobStatus::Succeeded),
+            job_type: None,
+            limit: 100,
+            cursor: None,
+        };
         loop {
-            let page = repo.list(JobStatus::Succeeded, 1000, cursor).await?;
+            let page = repo.list(&key, &request).await?;
             succeeded += page.jobs.len();
             match page.next {
-                Some(next) => cursor = Some(next),
+                Some(next) => request.cursor = Some(next),
                 None => break,
             }
         }

@@ -6,14 +6,18 @@
 //! register it in [`crate::wiring::job_types`]. Enqueue it with [`shared::jobs::enqueue`] and
 //! `NewJob::of(&payload)`.
 //!
-//! The jobs API, one file per endpoint: [`get_job`], [`cancel_job`], [`retry_job`].
+//! The jobs API, one file per endpoint: [`create_job`] (of the [`creatable`] types only),
+//! [`list_jobs`], [`get_job`], [`cancel_job`], [`retry_job`].
 //!
 //! The [`worker`] consumes the job queue: it loads the job record, runs the job through the
 //! [`registry::Registry`], records the outcome and tells the queue when to deliver it again.
 
 pub mod cancel_job;
+pub mod creatable;
+pub mod create_job;
 pub mod erase_user;
 pub mod get_job;
+pub mod list_jobs;
 pub mod registry;
 pub mod retry_job;
 pub mod send_email;

@@ -21,6 +21,7 @@ const LIMIT: usize = 100;
 
 /// A cleanup on demand, as a job; it takes no input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CleanupRequest {}
 
 impl JobPayload for CleanupRequest {

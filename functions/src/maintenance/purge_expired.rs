@@ -26,6 +26,7 @@ pub const BUDGET: Duration = Duration::from_secs(45);
 
 /// A purge on demand, as a job; it takes no input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PurgeRequest {}
 
 impl JobPayload for PurgeRequest {

@@ -34,6 +34,7 @@ const LIMIT: usize = 100;
 
 /// A redrive on demand, as a job; it takes no input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RedriveRequest {}
 
 impl JobPayload for RedriveRequest {

@@ -33,7 +33,7 @@ use crate::jobs::erase_user::EraseUser;
 use crate::jobs::registry::Registry;
 use crate::jobs::send_email::SendEmail;
 use crate::jobs::worker::Worker;
-use crate::jobs::{cancel_job, get_job, retry_job};
+use crate::jobs::{cancel_job, create_job, get_job, list_jobs, retry_job};
 use crate::maintenance::cleanup_unverified_users::CleanupUnverifiedUsers;
 use crate::maintenance::purge_expired::PurgeExpired;
 use crate::maintenance::reconcile_outbox::ReconcileOutbox;
@@ -164,14 +164,7 @@ pub const LIST_USERS: Function = protected!(
     "GET",
     "/api/v1/users",
     Permission("users:list"),
-    |b, _guard| {
-        let cursors = CachedCursorKey::new(
-            b.secrets()?,
-            b.settings().cursor_key_secret.clone(),
-            b.random(),
-        );
-        list_users::handler(UserRepo::new(b.store()?), cursors)
-    }
+    |b, _guard| list_users::handler(UserRepo::new(b.store()?), cursor_key(b)?)
 );
 
 pub const GET_USER: Function = protected!(
@@ -310,6 +303,26 @@ pub const DELETE_PERMISSION: Function = protected!(
     |b, guard| delete_permission::handler(administration(b, &guard)?)
 );
 
+pub const CREATE_JOB: Function = protected!(
+    "create_job",
+    "POST",
+    "/api/v1/jobs",
+    Permission("jobs:create"),
+    |b, _guard| create_job::handler(create_job::Ports {
+        jobs: JobRepo::new(b.store()?),
+        clock: b.clock(),
+        random: b.random(),
+    })
+);
+
+pub const LIST_JOBS: Function = protected!(
+    "list_jobs",
+    "GET",
+    "/api/v1/jobs",
+    Permission("jobs:list"),
+    |b, _guard| list_jobs::handler(JobRepo::new(b.store()?), cursor_key(b)?)
+);
+
 pub const GET_JOB: Function = protected!(
     "get_job",
     "GET",
@@ -407,6 +420,8 @@ pub const FUNCTIONS: &[Function] = &[
     GET_PERMISSION,
     UPDATE_PERMISSION,
     DELETE_PERMISSION,
+    CREATE_JOB,
+    LIST_JOBS,
     GET_JOB,
     CANCEL_JOB,
     RETRY_JOB,
@@ -470,6 +485,12 @@ pub fn routes(functions: &[Function]) -> Vec<Route> {
     functions.iter().filter_map(Function::route).collect()
 }
 
+/// The key page cursors are sealed with.
+fn cursor_key<B: Backend + ?Sized>(b: &B) -> anyhow::Result<CachedCursorKey> {
+    let name = b.settings().cursor_key_secret.clone();
+    Ok(CachedCursorKey::new(b.secrets()?, name, b.random()))
+}
+
 /// The catalog's administration, clearing the guard's catalog cache on every change.
 fn administration<B: Backend + ?Sized>(
     b: &B,
@@ -517,6 +538,20 @@ mod tests {
         let declared = routes(FUNCTIONS);
         let distinct: BTreeSet<_> = declared.iter().map(|r| (r.method, r.path)).collect();
         assert_eq!(distinct.len(), declared.len(), "a route is declared twice");
+    }
+
+    #[tokio::test]
+    async fn every_job_type_creatable_over_http_is_run_by_the_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalConfig::new(dir.path(), "http://127.0.0.1:3000");
+        let backend = LocalBackend::open(config, Arc::new(SystemClock), Arc::new(OsRandom))
+            .await
+            .unwrap();
+        let registered: BTreeSet<&str> = job_types(&backend).unwrap().names().collect();
+        for creatable in crate::jobs::creatable::CREATABLE {
+            assert!(registered.contains(creatable.name), "{}", creatable.name);
+        }
+        assert!(crate::jobs::creatable::find("send_email").is_none());
     }
 
     #[tokio::test]

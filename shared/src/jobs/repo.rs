@@ -1,9 +1,12 @@
 //! Jobs in the item store.
 //!
-//! A job is the item `JOB#<id>` / `JOB`. Its `gsi1` keys list jobs by status:
-//! `JOBS#<status>`, sorted by `<updated_at>#<id>`, so "running since before T" (stuck jobs) is
-//! one range query. Every save is conditional on the version the caller read and bumps it, so
-//! two deliveries of one job cannot both move it.
+//! A job is the item `JOB#<id>` / `JOB`. Its `gsi1` keys list jobs by status
+//! (`JOBS#<status>#<shard>`), its `gsi2` keys by type (`JOBTYPE#<type>#<shard>`), both sorted
+//! by `<updated_at>#<id>`, so "running since before T" (stuck jobs) is a range query per shard.
+//! Both are spread over [`JOB_SHARDS`] keys by the random end of the job's id: every enqueue,
+//! start and finish moves a job in the index, and one key takes about 1,000 writes a second.
+//! Every save is conditional on the version the caller read and bumps it, so two deliveries of
+//! one job cannot both move it.
 
 use std::sync::Arc;
 
@@ -13,7 +16,7 @@ use uuid::Uuid;
 
 use crate::jobs::job::{Job, JobError, JobStatus};
 use crate::store::{
-    Condition, Cursor, Index, IndexKey, Item, ItemStore, Key, Query, SortKey, StoreError, Write,
+    Condition, Index, IndexKey, Item, ItemStore, Key, Query, SortKey, StoreError, Write,
 };
 
 /// How long a succeeded or cancelled job is kept; failed and dead ones stay until handled.
@@ -23,8 +26,26 @@ pub fn job_key(id: Uuid) -> Key {
     Key::new(format!("JOB#{id}"), "JOB")
 }
 
-fn status_partition(status: JobStatus) -> String {
-    format!("JOBS#{status}")
+/// How many keys each jobs index is spread over.
+pub const JOB_SHARDS: u8 = 4;
+
+fn shard_of(id: Uuid) -> u8 {
+    id.as_bytes()[15] % JOB_SHARDS
+}
+
+/// The `gsi1` key of one shard of the jobs in `status`.
+pub fn status_partition(status: JobStatus, shard: u8) -> String {
+    format!("JOBS#{status}#{shard}")
+}
+
+/// The `gsi2` key of one shard of the jobs of a type.
+pub fn type_partition(job_type: &str, shard: u8) -> String {
+    format!("JOBTYPE#{job_type}#{shard}")
+}
+
+/// The sort key of a job in both indexes: its last change, then its id.
+pub fn by_change(job: &Job) -> String {
+    format!("{}#{}", sort_time(job.updated_at), job.id)
 }
 
 fn sort_time(at: DateTime<Utc>) -> String {
@@ -33,11 +54,12 @@ fn sort_time(at: DateTime<Utc>) -> String {
 
 /// The item a job is stored as.
 pub fn job_item(job: &Job) -> Result<Item, StoreError> {
-    let index = IndexKey::new(
-        status_partition(job.status),
-        format!("{}#{}", sort_time(job.updated_at), job.id),
-    );
-    let item = Item::from_record(job_key(job.id), job)?.with_index(Index::Gsi1, index);
+    let shard = shard_of(job.id);
+    let by_status = IndexKey::new(status_partition(job.status, shard), by_change(job));
+    let by_type = IndexKey::new(type_partition(&job.job_type, shard), by_change(job));
+    let item = Item::from_record(job_key(job.id), job)?
+        .with_index(Index::Gsi1, by_status)
+        .with_index(Index::Gsi2, by_type);
     Ok(match job.status {
         JobStatus::Succeeded | JobStatus::Cancelled => item.expiring_at(job.updated_at + RETENTION),
         _ => item,
@@ -60,11 +82,10 @@ pub fn update_write(read: &Job, changed: &Job) -> Result<(Write, Job), StoreErro
     Ok((Write::put_if(job_item(&stored)?, condition), stored))
 }
 
-/// Jobs of one status, oldest change first.
+/// One page of a query of jobs.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct JobPage {
-    pub jobs: Vec<Job>,
-    pub next: Option<Cursor>,
+struct JobPage {
+    jobs: Vec<Job>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,30 +120,28 @@ impl JobRepo {
         Ok(stored)
     }
 
-    /// One page of the jobs in `status`, oldest change first.
-    pub async fn list(
-        &self,
-        status: JobStatus,
-        limit: usize,
-        cursor: Option<Cursor>,
-    ) -> Result<JobPage, JobError> {
-        let query = Query::index(Index::Gsi1, status_partition(status))
-            .limit(limit)
-            .after(cursor);
-        self.page(query).await
-    }
-
-    /// Up to `limit` jobs `running` whose attempt started before `cutoff`. The index is
-    /// eventually consistent on AWS: callers re-read a job before changing it.
+    /// Up to `limit` jobs `running` whose attempt started before `cutoff`, oldest first. The
+    /// index is eventually consistent on AWS: callers re-read a job before changing it.
     pub async fn running_since_before(
         &self,
         cutoff: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Job>, JobError> {
-        let query = Query::index(Index::Gsi1, status_partition(JobStatus::Running))
-            .sort_key(SortKey::LessThan(sort_time(cutoff)))
-            .limit(limit.clamp(1, 1000));
-        Ok(self.page(query).await?.jobs)
+        let limit = limit.clamp(1, 1000);
+        let reads = (0..JOB_SHARDS).map(|shard| {
+            let query = Query::index(Index::Gsi1, status_partition(JobStatus::Running, shard))
+                .sort_key(SortKey::LessThan(sort_time(cutoff)))
+                .limit(limit);
+            self.page(query)
+        });
+        let mut jobs: Vec<Job> = futures_util::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flat_map(|page| page.jobs)
+            .collect();
+        jobs.sort_by_key(by_change);
+        jobs.truncate(limit);
+        Ok(jobs)
     }
 
     async fn page(&self, query: Query) -> Result<JobPage, JobError> {
@@ -132,10 +151,7 @@ impl JobRepo {
             .iter()
             .map(Item::record)
             .collect::<Result<_, _>>()?;
-        Ok(JobPage {
-            jobs,
-            next: page.next,
-        })
+        Ok(JobPage { jobs })
     }
 }
 
@@ -173,7 +189,12 @@ mod tests {
         let item = job_item(&job(JobStatus::Running)).ok();
         let index = item.as_ref().and_then(|i| i.gsi1.clone());
         let expected = format!("2025-11-24T16:00:00.000Z#{}", Uuid::nil());
-        assert_eq!(index, Some(IndexKey::new("JOBS#running", expected)));
+        assert_eq!(
+            index,
+            Some(IndexKey::new("JOBS#running#0", expected.clone()))
+        );
+        let by_type = item.as_ref().and_then(|i| i.gsi2.clone());
+        assert_eq!(by_type, Some(IndexKey::new("JOBTYPE#noop#0", expected)));
         assert_eq!(
             item.as_ref().map(|i| i.key.clone()),
             Some(job_key(Uuid::nil()))

@@ -14,11 +14,12 @@
 //! Cursors are sealed ([`crate::paging`]) with the query's filters, so one cannot be forged,
 //! or replayed under other filters.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::paging::ListError;
+use crate::paging::lanes::{Merge, Resume};
 use crate::paging::{CursorKey, InvalidCursor};
 use crate::store::{Cursor, Index, Query, SortKey, StoreError};
 use crate::users::repo::{LIST_SHARDS, by_creation, list_partition};
@@ -42,24 +43,6 @@ pub struct ListPage {
     pub users: Vec<User>,
     /// The sealed cursor of the next page; `None` at the end.
     pub next: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    #[error(transparent)]
-    InvalidCursor(#[from] InvalidCursor),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Where one lane of the browse stopped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Resume {
-    Start,
-    /// After this sort key (the last user given out).
-    After(String),
-    Done,
 }
 
 impl ListRequest {
@@ -131,46 +114,23 @@ impl UserRepo {
         limit: usize,
         resume: Vec<Resume>,
     ) -> Result<(Vec<User>, Vec<Resume>), StoreError> {
-        let partitions: Vec<String> = request
+        let partitions = request
             .statuses()
             .into_iter()
             .flat_map(|status| (0..LIST_SHARDS).map(move |shard| list_partition(status, shard)))
             .collect();
-        let chunk = limit.div_ceil(partitions.len()) + 2;
-        let mut lanes: Vec<Lane> = partitions
-            .into_iter()
-            .zip(resume)
-            .map(|(pk, resume)| Lane::new(pk, resume))
-            .collect();
-        let mut users = Vec::with_capacity(limit);
-        while users.len() < limit {
-            // Every lane that may hold the next user must show its head before one is chosen.
-            let refills = lanes
-                .iter_mut()
-                .filter(|lane| lane.buffer.is_empty() && lane.more)
-                .map(|lane| lane.refill(self, chunk));
-            futures_util::future::try_join_all(refills).await?;
-            let newest = lanes
-                .iter_mut()
-                .filter(|lane| !lane.buffer.is_empty())
-                .max_by(|a, b| a.head_key().cmp(&b.head_key()));
-            let Some(lane) = newest else { break };
-            if let Some(user) = lane.buffer.pop_front() {
-                lane.resume = Resume::After(by_creation(&user));
-                users.push(user);
-            }
+        Merge {
+            store: self.store().as_ref(),
+            index: Index::Gsi1,
+            partitions,
+            resume,
+            limit,
+            max_read: limit,
+            sort_key: by_creation,
+            keep: &|_| true,
         }
-        let resume = lanes
-            .into_iter()
-            .map(|lane| {
-                if lane.buffer.is_empty() && !lane.more {
-                    Resume::Done
-                } else {
-                    lane.resume
-                }
-            })
-            .collect();
-        Ok((users, resume))
+        .page()
+        .await
     }
 
     async fn search(
@@ -202,59 +162,5 @@ impl UserRepo {
             .filter(|user| status.is_none_or(|s| user.status == s) && q.matches(user))
             .collect();
         Ok((users, page.next))
-    }
-}
-
-/// One shard of one status, read newest first a chunk at a time.
-struct Lane {
-    pk: String,
-    /// Where this lane stands for the cursor: the last user given out.
-    resume: Resume,
-    /// What this request reads of the lane: from where the previous page stopped.
-    read_from: SortKey,
-    /// The store's cursor past what was read so far in this request.
-    next_read: Option<Cursor>,
-    buffer: VecDeque<User>,
-    /// Whether the store may hold more past what was read.
-    more: bool,
-}
-
-impl Lane {
-    fn new(pk: String, resume: Resume) -> Self {
-        let read_from = match &resume {
-            Resume::After(key) => SortKey::LessThan(key.clone()),
-            Resume::Start | Resume::Done => SortKey::Any,
-        };
-        Self {
-            pk,
-            more: resume != Resume::Done,
-            resume,
-            read_from,
-            next_read: None,
-            buffer: VecDeque::new(),
-        }
-    }
-
-    /// Reads the next chunk, once the buffer is empty: everything read so far was given out,
-    /// so the store's cursor is exactly where to go on.
-    async fn refill(&mut self, users: &UserRepo, chunk: usize) -> Result<(), StoreError> {
-        let query = Query::index(Index::Gsi1, self.pk.clone())
-            .sort_key(self.read_from.clone())
-            .descending()
-            .limit(chunk)
-            .after(self.next_read.take());
-        let page = users.store().query(query).await?;
-        for item in &page.items {
-            self.buffer.push_back(item.record()?);
-        }
-        // A page may be short, even empty, while more follow (expired items are filtered
-        // after the read): only the absence of a cursor ends the lane.
-        self.more = page.next.is_some();
-        self.next_read = page.next;
-        Ok(())
-    }
-
-    fn head_key(&self) -> Option<String> {
-        self.buffer.front().map(by_creation)
     }
 }

@@ -4,6 +4,7 @@
 mod api;
 mod aws;
 mod cases;
+mod create_list;
 mod lifecycle;
 mod types;
 

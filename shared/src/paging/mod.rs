@@ -6,6 +6,10 @@
 //! position. A cursor edited by hand, sealed under another key, or replayed with other filters
 //! fails to open: the API answers 400 `invalid_cursor`. Positions say where a page ends, never
 //! anything the caller may not read.
+//!
+//! [`lanes`] reads a sharded index back as one list.
+
+pub mod lanes;
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,6 +31,15 @@ pub const DEFAULT_SECRET_NAME: &str = "cursor-key";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the cursor is invalid, or belongs to another query")]
 pub struct InvalidCursor;
+
+/// Why a page could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    InvalidCursor(#[from] InvalidCursor),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
 
 /// The key cursors are sealed with. Never printed.
 #[derive(Clone)]
