@@ -17,6 +17,7 @@ mod conformance;
 mod fixtures;
 mod http;
 mod jobs;
+mod matrix;
 mod messaging;
 mod rbac;
 mod runtime;
