@@ -4,6 +4,10 @@
 //! policy signed into the form carries the conditions the store enforces at upload: the exact
 //! key, the allowed content types, a content length range, and an expiry. Downloads go through
 //! presigned GET URLs.
+//!
+//! What the system writes itself and cannot hold in memory (an export of every user) goes up
+//! in parts, S3's multipart upload: [`BlobWriter`] buffers a part at a time and stores the
+//! blob only when finished, so nobody ever reads half of it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -67,6 +71,21 @@ pub fn check_key(key: &str) -> Result<(), BlobError> {
     }
 }
 
+/// Every part of an upload but the last holds at least this many bytes (S3's minimum).
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// An upload in parts, started and not yet finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadId(pub String);
+
+/// One stored part, as [`BlobStore::finish_upload`] needs it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// From 1, in the order the parts make up the blob.
+    pub number: u32,
+    pub tag: String,
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync + fmt::Debug {
     /// A form a client can upload one file with, under the policy's conditions.
@@ -83,6 +102,103 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
 
     /// Removes the blob; removing a missing blob succeeds.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+
+    /// Starts a blob written in parts; nothing is under the key until it is finished.
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<UploadId, BlobError>;
+
+    /// Stores part `number` (from 1) of an upload. Every part but the last must hold at least
+    /// [`MIN_PART_BYTES`].
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        bytes: Vec<u8>,
+    ) -> Result<Part, BlobError>;
+
+    /// Makes the parts, in order, the blob under the key, replacing any blob there.
+    async fn finish_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: Vec<Part>,
+    ) -> Result<(), BlobError>;
+
+    /// Drops an unfinished upload and its parts.
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> Result<(), BlobError>;
+}
+
+/// Writes a blob of any size with at most one part in memory: bytes are buffered until a part
+/// is full, then uploaded. Nothing is under the key until [`BlobWriter::finish`]; a writer
+/// dropped unfinished leaves an upload for [`BlobWriter::abort`] (or the bucket's lifecycle
+/// rule) to clear.
+#[derive(Debug)]
+pub struct BlobWriter<'a> {
+    store: &'a dyn BlobStore,
+    key: String,
+    upload: UploadId,
+    buffer: Vec<u8>,
+    parts: Vec<Part>,
+    written: u64,
+}
+
+impl<'a> BlobWriter<'a> {
+    pub async fn start(
+        store: &'a dyn BlobStore,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Self, BlobError> {
+        let upload = store.start_upload(key, content_type).await?;
+        Ok(Self {
+            store,
+            key: key.to_owned(),
+            upload,
+            buffer: Vec::with_capacity(MIN_PART_BYTES),
+            parts: Vec::new(),
+            written: 0,
+        })
+    }
+
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
+        self.buffer.extend_from_slice(bytes);
+        self.written += bytes.len() as u64;
+        if self.buffer.len() >= MIN_PART_BYTES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// How many bytes were written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Uploads the last part and stores the blob.
+    pub async fn finish(mut self) -> Result<u64, BlobError> {
+        if !self.buffer.is_empty() || self.parts.is_empty() {
+            self.flush().await?;
+        }
+        let parts = std::mem::take(&mut self.parts);
+        self.store
+            .finish_upload(&self.key, &self.upload, parts)
+            .await?;
+        Ok(self.written)
+    }
+
+    pub async fn abort(self) -> Result<(), BlobError> {
+        self.store.abort_upload(&self.key, &self.upload).await
+    }
+
+    async fn flush(&mut self) -> Result<(), BlobError> {
+        let number = self.parts.len() as u32 + 1;
+        let bytes = std::mem::replace(&mut self.buffer, Vec::with_capacity(MIN_PART_BYTES));
+        let part = self
+            .store
+            .upload_part(&self.key, &self.upload, number, bytes)
+            .await?;
+        self.parts.push(part);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //!
 //! Each blob is one file named after a hash of its key (so `a` and `a/b` can coexist, as on S3),
 //! holding its content type on the first line and then its bytes. Files are replaced atomically.
+//! An upload in parts keeps its parts under `.uploads/<upload id>/` until it is finished, then
+//! copies them, a part at a time, into the blob's file.
 
 mod form;
 #[cfg(test)]
@@ -20,7 +22,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use shared::blob::{Blob, BlobError, BlobStore, PresignedPost, UploadPolicy, check_key};
+use shared::blob::{
+    Blob, BlobError, BlobStore, Part, PresignedPost, UploadId, UploadPolicy, check_key,
+};
 use shared::clock::Clock;
 
 pub use form::{SIGNATURE_FIELD, UploadRejected};
@@ -284,5 +288,105 @@ impl BlobStore for LocalBlobs {
         })
         .await?;
         Ok(())
+    }
+
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<UploadId, BlobError> {
+        check_key(key)?;
+        check_content_type(content_type)?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let staging = self.staging(&id);
+        let meta = format!("{key}\n{content_type}");
+        blocking(move || {
+            std::fs::create_dir_all(&staging)
+                .with_context(|| format!("creating {}", staging.display()))?;
+            std::fs::write(staging.join("meta"), meta).context("writing an upload's metadata")
+        })
+        .await?;
+        Ok(UploadId(id))
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        bytes: Vec<u8>,
+    ) -> Result<Part, BlobError> {
+        let (staging, _) = self.upload_of(key, upload).await?;
+        let tag = hex::encode(Sha256::digest(&bytes));
+        blocking(move || write_atomically(&staging, &staging.join(number.to_string()), &bytes))
+            .await?;
+        Ok(Part { number, tag })
+    }
+
+    async fn finish_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: Vec<Part>,
+    ) -> Result<(), BlobError> {
+        let (staging, content_type) = self.upload_of(key, upload).await?;
+        let (dir, path) = (self.dir.clone(), self.path_of(key));
+        blocking(move || {
+            let temp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+            let mut file = std::fs::File::create_new(&temp)
+                .with_context(|| format!("creating {}", temp.display()))?;
+            file.write_all(content_type.as_bytes())?;
+            file.write_all(b"\n")?;
+            for part in &parts {
+                let bytes = std::fs::read(staging.join(part.number.to_string()))
+                    .with_context(|| format!("reading part {}", part.number))?;
+                if hex::encode(Sha256::digest(&bytes)) != part.tag {
+                    let _ = std::fs::remove_file(&temp);
+                    anyhow::bail!("part {} is not the part uploaded", part.number);
+                }
+                file.write_all(&bytes)?;
+            }
+            file.sync_all()?;
+            std::fs::rename(&temp, &path).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("removing {}", staging.display()))
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> Result<(), BlobError> {
+        let (staging, _) = self.upload_of(key, upload).await?;
+        blocking(move || {
+            std::fs::remove_dir_all(&staging)
+                .with_context(|| format!("removing {}", staging.display()))
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+impl LocalBlobs {
+    fn staging(&self, id: &str) -> PathBuf {
+        self.dir.join(".uploads").join(id)
+    }
+
+    /// The staging directory and content type of an unfinished upload of `key`.
+    async fn upload_of(
+        &self,
+        key: &str,
+        upload: &UploadId,
+    ) -> Result<(PathBuf, String), BlobError> {
+        check_key(key)?;
+        if upload.0.is_empty() || !upload.0.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(anyhow!("no upload {:?}", upload.0).into());
+        }
+        let staging = self.staging(&upload.0);
+        let meta = staging.join("meta");
+        let stored = blocking(move || {
+            std::fs::read_to_string(&meta)
+                .with_context(|| format!("no upload at {}", meta.display()))
+        })
+        .await?;
+        match stored.split_once('\n') {
+            Some((of, content_type)) if of == key => Ok((staging, content_type.to_owned())),
+            _ => Err(anyhow!("upload {:?} is not of {key:?}", upload.0).into()),
+        }
     }
 }

@@ -11,8 +11,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::TimeDelta;
-use shared::blob::{Blob, BlobError, BlobStore, PresignedPost, UploadPolicy, check_key};
+use shared::blob::{
+    Blob, BlobError, BlobStore, Part, PresignedPost, UploadId, UploadPolicy, check_key,
+};
 use shared::clock::Clock;
 use std::sync::Arc;
 
@@ -174,6 +177,94 @@ impl BlobStore for S3Blobs {
             .send()
             .await
             .context("deleting a blob")?;
+        Ok(())
+    }
+
+    async fn start_upload(&self, key: &str, content_type: &str) -> Result<UploadId, BlobError> {
+        check_key(key)?;
+        let output = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .context("starting an upload in parts")?;
+        let id = output
+            .upload_id()
+            .context("S3 started an upload without an id")?;
+        Ok(UploadId(id.to_owned()))
+    }
+
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        number: u32,
+        bytes: Vec<u8>,
+    ) -> Result<Part, BlobError> {
+        check_key(key)?;
+        let output = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.0)
+            .part_number(i32::try_from(number).context("a part number over i32")?)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .with_context(|| format!("uploading part {number}"))?;
+        let tag = output.e_tag().context("S3 stored a part without an ETag")?;
+        Ok(Part {
+            number,
+            tag: tag.to_owned(),
+        })
+    }
+
+    async fn finish_upload(
+        &self,
+        key: &str,
+        upload: &UploadId,
+        parts: Vec<Part>,
+    ) -> Result<(), BlobError> {
+        check_key(key)?;
+        let mut completed = Vec::with_capacity(parts.len());
+        for part in parts {
+            completed.push(
+                CompletedPart::builder()
+                    .part_number(i32::try_from(part.number).context("a part number over i32")?)
+                    .e_tag(part.tag)
+                    .build(),
+            );
+        }
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.0)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .context("finishing an upload in parts")?;
+        Ok(())
+    }
+
+    async fn abort_upload(&self, key: &str, upload: &UploadId) -> Result<(), BlobError> {
+        check_key(key)?;
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(&upload.0)
+            .send()
+            .await
+            .context("aborting an upload in parts")?;
         Ok(())
     }
 }

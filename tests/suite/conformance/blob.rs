@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use shared::blob::{BlobError, BlobStore, PresignedPost, UploadPolicy};
+use shared::blob::{BlobError, BlobStore, BlobWriter, MIN_PART_BYTES, PresignedPost, UploadPolicy};
 
 use super::unique;
 
@@ -194,6 +194,41 @@ pub async fn an_invalid_key_is_refused(ctx: BlobCtx) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub async fn a_blob_written_in_parts_appears_whole_once_finished(
+    ctx: BlobCtx,
+) -> anyhow::Result<()> {
+    let key = format!("conformance/{}/export.csv", unique("blob"));
+    let first: Vec<u8> = (0..MIN_PART_BYTES).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut writer = BlobWriter::start(ctx.blobs.as_ref(), &key, "text/csv").await?;
+    writer.write(&first[..1000]).await?;
+    writer.write(&first[1000..]).await?;
+    writer.write(b"the last part").await?;
+    assert_eq!(
+        ctx.blobs.get(&key).await?,
+        None,
+        "visible before it is finished"
+    );
+    assert_eq!(writer.finish().await?, MIN_PART_BYTES as u64 + 13);
+    let blob = ctx.blobs.get(&key).await?.expect("the finished blob");
+    assert_eq!(blob.content_type, "text/csv");
+    assert_eq!(blob.bytes.len(), MIN_PART_BYTES + 13);
+    assert!(blob.bytes.starts_with(&first) && blob.bytes.ends_with(b"the last part"));
+
+    let small = BlobWriter::start(ctx.blobs.as_ref(), &key, "text/csv").await?;
+    small.finish().await?;
+    assert_eq!(
+        ctx.blobs.get(&key).await?.map(|b| b.bytes),
+        Some(Vec::new())
+    );
+
+    let abandoned = format!("conformance/{}/abandoned", unique("blob"));
+    let mut writer = BlobWriter::start(ctx.blobs.as_ref(), &abandoned, "text/csv").await?;
+    writer.write(b"never finished").await?;
+    writer.abort().await?;
+    assert_eq!(ctx.blobs.get(&abandoned).await?, None);
+    Ok(())
+}
+
 /// Instantiates every blob case for one implementation: `blob_suite!(local, factory)` where
 /// `factory()` is an async fn returning `anyhow::Result<(BlobCtx, guard)>`. An implementation that
 /// cannot show a case adds `except { case: "why" }` (see `instantiate!`).
@@ -208,6 +243,7 @@ macro_rules! blob_suite {
                 a_put_replaces_a_blob_and_a_deleted_blob_is_gone,
                 a_missing_blob_is_none,
                 an_invalid_key_is_refused,
+                a_blob_written_in_parts_appears_whole_once_finished,
             );
         }
     };
