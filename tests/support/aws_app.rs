@@ -76,11 +76,12 @@ impl AwsApp {
             .await
             .context("binding a loopback port")?;
         let address = format!("http://{}", listener.local_addr()?);
-        let (table, events, jobs, ()) = tokio::try_join!(
+        let (table, events, jobs, (), bucket) = tokio::try_join!(
             provision::table(moto),
             provision::queues(moto, MAX_RECEIVES, VISIBILITY),
             provision::queues(moto, MAX_RECEIVES, VISIBILITY),
             provision::mail_identity(moto),
+            provision::bucket(moto),
         )?;
         // Any address on the verified domain may send.
         let mail_from = format!("{}@{}", provision::unique("auth"), provision::MAIL_DOMAIN);
@@ -98,8 +99,9 @@ impl AwsApp {
             jobs_queue_url: Some(jobs.queue),
             events_queue_url: Some(events.queue),
             mail_from: Some(mail_from.clone()),
+            blob_bucket: Some(bucket),
+            s3_force_path_style: true,
             secrets_cache_ttl: Duration::from_secs(60),
-            ..AwsEnv::default()
         };
         let backend = AwsBackend::new(
             moto.sdk_config(),

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::jobs::JobPayload;
+use crate::jobs::export_users::ExportUsersRequest;
 use crate::maintenance::cleanup_unverified_users::CleanupRequest;
 use crate::maintenance::purge_expired::PurgeRequest;
 use crate::maintenance::redrive_stuck_jobs::RedriveRequest;
@@ -39,6 +40,7 @@ fn check<P: JobPayload>(payload: &Value) -> Result<(), String> {
 }
 
 pub const CREATABLE: &[Creatable] = &[
+    Creatable::of::<ExportUsersRequest>(),
     Creatable::of::<PurgeRequest>(),
     Creatable::of::<CleanupRequest>(),
     Creatable::of::<RedriveRequest>(),

@@ -16,6 +16,7 @@ pub mod cancel_job;
 pub mod creatable;
 pub mod create_job;
 pub mod erase_user;
+pub mod export_users;
 pub mod get_job;
 pub mod list_jobs;
 pub mod registry;

@@ -30,6 +30,7 @@ use crate::auth::{
     profile, refresh, register, resend_verification, reset_password, sessions, verify_email,
 };
 use crate::jobs::erase_user::EraseUser;
+use crate::jobs::export_users::ExportUsers;
 use crate::jobs::registry::Registry;
 use crate::jobs::send_email::SendEmail;
 use crate::jobs::worker::Worker;
@@ -446,6 +447,12 @@ pub fn job_types<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Registry> {
     Ok(Registry::new()
         .with(send_email)
         .with(EraseUser::new(b.accounts()?))
+        .with(ExportUsers::new(
+            b.store()?,
+            b.blobs()?,
+            b.clock(),
+            b.random(),
+        ))
         .with(PurgeExpired::new(b.store()?))
         .with(redrive_stuck_jobs(b)?)
         .with(cleanup_unverified_users(b)?))

@@ -45,6 +45,16 @@ pub struct ListPage {
     pub next: Option<String>,
 }
 
+fn statuses(status: Option<UserStatus>) -> Vec<UserStatus> {
+    match status {
+        Some(status) => vec![status],
+        None => vec![UserStatus::Active, UserStatus::Disabled],
+    }
+}
+
+/// Where a walk through every user stands: `None` before the first page.
+pub type WalkPosition = Option<Vec<Resume>>;
+
 impl ListRequest {
     /// The scope cursors of this query are sealed for: everything but the limit.
     fn scope(&self) -> String {
@@ -58,10 +68,7 @@ impl ListRequest {
     }
 
     fn statuses(&self) -> Vec<UserStatus> {
-        match self.status {
-            Some(status) => vec![status],
-            None => vec![UserStatus::Active, UserStatus::Disabled],
-        }
+        statuses(self.status)
     }
 }
 
@@ -98,7 +105,7 @@ impl UserRepo {
                     }
                     None => vec![Resume::Start; lanes],
                 };
-                let (users, resume) = self.browse(request, limit, resume).await?;
+                let (users, resume) = self.browse(request.status, limit, resume).await?;
                 let next = resume
                     .iter()
                     .any(|r| *r != Resume::Done)
@@ -108,14 +115,29 @@ impl UserRepo {
         }
     }
 
+    /// One page of a walk through every user (of a status), newest first, for the system's
+    /// own use (an export): the position is not sealed. Returns the page and where the walk
+    /// stands after it, `None` at the end.
+    pub async fn walk(
+        &self,
+        status: Option<UserStatus>,
+        limit: usize,
+        position: WalkPosition,
+    ) -> Result<(Vec<User>, WalkPosition), StoreError> {
+        let lanes = statuses(status).len() * usize::from(LIST_SHARDS);
+        let resume = position.unwrap_or_else(|| vec![Resume::Start; lanes]);
+        let (users, resume) = self.browse(status, limit, resume).await?;
+        let more = resume.iter().any(|r| *r != Resume::Done);
+        Ok((users, more.then_some(resume)))
+    }
+
     async fn browse(
         &self,
-        request: &ListRequest,
+        status: Option<UserStatus>,
         limit: usize,
         resume: Vec<Resume>,
     ) -> Result<(Vec<User>, Vec<Resume>), StoreError> {
-        let partitions = request
-            .statuses()
+        let partitions = statuses(status)
             .into_iter()
             .flat_map(|status| (0..LIST_SHARDS).map(move |shard| list_partition(status, shard)))
             .collect();

@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod export;
 mod get;
 mod list;
 mod roles;
