@@ -31,6 +31,9 @@ pub struct Settings {
     /// The name of the key page cursors are sealed with, among the secrets
     /// (`CURSOR_KEY_SECRET`); created with a random value when missing.
     pub cursor_key_secret: String,
+    /// Where the blobs under [`shared::blob::PUBLIC_PREFIX`] are served from
+    /// (`PUBLIC_BLOB_URL`); the local system serves them itself.
+    pub public_blob_url: Option<String>,
     /// The `iss` and `aud` of access tokens (`TOKEN_ISSUER`, `TOKEN_AUDIENCE`).
     pub token_issuer: String,
     pub token_audience: String,
@@ -48,6 +51,7 @@ impl Default for Settings {
             app_url: None,
             signing_keys_secret: shared::auth::keys::DEFAULT_SECRET_NAME.to_owned(),
             cursor_key_secret: shared::paging::DEFAULT_SECRET_NAME.to_owned(),
+            public_blob_url: None,
             token_issuer: DEFAULT_TOKEN_ISSUER.to_owned(),
             token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
             outbox_reconcile_after: OUTBOX_RECONCILE_AFTER,
@@ -63,6 +67,7 @@ impl Settings {
             app_url: var("APP_URL"),
             signing_keys_secret: var("SIGNING_KEYS_SECRET").unwrap_or(defaults.signing_keys_secret),
             cursor_key_secret: var("CURSOR_KEY_SECRET").unwrap_or(defaults.cursor_key_secret),
+            public_blob_url: var("PUBLIC_BLOB_URL"),
             token_issuer: var("TOKEN_ISSUER").unwrap_or(defaults.token_issuer),
             token_audience: var("TOKEN_AUDIENCE").unwrap_or(defaults.token_audience),
             outbox_reconcile_after: number("OUTBOX_RECONCILE_AFTER_SECONDS")?
@@ -72,6 +77,11 @@ impl Settings {
                     Duration::from_secs(days.saturating_mul(24 * 3600))
                 }),
         })
+    }
+
+    /// Where public blobs are served from, required by whoever asks for it.
+    pub fn public_blob_url(&self) -> anyhow::Result<String> {
+        required("PUBLIC_BLOB_URL", &self.public_blob_url)
     }
 
     /// The front end's base URL, required by whoever asks for it.

@@ -71,6 +71,11 @@ pub fn check_key(key: &str) -> Result<(), BlobError> {
     }
 }
 
+/// Blobs under this prefix are public: served to anyone at the backend's public blob URL
+/// (`PUBLIC_BLOB_URL`: a CDN in front of the bucket on AWS, the local server locally). Only
+/// what the system wrote itself goes there (re-encoded avatars), never an upload.
+pub const PUBLIC_PREFIX: &str = "avatars/";
+
 /// Every part of an upload but the last holds at least this many bytes (S3's minimum).
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 

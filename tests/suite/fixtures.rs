@@ -253,6 +253,7 @@ mod fed_to_their_functions {
             ("list_users", 200),
             ("get_user", 200),
             ("update_user", 200),
+            ("upload_avatar", 200),
             ("user_roles", 200),
             ("create_job", 202),
             ("list_jobs", 200),

@@ -66,6 +66,7 @@ const MATRIX: &[(&str, &str, [Class; 5])] = &[
     ("GET",    "/api/v1/users/{id}",                  [U, P, F, P, P]),
     ("PATCH",  "/api/v1/users/{id}",                  [U, P, F, P, P]),
     ("DELETE", "/api/v1/users/{id}",                  [U, F, F, F, P]),
+    ("POST",   "/api/v1/users/{id}/avatar",           [U, P, F, P, P]),
     ("GET",    "/api/v1/users/{id}/roles",            [U, P, F, P, P]),
     ("POST",   "/api/v1/users/{id}/roles",            [U, F, F, F, P]),
     ("DELETE", "/api/v1/users/{id}/roles/{role_id}",  [U, F, F, F, P]),

@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::Context;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use functions::trigger::ScheduleHandler;
-use functions::wiring::{self, CONSUMER, FUNCTIONS, RECONCILE_OUTBOX, WORKER};
+use functions::wiring::{self, AVATAR_UPLOADED, CONSUMER, FUNCTIONS, RECONCILE_OUTBOX, WORKER};
 use infra::compose::{AwsBackend, Backend};
 use infra::config::{AwsEnv, DEFAULT_TOKEN_AUDIENCE, Settings};
 use local_system::queue_pump::QueuePump;
@@ -50,6 +50,8 @@ pub struct AwsApp {
     reconcile: Arc<dyn ScheduleHandler>,
     consumer: QueuePump,
     worker: QueuePump,
+    /// The bucket's upload notifications, for the `avatar_uploaded` handler.
+    uploads: QueuePump,
     /// The mail sent so far, read from the emulator; `None` once more may have been sent.
     sent: Mutex<Option<Vec<SentMail>>>,
     stopping: watch::Sender<bool>,
@@ -83,6 +85,13 @@ impl AwsApp {
             provision::mail_identity(moto),
             provision::bucket(moto),
         )?;
+        provision::public_prefix(moto, &bucket, shared::blob::PUBLIC_PREFIX).await?;
+        let uploads = provision::upload_notifications(
+            moto,
+            &bucket,
+            functions::jobs::process_avatar::QUARANTINE_PREFIX,
+        )
+        .await?;
         // Any address on the verified domain may send.
         let mail_from = format!("{}@{}", provision::unique("auth"), provision::MAIL_DOMAIN);
         let env = AwsEnv {
@@ -91,6 +100,7 @@ impl AwsApp {
                 app_url: Some(address.clone()),
                 signing_keys_secret: provision::unique("signing-keys"),
                 outbox_reconcile_after: Duration::ZERO,
+                public_blob_url: Some(format!("{}/{bucket}", moto.endpoint())),
                 token_issuer: address.clone(),
                 token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
                 ..Settings::default()
@@ -99,7 +109,7 @@ impl AwsApp {
             jobs_queue_url: Some(jobs.queue),
             events_queue_url: Some(events.queue),
             mail_from: Some(mail_from.clone()),
-            blob_bucket: Some(bucket),
+            blob_bucket: Some(bucket.clone()),
             s3_force_path_style: true,
             secrets_cache_ttl: Duration::from_secs(60),
         };
@@ -131,12 +141,22 @@ impl AwsApp {
 
         let worker = WORKER.queue_handler(&backend)?;
         let consumer = CONSUMER.queue_handler(&backend)?;
+        let uploads_queue = Arc::new(infra::queue::sqs::SqsQueue::new(
+            provision::sqs_client(moto),
+            uploads,
+        ));
         Ok(Self {
             reconcile: RECONCILE_OUTBOX.schedule_handler(&backend)?,
             consumer: QueuePump::new("events", backend.events_queue()?, consumer)
                 .with_timing(VISIBILITY, Duration::ZERO),
             worker: QueuePump::new("jobs", backend.jobs_queue()?, worker)
                 .with_timing(VISIBILITY, Duration::ZERO),
+            uploads: QueuePump::new(
+                "uploads",
+                uploads_queue,
+                AVATAR_UPLOADED.queue_handler(&backend)?,
+            )
+            .with_timing(VISIBILITY, Duration::ZERO),
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(0)
                 .build()
@@ -173,10 +193,12 @@ impl AwsApp {
         Ok(())
     }
 
-    /// One turn of the mail pipeline: publishes pending events, consumes one batch of the events
+    /// One turn of the background pipeline: hands upload notifications to their handler,
+    /// publishes pending events, consumes one batch of the events
     /// queue, publishes the jobs that enqueued, and works one batch of the job queue. Returns
     /// how many jobs finished.
     pub async fn deliver_mail(&self) -> anyhow::Result<usize> {
+        self.uploads.pump_once().await?;
         self.publish_pending().await?;
         self.consumer.pump_once().await?;
         self.publish_pending().await?;

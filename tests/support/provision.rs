@@ -223,6 +223,82 @@ pub async fn bucket(moto: &Moto) -> anyhow::Result<String> {
     Ok(name)
 }
 
+/// Lets anyone read the bucket's objects under `prefix`, as the CDN in front of the public
+/// avatars does on AWS.
+pub async fn public_prefix(moto: &Moto, bucket: &str, prefix: &str) -> anyhow::Result<()> {
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/{prefix}*"),
+        }],
+    });
+    s3_client(moto)
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .context("making a prefix public")?;
+    Ok(())
+}
+
+/// Sends the bucket's ObjectCreated events under `prefix` to a fresh queue, as the template's
+/// notification does; returns the queue's URL.
+pub async fn upload_notifications(
+    moto: &Moto,
+    bucket: &str,
+    prefix: &str,
+) -> anyhow::Result<String> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let urls = queues(moto, 5, Duration::from_secs(30)).await?;
+    let arn = sqs_client(moto)
+        .get_queue_attributes()
+        .queue_url(&urls.queue)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("reading the uploads queue's ARN")?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .context("a queue without an ARN")?;
+    let filter = NotificationConfigurationFilter::builder()
+        .key(
+            S3KeyFilter::builder()
+                .filter_rules(
+                    FilterRule::builder()
+                        .name(FilterRuleName::Prefix)
+                        .value(prefix)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let queue = QueueConfiguration::builder()
+        .queue_arn(arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(filter)
+        .build()
+        .context("a queue notification")?;
+    s3_client(moto)
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(queue)
+                .build(),
+        )
+        .send()
+        .await
+        .context("configuring the bucket's upload notifications")?;
+    Ok(urls.queue)
+}
+
 /// A blob store on a fresh bucket, reading time from `clock`.
 pub async fn blobs_with_clock(moto: &Moto, clock: Arc<dyn Clock>) -> anyhow::Result<S3Blobs> {
     let bucket = bucket(moto).await?;

@@ -23,7 +23,11 @@ pub const UPLOAD_PATH: &str = ROUTE;
 /// Where signed download links point: below [`UPLOAD_PATH`].
 pub const DOWNLOAD_PATH: &str = "/_local/blobs/{*key}";
 
-/// `POST /_local/blobs` (multipart form, the file part last) and `GET /_local/blobs/{key}`.
+/// Where the public blobs (avatars) are served to anyone, as a CDN would.
+pub const PUBLIC_PATH: &str = "/_local/public/{*key}";
+
+/// `POST /_local/blobs` (multipart form, the file part last), `GET /_local/blobs/{key}` and
+/// `GET /_local/public/{key}`.
 pub fn routes(blobs: Arc<LocalBlobs>) -> Router {
     Router::new()
         .route(
@@ -31,6 +35,7 @@ pub fn routes(blobs: Arc<LocalBlobs>) -> Router {
             post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route(DOWNLOAD_PATH, get(download))
+        .route(PUBLIC_PATH, get(public))
         .with_state(blobs)
 }
 
@@ -122,6 +127,38 @@ async fn upload(
     }
 }
 
+async fn public(State(blobs): State<Arc<LocalBlobs>>, Path(key): Path<String>) -> Response {
+    match blobs.public(&key).await {
+        Ok(Some(blob)) => {
+            let Ok(content_type) = HeaderValue::from_str(&blob.content_type) else {
+                return internal(&anyhow::anyhow!(
+                    "a stored content type is not a header value"
+                ));
+            };
+            let headers = [
+                (header::CONTENT_TYPE, content_type),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'; sandbox"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400, immutable"),
+                ),
+            ];
+            (headers, blob.bytes).into_response()
+        }
+        Ok(None) | Err(shared::blob::BlobError::InvalidKey(_)) => {
+            problem(StatusCode::NOT_FOUND, "not_found", "no such blob", None)
+        }
+        Err(shared::blob::BlobError::Unexpected(e)) => internal(&e),
+    }
+}
+
 #[derive(Deserialize)]
 struct Signed {
     expires: Option<i64>,
@@ -188,6 +225,10 @@ mod tests {
     #[test]
     fn downloads_are_below_uploads() {
         assert_eq!(DOWNLOAD_PATH.strip_suffix("/{*key}"), Some(UPLOAD_PATH));
+        assert_eq!(
+            PUBLIC_PATH.strip_suffix("/{*key}"),
+            Some(infra::blob::local::PUBLIC_ROUTE)
+        );
     }
 
     fn blobs(dir: &std::path::Path) -> Arc<LocalBlobs> {

@@ -32,6 +32,7 @@ pub const ROUTES: &[Route] = &[
     Route::public("GET", mailbox::VIEW_PATH),
     Route::public("POST", blobs::UPLOAD_PATH),
     Route::public("GET", blobs::DOWNLOAD_PATH),
+    Route::public("GET", blobs::PUBLIC_PATH),
 ];
 
 /// The region named in local ARNs and events.

@@ -19,6 +19,7 @@ pub mod erase_user;
 pub mod export_users;
 pub mod get_job;
 pub mod list_jobs;
+pub mod process_avatar;
 pub mod registry;
 pub mod retry_job;
 pub mod send_email;

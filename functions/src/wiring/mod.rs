@@ -14,7 +14,7 @@ mod function;
 pub mod lambda;
 
 use axum::Router;
-use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
+use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE, UPLOADS_QUEUE};
 use shared::jobs::JobRepo;
 use shared::paging::CachedCursorKey;
 use shared::rbac::{CachedCatalog, RbacAdmin};
@@ -31,6 +31,7 @@ use crate::auth::{
 };
 use crate::jobs::erase_user::EraseUser;
 use crate::jobs::export_users::ExportUsers;
+use crate::jobs::process_avatar::ProcessAvatar;
 use crate::jobs::registry::Registry;
 use crate::jobs::send_email::SendEmail;
 use crate::jobs::worker::Worker;
@@ -48,9 +49,10 @@ use crate::rbac::{
     get_role, list_permissions, list_roles, set_role_permissions, update_permission, update_role,
 };
 use crate::system::health;
+use crate::users::avatar_uploaded::AvatarUploaded;
 use crate::users::{
     assign_role, create_user, delete_user, get_user, list_users, revoke_role, update_user,
-    user_roles,
+    upload_avatar, user_roles,
 };
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
@@ -190,6 +192,18 @@ pub const DELETE_USER: Function = protected!(
     "/api/v1/users/{id}",
     Permission("users:delete"),
     |b, _guard| delete_user::handler(b.accounts()?)
+);
+
+pub const UPLOAD_AVATAR: Function = protected!(
+    "upload_avatar",
+    "POST",
+    "/api/v1/users/{id}/avatar",
+    PermissionOrSelf("users:update"),
+    |b, _guard| upload_avatar::handler(upload_avatar::Ports {
+        users: UserRepo::new(b.store()?),
+        blobs: b.blobs()?,
+        random: b.random(),
+    })
 );
 
 pub const USER_ROLES: Function = protected!(
@@ -375,6 +389,10 @@ pub const WORKER: Function = queue!("worker", JOBS_QUEUE, |b| Worker::new(
     job_types(b)?
 ));
 
+pub const AVATAR_UPLOADED: Function = queue!("avatar_uploaded", UPLOADS_QUEUE, |b| {
+    AvatarUploaded::new(b.store()?, b.clock(), b.random())
+});
+
 pub const REDRIVE_STUCK_JOBS: Function = schedule!("redrive_stuck_jobs", "rate(5 minutes)", |b| {
     redrive_stuck_jobs(b)?
 });
@@ -407,6 +425,7 @@ pub const FUNCTIONS: &[Function] = &[
     GET_USER,
     UPDATE_USER,
     DELETE_USER,
+    UPLOAD_AVATAR,
     USER_ROLES,
     ASSIGN_ROLE,
     REVOKE_ROLE,
@@ -431,6 +450,7 @@ pub const FUNCTIONS: &[Function] = &[
     CONSUMER,
     RECONCILE_OUTBOX,
     WORKER,
+    AVATAR_UPLOADED,
     REDRIVE_STUCK_JOBS,
     CLEANUP_UNVERIFIED_USERS,
 ];
@@ -447,6 +467,13 @@ pub fn job_types<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Registry> {
     Ok(Registry::new()
         .with(send_email)
         .with(EraseUser::new(b.accounts()?))
+        .with(ProcessAvatar::new(
+            b.store()?,
+            b.blobs()?,
+            b.clock(),
+            b.random(),
+            b.settings().public_blob_url()?,
+        ))
         .with(ExportUsers::new(
             b.store()?,
             b.blobs()?,

@@ -22,15 +22,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use shared::blob::PUBLIC_PREFIX;
 use shared::blob::{
     Blob, BlobError, BlobStore, Part, PresignedPost, UploadId, UploadPolicy, check_key,
 };
 use shared::clock::Clock;
+use shared::queue::Queue;
 
 pub use form::{SIGNATURE_FIELD, UploadRejected};
 
 /// Where the local server accepts uploads and serves downloads.
 pub const ROUTE: &str = "/_local/blobs";
+
+/// Where the local server serves the public blobs ([`shared::blob::PUBLIC_PREFIX`]) to anyone.
+pub const PUBLIC_ROUTE: &str = "/_local/public";
 
 /// Why a download URL was refused.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +58,8 @@ pub struct LocalBlobs {
     base_url: String,
     signing_key: [u8; 32],
     clock: Arc<dyn Clock>,
+    /// Where an accepted upload is announced, as S3 announces ObjectCreated to a queue.
+    notifications: Option<Arc<dyn Queue>>,
 }
 
 impl fmt::Debug for LocalBlobs {
@@ -78,7 +85,23 @@ impl LocalBlobs {
             base_url,
             signing_key,
             clock,
+            notifications: None,
         }
+    }
+
+    /// Announces every accepted upload on `queue` with the S3 ObjectCreated event AWS would
+    /// send, so the same handler consumes it on both backends.
+    pub fn notifying(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.notifications = Some(queue);
+        self
+    }
+
+    /// A public blob ([`PUBLIC_PREFIX`]): anyone may read it, no signature needed.
+    pub async fn public(&self, key: &str) -> Result<Option<Blob>, BlobError> {
+        if !key.starts_with(PUBLIC_PREFIX) {
+            return Ok(None);
+        }
+        self.get(key).await
     }
 
     /// Verifies a presigned-POST form (signature, expiry, exact key, exact content type, size
@@ -90,6 +113,7 @@ impl LocalBlobs {
     ) -> Result<String, UploadRejected> {
         let signed = |policy: &str, signature: &str| self.verify(policy.as_bytes(), signature);
         let upload = form::verify(fields, file.len(), self.clock.now(), signed)?;
+        let file_len = file.len();
         self.store(&upload.key, file, &upload.content_type)
             .await
             .map_err(|e| match e {
@@ -97,6 +121,13 @@ impl LocalBlobs {
                 BlobError::Unexpected(e) => UploadRejected::Unexpected(e),
             })?;
         tracing::debug!(key = %upload.key, "blob uploaded");
+        if let Some(queue) = &self.notifications {
+            let event = object_created(&upload.key, file_len, self.clock.now());
+            queue
+                .send(&event.to_string(), Duration::ZERO)
+                .await
+                .map_err(|e| UploadRejected::Unexpected(e.into()))?;
+        }
         Ok(upload.key)
     }
 
@@ -155,6 +186,38 @@ impl LocalBlobs {
         blocking(move || write_atomically(&dir, &path, &contents)).await?;
         Ok(())
     }
+}
+
+/// The notification S3 sends for an object created by a form upload (event version 2.1),
+/// with the bucket named `local`.
+pub fn object_created(key: &str, size: usize, at: DateTime<Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "local",
+            "eventTime": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "eventName": "ObjectCreated:Post",
+            "userIdentity": {"principalId": "local"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {},
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "uploads",
+                "bucket": {
+                    "name": "local",
+                    "ownerIdentity": {"principalId": "local"},
+                    "arn": "arn:aws:s3:::local"
+                },
+                "object": {
+                    // Keys are `[A-Za-z0-9/._-]`: their URL encoding is themselves.
+                    "key": key,
+                    "size": size,
+                    "sequencer": format!("{:016X}", at.timestamp_micros()),
+                }
+            }
+        }]
+    })
 }
 
 /// What a download URL signs: the key and the expiry, under a prefix no form policy (base64)

@@ -17,8 +17,8 @@ use shared::queue::Queue;
 use shared::secrets::Secrets;
 use shared::store::ItemStore;
 
-use super::{Backend, EVENTS_QUEUE, JOBS_QUEUE};
-use crate::blob::local::LocalBlobs;
+use super::{Backend, EVENTS_QUEUE, JOBS_QUEUE, UPLOADS_QUEUE};
+use crate::blob::local::{LocalBlobs, PUBLIC_ROUTE};
 use crate::config::{LocalConfig, Settings};
 use crate::local_db::LocalDb;
 use crate::mail::mailbox::Mailbox;
@@ -46,10 +46,14 @@ pub struct LocalBackend {
 impl LocalBackend {
     /// Opens (creating on first use) the data directory of `config`.
     pub async fn open(
-        config: LocalConfig,
+        mut config: LocalConfig,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> anyhow::Result<Self> {
+        if config.settings.public_blob_url.is_none() {
+            let base = config.base_url.trim_end_matches('/');
+            config.settings.public_blob_url = Some(format!("{base}{PUBLIC_ROUTE}"));
+        }
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the data directory {}", dir.display()))?;
@@ -72,12 +76,20 @@ impl LocalBackend {
             jobs: queue(JOBS_QUEUE),
             events: queue(EVENTS_QUEUE),
             mailbox: Arc::new(Mailbox::new(dir.join("mailbox"), clock.clone())),
-            blobs: Arc::new(LocalBlobs::new(
-                dir.join("blobs"),
-                config.base_url.clone(),
-                blob_key,
-                clock.clone(),
-            )),
+            blobs: Arc::new(
+                LocalBlobs::new(
+                    dir.join("blobs"),
+                    config.base_url.clone(),
+                    blob_key,
+                    clock.clone(),
+                )
+                .notifying(Arc::new(LocalQueue::new(
+                    db.clone(),
+                    UPLOADS_QUEUE,
+                    clock.clone(),
+                    None,
+                ))),
+            ),
             secrets,
             db,
             clock,

@@ -40,6 +40,10 @@ pub const JOBS_QUEUE: &str = "jobs";
 /// The name the events queue goes by locally and in the wiring (`EventsQueue` in the template).
 pub const EVENTS_QUEUE: &str = "events";
 
+/// The name the queue of upload notifications goes by locally and in the wiring
+/// (`UploadsQueue` in the template, where S3 sends its ObjectCreated events).
+pub const UPLOADS_QUEUE: &str = "uploads";
+
 /// The lifetime of an access token.
 pub const ACCESS_TOKEN_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 

@@ -1,0 +1,3 @@
+//! The `avatar_uploaded` function: the upload notifications queue.
+
+functions::lambda!(AVATAR_UPLOADED);
