@@ -118,6 +118,7 @@ fn user(n: usize, start: DateTime<Utc>) -> User {
         password_hash: PasswordHash("$argon2id$bench".into()),
         token_version: 0,
         avatar_url: None,
+        avatar_key: None,
         created_at: at,
         updated_at: at,
         version: 0,

@@ -129,23 +129,17 @@ impl ProcessAvatar {
         }
     }
 
-    /// The public URL of a stored avatar, and back.
+    /// The public URL of a stored avatar.
     fn url_of(&self, key: &str) -> String {
         format!("{}/{key}", self.public_url)
     }
 
-    fn key_of<'a>(&self, url: &'a str) -> Option<&'a str> {
-        url.strip_prefix(&self.public_url)?
-            .strip_prefix('/')
-            .filter(|key| key.starts_with(AVATARS_PREFIX))
-    }
-
     /// Points the user at the new avatar (conditional on the version read); the previous
-    /// avatar's URL, or `None` when the user is gone.
+    /// avatar's key, or `None` when the user is gone.
     async fn set_avatar(
         &self,
         user_id: Uuid,
-        url: &str,
+        key: &str,
     ) -> Result<Option<Option<String>>, StoreError> {
         let users = UserRepo::new(self.store.clone());
         loop {
@@ -153,13 +147,14 @@ impl ProcessAvatar {
                 return Ok(None);
             };
             let changed = User {
-                avatar_url: Some(url.to_owned()),
+                avatar_url: Some(self.url_of(key)),
+                avatar_key: Some(key.to_owned()),
                 updated_at: self.clock.now(),
                 ..user.clone()
             };
             let (save, _) = update_write(&user, &changed)?;
             match self.store.transact(vec![save]).await {
-                Ok(()) => return Ok(Some(user.avatar_url)),
+                Ok(()) => return Ok(Some(user.avatar_key)),
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e),
             }
@@ -207,13 +202,14 @@ impl JobType for ProcessAvatar {
                     .map_err(|e| retry(e.into()))?;
                 let url = self.url_of(&key);
                 match self
-                    .set_avatar(request.user_id, &url)
+                    .set_avatar(request.user_id, &key)
                     .await
                     .map_err(|e| retry(e.into()))?
                 {
                     Some(previous) => {
-                        if let Some(old) = previous.as_deref().and_then(|u| self.key_of(u)) {
-                            self.blobs.delete(old).await.map_err(|e| retry(e.into()))?;
+                        let own = format!("{AVATARS_PREFIX}{}/", request.user_id);
+                        if let Some(old) = previous.filter(|k| k.starts_with(&own)) {
+                            self.blobs.delete(&old).await.map_err(|e| retry(e.into()))?;
                         }
                         tracing::info!(user_id = %request.user_id, key, "avatar set");
                         json!({ "accepted": true, "avatar_url": url })

@@ -35,6 +35,7 @@ impl Reaction for AccountErasure {
         let deleted: UserDeleted = event.payload()?;
         let job = NewJob::of(&EraseUserPayload {
             user_id: deleted.user_id,
+            avatar_key: deleted.avatar_key,
         })?;
         let (_, writes) = enqueue_writes(job, self.clock.now(), self.random.as_ref())?;
         Ok(writes.into())

@@ -466,7 +466,7 @@ pub fn job_types<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Registry> {
     );
     Ok(Registry::new()
         .with(send_email)
-        .with(EraseUser::new(b.accounts()?))
+        .with(EraseUser::new(b.accounts()?, b.blobs()?))
         .with(ProcessAvatar::new(
             b.store()?,
             b.blobs()?,

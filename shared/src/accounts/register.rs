@@ -70,6 +70,7 @@ impl Accounts {
             password_hash,
             token_version: 0,
             avatar_url: None,
+            avatar_key: None,
             created_at: now,
             updated_at: now,
             version: 0,

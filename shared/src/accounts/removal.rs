@@ -57,7 +57,11 @@ impl Accounts {
                     .map(|a| Write::delete(assignment_key(user.id, a.role_id))),
             );
             writes.extend(search::entry_writes(Some(user), None));
-            let event = self.user_event(user, &UserDeleted { user_id: user.id });
+            let deleted = UserDeleted {
+                user_id: user.id,
+                avatar_key: user.avatar_key.clone(),
+            };
+            let event = self.user_event(user, &deleted);
             writes.push(outbox_write(&event));
             match self.store.transact(writes).await {
                 Ok(()) => {

@@ -36,9 +36,12 @@ pub struct PasswordChanged {
 }
 
 /// `user.deleted`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserDeleted {
     pub user_id: Uuid,
+    /// The avatar blob to delete with the rest of the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_key: Option<String>,
 }
 
 impl EventPayload for UserRegistered {

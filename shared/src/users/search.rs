@@ -158,6 +158,7 @@ mod tests {
             password_hash: PasswordHash("x".into()),
             token_version: 0,
             avatar_url: None,
+            avatar_key: None,
             created_at: now,
             updated_at: now,
             version: 0,

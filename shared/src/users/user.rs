@@ -42,6 +42,10 @@ pub struct User {
     pub token_version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_url: Option<String>,
+    /// The blob the avatar is stored as (under `avatars/<id>/`), to delete it when it is
+    /// replaced or the user is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_key: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic concurrency: every save is conditional on the version read.
