@@ -72,7 +72,11 @@ async fn fixture() -> anyhow::Result<(LocalBackend, User, TempDir)> {
     let name = &backend.settings().signing_keys_secret;
     KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;
     shared::rbac::seed::seed(backend.store()?.as_ref(), now).await?;
-    let new = account(EMAIL, PASSWORD, true)?;
+    // An administrator, so the users, RBAC and jobs endpoints can be measured too.
+    let mut new = account(EMAIL, PASSWORD, true)?;
+    new.extra_roles = vec![shared::rbac::model::seeded_role_id(
+        shared::rbac::seed::ADMIN,
+    )];
     let user = backend.accounts()?.create(new).await?;
     Ok((backend, user, dir))
 }
@@ -361,6 +365,7 @@ struct Meter<'a> {
     bearer: Option<String>,
     /// The `{id}` of a path.
     path_id: Option<Uuid>,
+    path_role: Option<Uuid>,
     rows: Vec<Row>,
 }
 
@@ -384,10 +389,13 @@ impl Meter<'_> {
 
     async fn send(&mut self, function: &'static Function, body: Value) -> anyhow::Result<()> {
         let route = function.route().context("not an HTTP function")?;
-        let path = match self.path_id {
+        let mut path = match self.path_id {
             Some(id) => route.path.replace("{id}", &id.to_string()),
             None => route.path.to_owned(),
         };
+        if let Some(role) = self.path_role {
+            path = path.replace("{role_id}", &role.to_string());
+        }
         let bearer = self
             .bearer
             .as_deref()
@@ -432,7 +440,7 @@ impl Meter<'_> {
         for row in &self.rows {
             let (calls, rounds) = (&row.calls, rounds(&row.calls));
             let route = row.function.route().unwrap();
-            let endpoint = format!("{} {}", route.method, &route.path[12..]);
+            let endpoint = format!("{} {}", route.method, &route.path[7..]);
             let guard = calls.iter().filter(|c| c.guard).count();
             print!(
                 "{endpoint:<29} {:>6} {:>5} {guard:>5}",
@@ -499,6 +507,7 @@ async fn round_trips() -> anyhow::Result<()> {
         calls,
         bearer: None,
         path_id: None,
+        path_role: None,
         rows: Vec::new(),
     };
     let mut password = PASSWORD.to_owned();
@@ -579,6 +588,65 @@ async fn round_trips() -> anyhow::Result<()> {
     meter.path_id = Some(sign_in(&password).await?.session_id);
     meter.send(&wiring::DELETE_SESSION, Value::Null).await?;
     meter.note("another of the caller's sessions");
+
+    // The users, RBAC and jobs API, as an administrator acting on another user (Grace).
+    let grace = grace.context("registered")?;
+    let moderator = shared::rbac::model::seeded_role_id(shared::rbac::seed::MODERATOR);
+    meter.bearer = Some(sign_in(&password).await?.access.token);
+    meter.path_id = None;
+    let body = json!({ "email": "hopper@example.com", "name": "Grace Hopper", "password": "a fine long passphrase", "email_verified": true });
+    meter.send(&wiring::CREATE_USER, body).await?;
+    meter.send(&wiring::LIST_USERS, Value::Null).await?;
+    meter.note("limit 20, every status: 16 lanes");
+    meter.path_id = Some(grace);
+    meter.send(&wiring::GET_USER, Value::Null).await?;
+    meter.note("another user");
+    meter
+        .send(&wiring::UPDATE_USER, json!({ "name": "Grace B" }))
+        .await?;
+    meter.note("another user's name");
+    meter.send(&wiring::USER_ROLES, Value::Null).await?;
+    meter.note("another user");
+    meter
+        .send(&wiring::ASSIGN_ROLE, json!({ "role_id": moderator }))
+        .await?;
+    meter.path_role = Some(moderator);
+    meter.send(&wiring::REVOKE_ROLE, Value::Null).await?;
+    meter.path_id = Some(user);
+    meter
+        .send(
+            &wiring::UPLOAD_AVATAR,
+            json!({ "content_type": "image/png" }),
+        )
+        .await?;
+    meter.note("the caller's own");
+    meter.path_id = None;
+    meter.send(&wiring::LIST_ROLES, Value::Null).await?;
+    let body = json!({ "name": "SUPPORT", "permission_ids": [] });
+    meter.send(&wiring::CREATE_ROLE, body).await?;
+    meter.path_id = Some(moderator);
+    meter.send(&wiring::GET_ROLE, Value::Null).await?;
+    meter
+        .send(&wiring::UPDATE_ROLE, json!({ "description": "Moderates" }))
+        .await?;
+    let grants =
+        json!({ "permission_ids": [shared::rbac::model::seeded_permission_id("users:read")] });
+    meter.send(&wiring::SET_ROLE_PERMISSIONS, grants).await?;
+    meter.path_id = None;
+    meter.send(&wiring::LIST_PERMISSIONS, Value::Null).await?;
+    let body = json!({ "name": "reports:read" });
+    meter.send(&wiring::CREATE_PERMISSION, body).await?;
+    meter.path_id = Some(shared::rbac::model::seeded_permission_id("users:read"));
+    meter.send(&wiring::GET_PERMISSION, Value::Null).await?;
+    meter.path_id = None;
+    meter
+        .send(&wiring::CREATE_JOB, json!({ "type": "purge_expired" }))
+        .await?;
+    meter.send(&wiring::LIST_JOBS, Value::Null).await?;
+    meter.note("every status: 48 lanes");
+    meter.path_id = Some(grace);
+    meter.send(&wiring::DELETE_USER, Value::Null).await?;
+    meter.note("another user");
 
     meter.print();
     Ok(())

@@ -1,4 +1,5 @@
-//! Listing jobs a page at a time, most recently changed first, by status, by type, or both.
+//! Listing jobs a page at a time, by status (most recently changed first), by type (newest
+//! first), or both.
 //!
 //! A status alone reads its [`JOB_SHARDS`] lanes of `gsi1`, a type (with or without a
 //! status) its lanes of `gsi2`, nothing at all every status's lanes; the lanes are merged
@@ -9,7 +10,9 @@
 //! not a ledger. Cursors are sealed with the filters ([`crate::paging`]).
 
 use crate::jobs::job::{Job, JobStatus};
-use crate::jobs::repo::{JOB_SHARDS, JobRepo, by_change, status_partition, type_partition};
+use crate::jobs::repo::{
+    JOB_SHARDS, JobRepo, by_change, by_creation, status_partition, type_partition,
+};
 use crate::paging::lanes::{Merge, Resume};
 use crate::paging::{CursorKey, InvalidCursor, ListError};
 use crate::store::Index;
@@ -97,7 +100,11 @@ impl JobRepo {
             } else {
                 limit
             },
-            sort_key: by_change,
+            sort_key: if index == Index::Gsi2 {
+                by_creation
+            } else {
+                by_change
+            },
             keep: &|job: &Job| status.is_none_or(|s| job.status == s),
         }
         .page()

@@ -1,8 +1,10 @@
 //! Jobs in the item store.
 //!
 //! A job is the item `JOB#<id>` / `JOB`. Its `gsi1` keys list jobs by status
-//! (`JOBS#<status>#<shard>`), its `gsi2` keys by type (`JOBTYPE#<type>#<shard>`), both sorted
-//! by `<updated_at>#<id>`, so "running since before T" (stuck jobs) is a range query per shard.
+//! (`JOBS#<status>#<shard>`, sorted by `<updated_at>#<id>`, so "running since before T" —
+//! stuck jobs — is a range query per shard), its `gsi2` keys by type
+//! (`JOBTYPE#<type>#<shard>`, sorted by `<created_at>#<id>`: a key that never changes, so a
+//! job's change rewrites its entry in place instead of moving it).
 //! Both are spread over [`JOB_SHARDS`] keys by the random end of the job's id: every enqueue,
 //! start and finish moves a job in the index, and one key takes about 1,000 writes a second.
 //! Every save is conditional on the version the caller read and bumps it, so two deliveries of
@@ -27,7 +29,7 @@ pub fn job_key(id: Uuid) -> Key {
 }
 
 /// How many keys each jobs index is spread over.
-pub const JOB_SHARDS: u8 = 4;
+pub const JOB_SHARDS: u8 = 8;
 
 fn shard_of(id: Uuid) -> u8 {
     id.as_bytes()[15] % JOB_SHARDS
@@ -43,9 +45,14 @@ pub fn type_partition(job_type: &str, shard: u8) -> String {
     format!("JOBTYPE#{job_type}#{shard}")
 }
 
-/// The sort key of a job in both indexes: its last change, then its id.
+/// The sort key of a job in the status index: its last change, then its id.
 pub fn by_change(job: &Job) -> String {
     format!("{}#{}", sort_time(job.updated_at), job.id)
+}
+
+/// The sort key of a job in the type index: its creation, then its id.
+pub fn by_creation(job: &Job) -> String {
+    format!("{}#{}", sort_time(job.created_at), job.id)
 }
 
 fn sort_time(at: DateTime<Utc>) -> String {
@@ -56,7 +63,7 @@ fn sort_time(at: DateTime<Utc>) -> String {
 pub fn job_item(job: &Job) -> Result<Item, StoreError> {
     let shard = shard_of(job.id);
     let by_status = IndexKey::new(status_partition(job.status, shard), by_change(job));
-    let by_type = IndexKey::new(type_partition(&job.job_type, shard), by_change(job));
+    let by_type = IndexKey::new(type_partition(&job.job_type, shard), by_creation(job));
     let item = Item::from_record(job_key(job.id), job)?
         .with_index(Index::Gsi1, by_status)
         .with_index(Index::Gsi2, by_type);
