@@ -7,8 +7,11 @@
 //! that asks [`pending_older_than`].
 //!
 //! An outbox item is keyed `OUTBOX#<event id>`. While pending it sits in the pending index
-//! (`gsi1`: `OUTBOX#PENDING`, sorted by `<occurred_at>#<id>`); [`mark_relayed`] takes it out
-//! of the index, stamps `relayed_at` and lets it expire a week later, long enough to audit.
+//! (`gsi1`: `OUTBOX#PENDING#<shard>`, sorted by `<occurred_at>#<id>`); [`mark_relayed`] takes
+//! it out of the index, stamps `relayed_at` and lets it expire a week later, long enough to
+//! audit. Every event of every use case enters and leaves the index, so it is spread over
+//! [`PENDING_SHARDS`] keys by the random end of the event's id (one key takes about 1,000
+//! writes a second); the reconciliation reads every shard.
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,8 +26,17 @@ use crate::store::{
 pub const OUTBOX_PREFIX: &str = "OUTBOX#";
 pub const OUTBOX_SK: &str = "EVENT";
 
-/// The pending index partition (in [`Index::Gsi1`]).
-pub const PENDING_PK: &str = "OUTBOX#PENDING";
+/// How many keys the pending index is spread over.
+pub const PENDING_SHARDS: u8 = 16;
+
+/// One shard of the pending index (in [`Index::Gsi1`]).
+pub fn pending_partition(shard: u8) -> String {
+    format!("OUTBOX#PENDING#{shard}")
+}
+
+fn shard_of(event_id: Uuid) -> u8 {
+    event_id.as_bytes()[15] % PENDING_SHARDS
+}
 
 /// How long a relayed event stays in the outbox.
 pub const RETENTION: TimeDelta = TimeDelta::days(7);
@@ -56,7 +68,8 @@ pub fn is_outbox_key(key: &Key) -> bool {
 /// still kept), so replaying a use case cannot publish an event twice.
 pub fn outbox_write(event: &Event) -> Write {
     let sort = format!("{}#{}", sort_time(event.occurred_at), event.id);
-    let item = record_item(event, None).with_index(Index::Gsi1, IndexKey::new(PENDING_PK, sort));
+    let pending = IndexKey::new(pending_partition(shard_of(event.id)), sort);
+    let item = record_item(event, None).with_index(Index::Gsi1, pending);
     Write::put_if(item, Condition::Absent)
 }
 
@@ -89,13 +102,31 @@ pub async fn pending_older_than(
     limit: usize,
 ) -> Result<Vec<Event>, StoreError> {
     let cutoff = sort_time(now - age);
+    let reads = (0..PENDING_SHARDS).map(|shard| pending_in(store, shard, &cutoff, limit));
+    let mut events: Vec<Event> = futures_util::future::try_join_all(reads)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    events.sort_by(|a, b| (a.occurred_at, a.id).cmp(&(b.occurred_at, b.id)));
+    events.truncate(limit);
+    Ok(events)
+}
+
+/// Up to `limit` pending events of one shard sorted before `cutoff`, oldest first.
+async fn pending_in(
+    store: &dyn ItemStore,
+    shard: u8,
+    cutoff: &str,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
     let mut events = Vec::new();
     let mut cursor = None;
     while events.len() < limit {
         let page = store
             .query(
-                Query::index(Index::Gsi1, PENDING_PK)
-                    .sort_key(SortKey::LessThan(cutoff.clone()))
+                Query::index(Index::Gsi1, pending_partition(shard))
+                    .sort_key(SortKey::LessThan(cutoff.to_owned()))
                     .limit((limit - events.len()).min(1000))
                     .after(cursor),
             )
@@ -158,7 +189,8 @@ mod tests {
         assert!(is_outbox_key(&item.key));
         assert_eq!(item.key.pk, format!("OUTBOX#{}", Uuid::nil()));
         let expected = format!("2025-11-25T22:54:10.005Z#{}", Uuid::nil());
-        assert_eq!(item.gsi1, Some(IndexKey::new(PENDING_PK, expected)));
+        let shard = pending_partition(Uuid::nil().as_bytes()[15] % PENDING_SHARDS);
+        assert_eq!(item.gsi1, Some(IndexKey::new(shard, expected)));
         assert_eq!(item.expires_at, None);
         assert_eq!(item.attrs["type"], "user.deleted");
         assert!(item.check_attribute_names().is_ok());
