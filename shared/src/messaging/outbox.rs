@@ -108,7 +108,7 @@ pub async fn pending_older_than(
         .into_iter()
         .flatten()
         .collect();
-    events.sort_by(|a, b| (a.occurred_at, a.id).cmp(&(b.occurred_at, b.id)));
+    events.sort_by_key(|e| (e.occurred_at, e.id));
     events.truncate(limit);
     Ok(events)
 }
