@@ -129,34 +129,35 @@ async fn upload(
 
 async fn public(State(blobs): State<Arc<LocalBlobs>>, Path(key): Path<String>) -> Response {
     match blobs.public(&key).await {
-        Ok(Some(blob)) => {
-            let Ok(content_type) = HeaderValue::from_str(&blob.content_type) else {
-                return internal(&anyhow::anyhow!(
-                    "a stored content type is not a header value"
-                ));
-            };
-            let headers = [
-                (header::CONTENT_TYPE, content_type),
-                (
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static("default-src 'none'; sandbox"),
-                ),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=86400, immutable"),
-                ),
-            ];
-            (headers, blob.bytes).into_response()
-        }
+        Ok(Some(blob)) => serve(blob, "public, max-age=86400, immutable"),
         Ok(None) | Err(shared::blob::BlobError::InvalidKey(_)) => {
             problem(StatusCode::NOT_FOUND, "not_found", "no such blob", None)
         }
         Err(shared::blob::BlobError::Unexpected(e)) => internal(&e),
     }
+}
+
+/// A blob's bytes, which are untrusted uploads or derived from them: never something a
+/// browser may run on this origin.
+fn serve(blob: shared::blob::Blob, cache: &'static str) -> Response {
+    let Ok(content_type) = HeaderValue::from_str(&blob.content_type) else {
+        return internal(&anyhow::anyhow!(
+            "a stored content type is not a header value"
+        ));
+    };
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; sandbox"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+    ];
+    (headers, blob.bytes).into_response()
 }
 
 #[derive(Deserialize)]
@@ -180,30 +181,7 @@ async fn download(
         return forbidden("the URL is not signed");
     };
     match blobs.download(&key, expires, &signature).await {
-        Ok(blob) => {
-            let Ok(content_type) = HeaderValue::from_str(&blob.content_type) else {
-                return internal(&anyhow::anyhow!(
-                    "a stored content type is not a header value"
-                ));
-            };
-            // The bytes are untrusted uploads: never let a browser run them on this origin.
-            let headers = [
-                (header::CONTENT_TYPE, content_type),
-                (
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static("default-src 'none'; sandbox"),
-                ),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("private, no-store"),
-                ),
-            ];
-            (headers, blob.bytes).into_response()
-        }
+        Ok(blob) => serve(blob, "private, no-store"),
         Err(DownloadRejected::NotFound) => {
             problem(StatusCode::NOT_FOUND, "not_found", "no such blob", None)
         }

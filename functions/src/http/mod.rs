@@ -8,7 +8,8 @@
 //!   rejections of extractors ([`fallback`]);
 //! - a 1 MiB body limit answered with 413 ([`limits`]; [`limit`] sets another for a group of
 //!   routes);
-//! - a panicking handler answered with an opaque 500 ([`panic`]).
+//! - a panicking handler answered with an opaque 500 ([`panic`]);
+//! - for paged lists, their parameters and cursors ([`pages`]).
 //!
 //! An endpoint is a [`Handler`]: its async function and state, erased, so the wiring can mount it
 //! on the route its declaration names ([`crate::wiring`]). A Lambda function runs `app` over its
@@ -20,6 +21,7 @@ pub mod fallback;
 pub mod headers;
 pub mod json;
 pub mod limits;
+pub mod pages;
 pub mod panic;
 pub mod problem;
 pub mod request_id;

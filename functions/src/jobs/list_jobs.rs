@@ -2,23 +2,21 @@
 //! `?status=` (queued, running, succeeded, failed, dead, cancelled), `type=`, `limit=1..100`
 //! (20 by default) and `cursor=` (the previous page's `next_cursor`, with the same filters).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::jobs::JobRepo;
 use shared::jobs::JobStatus;
 use shared::jobs::listing::{JobListRequest, MAX_LIMIT};
-use shared::paging::{CachedCursorKey, ListError};
+use shared::paging::CachedCursorKey;
 
 use crate::auth::errors::invalid;
+use crate::http::pages::{self, Params};
 use crate::http::{ApiError, Handler};
-
-const DEFAULT_LIMIT: usize = 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+struct Query {
     #[serde(default)]
     status: Option<String>,
     #[serde(default, rename = "type")]
@@ -35,38 +33,19 @@ pub fn handler(jobs: JobRepo, cursors: CachedCursorKey) -> Handler {
 
 async fn handle(
     State((jobs, cursors)): State<(JobRepo, CachedCursorKey)>,
-    params: Result<Query<Params>, QueryRejection>,
+    Params(params): Params<Query>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::BadRequest {
-        code: "invalid_query",
-        detail: rejection.body_text(),
-    })?;
     let request = request(params)?;
-    let key = cursors
-        .get()
-        .await
-        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading the cursor key")))?;
-    let page = jobs.list(key, &request).await.map_err(|e| match e {
-        ListError::InvalidCursor(e) => ApiError::BadRequest {
-            code: "invalid_cursor",
-            detail: e.to_string(),
-        },
-        ListError::Store(e) => ApiError::internal(anyhow::Error::new(e).context("listing jobs")),
-    })?;
+    let page = jobs
+        .list(pages::cursor_key(&cursors).await?, &request)
+        .await?;
     Ok(axum::Json(
         json!({ "items": page.jobs, "next_cursor": page.next }),
     ))
 }
 
-fn request(params: Params) -> Result<JobListRequest, ApiError> {
-    let limit = match params.limit.as_deref() {
-        None => Ok(DEFAULT_LIMIT),
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or(format!("must be a whole number from 1 to {MAX_LIMIT}")),
-    };
+fn request(params: Query) -> Result<JobListRequest, ApiError> {
+    let limit = pages::limit(params.limit.as_deref(), MAX_LIMIT);
     let status = match params.status.as_deref() {
         None => Ok(None),
         Some(raw) => JobStatus::ALL

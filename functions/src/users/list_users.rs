@@ -6,24 +6,22 @@
 //! with the same filters). Every page costs a bounded number of store reads, whatever the
 //! number of users ([`shared::users::listing`]).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use shared::paging::CachedCursorKey;
 use shared::users::UserRepo;
 use shared::users::UserStatus;
-use shared::users::listing::{ListError, ListRequest, MAX_LIMIT};
+use shared::users::listing::{ListRequest, MAX_LIMIT};
 use shared::users::search::SearchText;
 
 use crate::auth::errors::invalid;
+use crate::http::pages::{self, Params};
 use crate::http::{ApiError, Handler};
-
-const DEFAULT_LIMIT: usize = 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Params {
+struct Query {
     #[serde(default)]
     limit: Option<String>,
     #[serde(default)]
@@ -40,24 +38,12 @@ pub fn handler(users: UserRepo, cursors: CachedCursorKey) -> Handler {
 
 async fn handle(
     State((users, cursors)): State<(UserRepo, CachedCursorKey)>,
-    params: Result<Query<Params>, QueryRejection>,
+    Params(params): Params<Query>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|rejection| ApiError::BadRequest {
-        code: "invalid_query",
-        detail: rejection.body_text(),
-    })?;
     let request = request(params)?;
-    let key = cursors
-        .get()
-        .await
-        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading the cursor key")))?;
-    let page = users.list(key, &request).await.map_err(|e| match e {
-        ListError::InvalidCursor(e) => ApiError::BadRequest {
-            code: "invalid_cursor",
-            detail: e.to_string(),
-        },
-        ListError::Store(e) => ApiError::internal(anyhow::Error::new(e).context("listing users")),
-    })?;
+    let page = users
+        .list(pages::cursor_key(&cursors).await?, &request)
+        .await?;
     let items: Vec<_> = page.users.iter().map(|u| u.public()).collect();
     Ok(axum::Json(
         json!({ "items": items, "next_cursor": page.next }),
@@ -65,15 +51,8 @@ async fn handle(
 }
 
 /// The request the parameters ask for, every invalid one named at once.
-fn request(params: Params) -> Result<ListRequest, ApiError> {
-    let limit = match params.limit.as_deref() {
-        None => Ok(DEFAULT_LIMIT),
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or(format!("must be a whole number from 1 to {MAX_LIMIT}")),
-    };
+fn request(params: Query) -> Result<ListRequest, ApiError> {
+    let limit = pages::limit(params.limit.as_deref(), MAX_LIMIT);
     let status = match params.status.as_deref() {
         None => Ok(None),
         Some("active") => Ok(Some(UserStatus::Active)),
