@@ -134,14 +134,17 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
 }
 
 /// Writes a blob of any size with at most one part in memory: bytes are buffered until a part
-/// is full, then uploaded. Nothing is under the key until [`BlobWriter::finish`]; a writer
-/// dropped unfinished leaves an upload for [`BlobWriter::abort`] (or the bucket's lifecycle
-/// rule) to clear.
+/// is full, then uploaded. A blob smaller than one part is stored with one [`BlobStore::put`]
+/// and no upload in parts at all. Nothing is under the key until [`BlobWriter::finish`]; a
+/// writer dropped unfinished leaves an upload for [`BlobWriter::abort`] (or the bucket's
+/// lifecycle rule) to clear.
 #[derive(Debug)]
 pub struct BlobWriter<'a> {
     store: &'a dyn BlobStore,
     key: String,
-    upload: UploadId,
+    content_type: String,
+    /// Started with the first full part.
+    upload: Option<UploadId>,
     buffer: Vec<u8>,
     parts: Vec<Part>,
     written: u64,
@@ -153,12 +156,13 @@ impl<'a> BlobWriter<'a> {
         key: &str,
         content_type: &str,
     ) -> Result<Self, BlobError> {
-        let upload = store.start_upload(key, content_type).await?;
+        check_key(key)?;
         Ok(Self {
             store,
             key: key.to_owned(),
-            upload,
-            buffer: Vec::with_capacity(MIN_PART_BYTES),
+            content_type: content_type.to_owned(),
+            upload: None,
+            buffer: Vec::new(),
             parts: Vec::new(),
             written: 0,
         })
@@ -178,28 +182,44 @@ impl<'a> BlobWriter<'a> {
         self.written
     }
 
-    /// Uploads the last part and stores the blob.
+    /// Stores the blob: the last part and the upload's end, or one put when it fits a part.
     pub async fn finish(mut self) -> Result<u64, BlobError> {
-        if !self.buffer.is_empty() || self.parts.is_empty() {
+        let Some(upload) = self.upload.clone() else {
+            let bytes = std::mem::take(&mut self.buffer);
+            self.store.put(&self.key, bytes, &self.content_type).await?;
+            return Ok(self.written);
+        };
+        if !self.buffer.is_empty() {
             self.flush().await?;
         }
         let parts = std::mem::take(&mut self.parts);
-        self.store
-            .finish_upload(&self.key, &self.upload, parts)
-            .await?;
+        self.store.finish_upload(&self.key, &upload, parts).await?;
         Ok(self.written)
     }
 
     pub async fn abort(self) -> Result<(), BlobError> {
-        self.store.abort_upload(&self.key, &self.upload).await
+        match &self.upload {
+            Some(upload) => self.store.abort_upload(&self.key, upload).await,
+            None => Ok(()),
+        }
     }
 
     async fn flush(&mut self) -> Result<(), BlobError> {
+        let upload = match &self.upload {
+            Some(upload) => upload.clone(),
+            None => {
+                let started = self
+                    .store
+                    .start_upload(&self.key, &self.content_type)
+                    .await?;
+                self.upload.insert(started).clone()
+            }
+        };
         let number = self.parts.len() as u32 + 1;
         let bytes = std::mem::replace(&mut self.buffer, Vec::with_capacity(MIN_PART_BYTES));
         let part = self
             .store
-            .upload_part(&self.key, &self.upload, number, bytes)
+            .upload_part(&self.key, &upload, number, bytes)
             .await?;
         self.parts.push(part);
         Ok(())

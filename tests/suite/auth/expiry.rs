@@ -95,6 +95,9 @@ impl Clocked {
                 ..Settings::default()
             },
             table_name: Some(provision::table(moto).await?),
+            // Every route is served, the avatar form's among them.
+            blob_bucket: Some(provision::bucket(moto).await?),
+            s3_force_path_style: true,
             secrets_cache_ttl: std::time::Duration::from_secs(60),
             ..AwsEnv::default()
         };
