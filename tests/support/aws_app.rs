@@ -224,15 +224,7 @@ impl AwsApp {
     }
 
     async fn read_sent_mail(&self) -> anyhow::Result<Vec<SentMail>> {
-        let data: Value = self
-            .client
-            .get(format!("{}/moto-api/data.json", self.emulator))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await
-            .context("reading the emulator's model dump")?;
+        let data: Value = crate::moto::model_dump(&self.emulator, &self.client).await?;
         let text = |m: &Value, field: &str| {
             m[field]
                 .as_str()

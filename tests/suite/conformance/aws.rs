@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use serde_json::Value;
 use shared::clock::SystemClock;
@@ -64,15 +63,7 @@ struct MotoSentMail {
 #[async_trait]
 impl SentMail for MotoSentMail {
     async fn sent_to(&self, to: &str) -> anyhow::Result<Vec<SentMessage>> {
-        let data: Value = self
-            .http
-            .get(format!("{}/moto-api/data.json", self.endpoint))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await
-            .context("reading the emulator's model dump")?;
+        let data: Value = tests::moto::model_dump(&self.endpoint, &self.http).await?;
         let text = |m: &Value, field: &str| {
             m[field]
                 .as_str()
