@@ -5,8 +5,7 @@
 
 use axum::extract::{Path, State};
 use http::StatusCode;
-use shared::accounts::{AccountError, Accounts};
-use shared::users::UserRepo;
+use shared::accounts::Accounts;
 use uuid::Uuid;
 
 use crate::http::{ApiError, Handler};
@@ -19,21 +18,6 @@ async fn handle(
     State(accounts): State<Accounts>,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let users = UserRepo::new(accounts.store.clone());
-    for _ in 0..3 {
-        let user = users
-            .get(id)
-            .await
-            .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("reading a user")))?
-            .ok_or(ApiError::NotFound)?;
-        match accounts.delete_user(&user).await {
-            Ok(()) => return Ok(StatusCode::NO_CONTENT),
-            // Changed since it was read (or gone): read it again.
-            Err(AccountError::NotFound) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::internal(anyhow::anyhow!(
-        "user {id} kept changing while it was being deleted"
-    )))
+    accounts.delete_account(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
