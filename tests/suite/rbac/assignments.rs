@@ -77,7 +77,8 @@ async fn an_assignment_that_has_run_out_grants_nothing(
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(problem["errors"][0]["field"], "expires_at");
 
-    let soon = Utc::now() + TimeDelta::seconds(2);
+    // Long enough to be seen held first on a loaded machine (expiry is to the second).
+    let soon = Utc::now() + TimeDelta::seconds(5);
     let body = json!({"role_id": seeded_role_id(MODERATOR), "expires_at": soon});
     let (status, assigned) = send(app, Method::POST, &path, &root, Some(body)).await?;
     assert_eq!(status, StatusCode::CREATED, "{assigned}");
