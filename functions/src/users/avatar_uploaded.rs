@@ -67,7 +67,7 @@ impl AvatarUploaded {
             return Ok(0);
         }
         let event: Notification = serde_json::from_str(body)?;
-        let mut writes = Vec::new();
+        let (mut writes, mut jobs) = (Vec::new(), 0);
         for record in &event.records {
             let key = url_decoded(&record.s3.object.key);
             let Some(user_id) = uploader(&key) else {
@@ -77,8 +77,8 @@ impl AvatarUploaded {
             let job = NewJob::of(&ProcessAvatarRequest { user_id, key })?;
             let (_, enqueue) = enqueue_writes(job, self.clock.now(), self.random.as_ref())?;
             writes.extend(enqueue);
+            jobs += 1;
         }
-        let jobs = writes.len() / 2;
         if !writes.is_empty() {
             self.store.transact(writes).await?;
         }

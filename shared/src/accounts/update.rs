@@ -50,19 +50,28 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         let users = UserRepo::new(self.store.clone());
         for _ in 0..3 {
-            let read = users.with_roles(id).await?.ok_or(AccountError::NotFound)?;
-            let user = &read.user;
+            // Only a status change needs the user's roles (for the administrators' roster);
+            // a profile change reads the user alone.
+            let (user, assignments) = if changes.status.is_some() {
+                let read = users.with_roles(id).await?.ok_or(AccountError::NotFound)?;
+                (read.user, read.assignments)
+            } else {
+                (
+                    users.get(id).await?.ok_or(AccountError::NotFound)?,
+                    Vec::new(),
+                )
+            };
             if expected_version.is_some_and(|v| v != user.version) {
                 return Err(AccountError::Stale);
             }
-            let changed = changes.apply(user, self.clock.now());
-            let (save, stored) = update_write(user, &changed)?;
+            let changed = changes.apply(&user, self.clock.now());
+            let (save, stored) = update_write(&user, &changed)?;
             let mut writes = vec![save];
-            writes.extend(search::entry_writes(Some(user), Some(&stored)));
+            writes.extend(search::entry_writes(Some(&user), Some(&stored)));
             if stored.status != user.status {
                 // A status change may move the user in or out of the administrators.
                 let roster = Roster::read(self.store.as_ref()).await?;
-                let admin = counts_as_admin(&stored, &read.assignments);
+                let admin = counts_as_admin(&stored, &assignments);
                 writes.push(roster.with_member(id, admin)?);
             }
             match self.store.transact(writes).await {

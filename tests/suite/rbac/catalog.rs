@@ -130,6 +130,13 @@ async fn names_follow_their_rules_and_seeded_entries_stay(
     let (status, described) = send(app, Method::PATCH, &users_read, &token, Some(describe)).await?;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(described["permission"]["description"], "Read any account");
+    let (status, read) = send(app, Method::GET, &users_read, &token, None).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["permission"]["name"], "users:read");
+    assert_eq!(read["permission"]["seeded"], true);
+    let nowhere = format!("/api/v1/permissions/{}", uuid::Uuid::now_v7());
+    let (status, _) = send(app, Method::GET, &nowhere, &token, None).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     Ok(())
 }
 
