@@ -1,26 +1,66 @@
 //! Tracing setup: JSON lines on Lambda (CloudWatch parses them), readable lines locally.
 //!
-//! `RUST_LOG` filters as usual; the default is `info`.
+//! `RUST_LOG` takes a level and per-target levels (`info`, `warn,shared=debug`): the
+//! directives of tracing-subscriber's `Targets`, which need no regular expressions (the span
+//! and field filters of `EnvFilter` would link a regex engine into every function). The
+//! default, and the fallback for a value that does not parse, is `info`.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the global subscriber; a second call leaves the first in place.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
+    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stdout);
+    let registry = tracing_subscriber::registry().with(filter);
     let installed = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         // Lambda stamps every line with the time and request id already.
-        builder
+        let format = format
             .json()
             .with_ansi(false)
             .without_time()
-            .with_current_span(true)
-            .try_init()
+            .with_current_span(true);
+        registry.with(format).try_init()
     } else {
-        builder.try_init()
+        registry.with(format).try_init()
     };
     // Already installed (a test harness or an earlier call): keep that one.
     drop(installed);
+}
+
+/// The filter `RUST_LOG` describes, or `info` when it is unset or does not parse.
+fn filter(directives: Option<&str>) -> Targets {
+    directives
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_sets_the_default_and_per_target_levels() {
+        let filter = filter(Some("warn,shared=debug"));
+        assert!(filter.would_enable("shared::auth", &Level::DEBUG));
+        assert!(!filter.would_enable("functions", &Level::INFO));
+        assert!(filter.would_enable("functions", &Level::WARN));
+    }
+
+    #[test]
+    fn unset_or_unparsable_means_info() {
+        for directives in [None, Some("shared=[span]=loud")] {
+            let filter = filter(directives);
+            assert!(
+                filter.would_enable("functions", &Level::INFO),
+                "{directives:?}"
+            );
+            assert!(
+                !filter.would_enable("functions", &Level::DEBUG),
+                "{directives:?}"
+            );
+        }
+    }
 }

@@ -24,5 +24,7 @@ pub mod config;
 pub mod local_db;
 pub mod mail;
 pub mod queue;
+#[cfg(feature = "aws")]
+pub mod sdk;
 pub mod secrets;
 pub mod store;

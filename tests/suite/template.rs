@@ -51,7 +51,7 @@ fn the_parity_check_reports_a_route_missing_from_the_template() -> anyhow::Resul
     let route = Route::from(&function.trigger());
     let declared = functions
         .iter_mut()
-        .find(|f| f.binary == function.name)
+        .find(|f| f.handler == function.name)
         .with_context(|| format!("`{}` is not in the template", function.name))?;
     let before = declared.routes.len();
     declared.routes.retain(|r| *r != route);
@@ -90,41 +90,34 @@ fn the_parity_check_reports_a_function_missing_from_the_table() -> anyhow::Resul
     Ok(())
 }
 
-/// The one line of a function's main.
-fn main_line(name: &str) -> String {
-    format!("functions::lambda!({});", name.to_ascii_uppercase())
-}
-
 #[test]
-fn every_function_has_its_one_line_main_and_every_main_its_function() -> anyhow::Result<()> {
+fn the_one_binary_is_the_only_main_and_sam_builds_it_once() -> anyhow::Result<()> {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin");
-    let mut wrong = Vec::new();
-    for function in FUNCTIONS {
-        let path = bin.join(format!("{}.rs", function.name));
-        let line = main_line(function.name);
-        match std::fs::read_to_string(&path) {
-            Ok(main) if main.lines().any(|l| l.trim() == line) => {}
-            Ok(_) => wrong.push(format!(
-                "{} does not run its function: `{line}`",
-                path.display()
-            )),
-            Err(_) => wrong.push(format!(
-                "`{}` has no main: create {} with `{line}`",
-                function.name,
-                path.display()
-            )),
-        }
-    }
+    let mut mains = Vec::new();
     for entry in std::fs::read_dir(&bin)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        let stem = name.trim_end_matches(".rs");
-        if !FUNCTIONS.iter().any(|f| f.name == stem) {
-            wrong.push(format!(
-                "functions/src/bin/{name} is no function of the table"
-            ));
-        }
+        mains.push(entry?.file_name().to_string_lossy().into_owned());
     }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(mains, [format!("{}.rs", template::BINARY)]);
+
+    let mut functions = Template::load()?.functions()?;
+    let Some(function) = functions.first_mut() else {
+        bail!("the template has no function")
+    };
+    function.binary = "login".into();
+    function.code_uri = Some("functions/".into());
+    let mismatches = template::mismatches(&functions, FUNCTIONS);
+    assert!(
+        mismatches
+            .iter()
+            .any(|m| m.contains("builds binary `login`")),
+        "{mismatches:?}"
+    );
+    assert!(
+        mismatches
+            .iter()
+            .any(|m| m.contains("sets its own CodeUri")),
+        "{mismatches:?}"
+    );
     Ok(())
 }
 

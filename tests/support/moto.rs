@@ -17,9 +17,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use infra::sdk::Config as SdkConfig;
 use tokio::sync::OnceCell;
 
 use crate::python;
@@ -115,12 +114,7 @@ impl Moto {
     /// uses them (clients hold connection pools tied to the runtime they were used on).
     pub fn sdk_config(&self) -> SdkConfig {
         let credentials = Credentials::new("testing", "testing", None, None, "moto");
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(credentials))
-            .endpoint_url(&self.endpoint)
-            .build()
+        infra::sdk::config("us-east-1", credentials, Some(&self.endpoint))
     }
 }
 

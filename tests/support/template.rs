@@ -68,14 +68,23 @@ impl Template {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateFunction {
     pub logical_id: String,
+    /// `Properties.Handler`: the name of its entry in the table, which the binary runs.
+    pub handler: String,
     /// `Metadata.BuildProperties.Binary`: the cargo binary cargo-lambda builds for it.
     pub binary: String,
+    /// `Properties.CodeUri`, when the function sets its own rather than the global one.
+    pub code_uri: Option<String>,
     pub routes: Vec<Route>,
 }
 
 impl TemplateFunction {
     fn parse(logical_id: &str, resource: &Value) -> anyhow::Result<Self> {
         let binary = string_at(resource, &["Metadata", "BuildProperties", "Binary"])?.to_owned();
+        let handler = string_at(resource, &["Properties", "Handler"])?.to_owned();
+        let code_uri = resource
+            .get("Properties")
+            .and_then(|p| p.get("CodeUri"))
+            .map(|uri| format!("{uri:?}"));
         let mut routes = Vec::new();
         if let Some(events) = resource.get("Properties").and_then(|p| p.get("Events")) {
             let events = events.as_mapping().context("Events is not a mapping")?;
@@ -86,7 +95,9 @@ impl TemplateFunction {
         }
         Ok(Self {
             logical_id: logical_id.to_owned(),
+            handler,
             binary,
+            code_uri,
             routes,
         })
     }
@@ -173,25 +184,44 @@ impl fmt::Display for Route {
     }
 }
 
+/// The one binary every function runs (`functions/src/bin/bootstrap.rs`).
+pub const BINARY: &str = "bootstrap";
+
 /// Every disagreement between the template's functions and the table of functions
 /// (`functions::wiring::FUNCTIONS`), one sentence each;
 /// empty when both declare the same functions with the same routes and schedules.
 pub fn mismatches(template: &[TemplateFunction], table: &[Function]) -> Vec<String> {
     let mut found = Vec::new();
 
-    let mut by_binary: BTreeMap<&str, Vec<&TemplateFunction>> = BTreeMap::new();
+    let mut by_handler: BTreeMap<&str, Vec<&TemplateFunction>> = BTreeMap::new();
     for function in template {
-        by_binary
-            .entry(&function.binary)
+        by_handler
+            .entry(&function.handler)
             .or_default()
             .push(function);
     }
-    for (binary, functions) in &by_binary {
+    for (handler, functions) in &by_handler {
         if functions.len() > 1 {
             let ids: Vec<_> = functions.iter().map(|f| f.logical_id.as_str()).collect();
             found.push(format!(
-                "binary `{binary}` is built by several template functions: {}",
+                "handler `{handler}` is run by several template functions: {}",
                 ids.join(", ")
+            ));
+        }
+    }
+
+    // One build serves every function only while they all name the same binary and source.
+    for function in template {
+        if function.binary != BINARY {
+            found.push(format!(
+                "function `{}` ({}) builds binary `{}`, not `{BINARY}`",
+                function.handler, function.logical_id, function.binary
+            ));
+        }
+        if let Some(uri) = &function.code_uri {
+            found.push(format!(
+                "function `{}` ({}) sets its own CodeUri {uri}: sam build would build it apart",
+                function.handler, function.logical_id
             ));
         }
     }
@@ -218,10 +248,10 @@ pub fn mismatches(template: &[TemplateFunction], table: &[Function]) -> Vec<Stri
 
     let in_table: BTreeSet<&str> = table.iter().map(|f| f.name).collect();
     for function in template {
-        if !in_table.contains(function.binary.as_str()) {
+        if !in_table.contains(function.handler.as_str()) {
             found.push(format!(
                 "function `{}` ({}) is in template.yaml but not in the table",
-                function.binary, function.logical_id
+                function.handler, function.logical_id
             ));
         }
     }
@@ -234,7 +264,7 @@ pub fn mismatches(template: &[TemplateFunction], table: &[Function]) -> Vec<Stri
             .insert(Route::from(&function.trigger()));
     }
     for (name, routes) in &table_routes {
-        let Some(functions) = by_binary.get(name) else {
+        let Some(functions) = by_handler.get(name) else {
             found.push(format!(
                 "function `{name}` is in the table but not in template.yaml"
             ));
@@ -346,7 +376,7 @@ mod tests {
     fn an_event_of_a_type_the_catalog_cannot_express_is_an_error() -> anyhow::Result<()> {
         let template = Template::parse(
             "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: {BuildProperties: {Binary: f}}\n    \
-             Properties:\n      Events:\n        E: {Type: SNS, Properties: {Topic: t}}\n",
+             Properties:\n      Handler: f\n      Events:\n        E: {Type: SNS, Properties: {Topic: t}}\n",
         )?;
         let Err(error) = template.functions() else {
             bail!("an SNS event was accepted")

@@ -31,6 +31,7 @@ use serde_json::{Value, json};
 use shared::accounts::ClientInfo;
 use shared::accounts::login::SignedIn;
 use shared::accounts::register::NewAccount;
+use shared::auth::access_token::VerifiedTokens;
 use shared::auth::keys::KeySet;
 use shared::auth::one_time::{self, Purpose};
 use shared::auth::password::{PARAMS, Password, Verified, verify_dummy, verify_password};
@@ -497,6 +498,7 @@ async fn round_trips() -> anyhow::Result<()> {
         users: UserRepo::new(guard_store.clone()),
         catalog: CachedCatalog::new(guard_store),
         clock: backend.clock(),
+        verified: VerifiedTokens::new(),
     };
     let mut meter = Meter {
         backend: Counted {

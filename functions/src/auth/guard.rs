@@ -20,7 +20,7 @@ use axum::routing::{MethodFilter, MethodRouter, on_service};
 use http::request::Parts;
 use http::{HeaderMap, Method, header};
 use shared::accounts::ClientInfo;
-use shared::auth::access_token::{AccessTokens, TokenError};
+use shared::auth::access_token::{AccessTokens, TokenError, VerifiedTokens};
 use shared::auth::key_cache::CachedKeySet;
 use shared::auth::session::Session;
 use shared::clock::Clock;
@@ -102,6 +102,8 @@ pub struct Authenticator {
     pub users: UserRepo,
     pub catalog: CachedCatalog,
     pub clock: Arc<dyn Clock>,
+    /// Tokens whose signature this process has checked already.
+    pub verified: VerifiedTokens,
 }
 
 impl Authenticator {
@@ -119,7 +121,10 @@ impl Authenticator {
         let keys = self.keys.get().await.map_err(|e| {
             ApiError::internal(anyhow::Error::new(e).context("reading the signing keys"))
         })?;
-        let claims = match self.tokens.verify(&keys, token, self.clock.now()) {
+        let claims = match self
+            .verified
+            .verify(&self.tokens, &keys, token, self.clock.now())
+        {
             Ok(claims) => claims,
             Err(TokenError::Expired) => return Err(unauthorized("the access token has expired")),
             Err(TokenError::Invalid(reason)) => {
@@ -362,6 +367,7 @@ mod tests {
                 users: UserRepo::new(store.clone()),
                 catalog: CachedCatalog::new(store),
                 clock: backend.clock(),
+                verified: VerifiedTokens::new(),
             },
             moderator,
             user,

@@ -2,14 +2,10 @@
 //! `schedule!` declare one function each (a route whose handler takes no port is a plain
 //! `Function::standalone`). The body that builds the handler is written once, as
 //! a closure over the backend `b` (and, for a protected route, the guard's authenticator), with
-//! `?` available in it, and compiled twice (see [`Build`](super::Build)): for the AWS backend,
-//! statically, so a Lambda function links only the clients its handler uses, and for any
-//! backend, for the local system and the tests.
+//! `?` available in it.
 
 /// Declares a function: its name, its trigger, and the body that builds its handler from the
-/// backend `b` (and, for a protected route, the guard's authenticator). The body is compiled
-/// twice, for the AWS backend and for any backend (see [`Build`](super::Build)); `?` works in
-/// it.
+/// backend `b` (and, for a protected route, the guard's authenticator); `?` works in it.
 macro_rules! public {
     ($name:literal, $method:literal, $path:literal, |$b:pat_param| $body:expr) => {
         $crate::wiring::Function::public(
@@ -23,23 +19,13 @@ macro_rules! public {
 
 macro_rules! protected {
     ($name:literal, $method:literal, $path:literal, $policy:expr, |$b:pat_param, $guard:pat_param| $body:expr) => {{
-        fn build<B: ::infra::compose::Backend + ?Sized>(
-            $b: &B,
+        fn build(
+            $b: &dyn ::infra::compose::Backend,
             $guard: $crate::auth::guard::Authenticator,
         ) -> ::anyhow::Result<$crate::http::Handler> {
             Ok($body)
         }
-        fn build_any(
-            b: &dyn ::infra::compose::Backend,
-            guard: $crate::auth::guard::Authenticator,
-        ) -> ::anyhow::Result<$crate::http::Handler> {
-            build(b, guard)
-        }
-        let build = $crate::wiring::BuildGuarded {
-            aws: build::<::infra::compose::AwsBackend>,
-            any: build_any,
-        };
-        $crate::wiring::Function::protected($name, $method, $path, $policy, build)
+        $crate::wiring::Function::protected($name, $method, $path, $policy, build as _)
     }};
 }
 
@@ -81,15 +67,9 @@ macro_rules! schedule {
 
 macro_rules! build {
     ($handler:ty, |$b:pat_param| $body:expr) => {{
-        fn build<B: ::infra::compose::Backend + ?Sized>($b: &B) -> ::anyhow::Result<$handler> {
+        fn build($b: &dyn ::infra::compose::Backend) -> ::anyhow::Result<$handler> {
             Ok($body)
         }
-        fn build_any(b: &dyn ::infra::compose::Backend) -> ::anyhow::Result<$handler> {
-            build(b)
-        }
-        $crate::wiring::Build {
-            aws: build::<::infra::compose::AwsBackend>,
-            any: build_any,
-        }
+        build as $crate::wiring::Build<$handler>
     }};
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use infra::compose::{AwsBackend, Backend};
+use infra::compose::Backend;
 
 use crate::auth::guard::{self, Authenticator, Policy, Route};
 use crate::http::Handler;
@@ -17,11 +17,11 @@ use crate::wiring::lambda;
 /// a protected route's handler is built with the [`Authenticator`] its guard checks callers with.
 #[derive(Debug, Clone, Copy)]
 pub struct Function {
-    /// The binary (`src/bin/<name>.rs`) and the template's `BuildProperties.Binary`.
+    /// The name the template gives as the function's `Handler`, which the `bootstrap` binary
+    /// runs it by.
     pub name: &'static str,
     kind: Kind,
-    /// How Lambda runs a function of this kind. A main reaches the runtime of its own trigger
-    /// only through this, so an HTTP function links no SQS runtime and a worker no HTTP stack.
+    /// How Lambda runs a function of this kind: the runtime of its trigger.
     serve: fn(&'static Function) -> Result<(), lambda::Error>,
 }
 
@@ -39,36 +39,13 @@ pub enum Trigger {
     Queue { queue: &'static str },
 }
 
-/// How a handler of type `R` is built from the ports: one body, compiled twice. On AWS it is
-/// called on the concrete [`AwsBackend`], so a Lambda function links the clients of the ports
-/// its handler takes and no others; the local system and the tests call it on any backend.
-/// The declaration macros of [`crate::wiring`] write both from one closure.
-pub struct Build<R> {
-    pub(crate) aws: fn(&AwsBackend) -> anyhow::Result<R>,
-    pub(crate) any: fn(&dyn Backend) -> anyhow::Result<R>,
-}
-
-// Function pointers copy whatever they return.
-impl<R> Clone for Build<R> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<R> Copy for Build<R> {}
-
-impl<R> std::fmt::Debug for Build<R> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Build")
-    }
-}
+/// How a handler of type `R` is built from the ports of a backend (AWS on Lambda; any backend
+/// for the local system and the tests). The declaration macros of [`crate::wiring`] write one
+/// from a closure.
+pub type Build<R> = fn(&dyn Backend) -> anyhow::Result<R>;
 
 /// [`Build`] for a protected route's handler, which also gets the guard's authenticator.
-#[derive(Debug, Clone, Copy)]
-pub struct BuildGuarded {
-    pub(crate) aws: fn(&AwsBackend, Authenticator) -> anyhow::Result<Handler>,
-    pub(crate) any: fn(&dyn Backend, Authenticator) -> anyhow::Result<Handler>,
-}
+pub type BuildGuarded = fn(&dyn Backend, Authenticator) -> anyhow::Result<Handler>;
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -111,33 +88,6 @@ impl std::fmt::Debug for Kind {
             Kind::Stream { .. } => "stream consumer",
             Kind::Schedule { .. } => "scheduled function",
         })
-    }
-}
-
-/// A backend a build body is compiled for: the AWS backend itself, or any backend behind
-/// `dyn Backend`.
-pub(crate) trait Target: Backend {
-    fn pick<R>(build: &Build<R>) -> fn(&Self) -> anyhow::Result<R>;
-    fn pick_guarded(build: &BuildGuarded) -> fn(&Self, Authenticator) -> anyhow::Result<Handler>;
-}
-
-impl Target for AwsBackend {
-    fn pick<R>(build: &Build<R>) -> fn(&Self) -> anyhow::Result<R> {
-        build.aws
-    }
-
-    fn pick_guarded(build: &BuildGuarded) -> fn(&Self, Authenticator) -> anyhow::Result<Handler> {
-        build.aws
-    }
-}
-
-impl<'a> Target for dyn Backend + 'a {
-    fn pick<R>(build: &Build<R>) -> fn(&Self) -> anyhow::Result<R> {
-        build.any
-    }
-
-    fn pick_guarded(build: &BuildGuarded) -> fn(&Self, Authenticator) -> anyhow::Result<Handler> {
-        build.any
     }
 }
 
@@ -280,36 +230,10 @@ impl Function {
         backend: &dyn Backend,
         authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
     ) -> anyhow::Result<Router> {
-        self.http_route_on(backend, authenticator)
-    }
-
-    /// The handler of a queue consumer; an error for any other function.
-    pub fn queue_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn SqsHandler>> {
-        self.queue_handler_on(backend)
-    }
-
-    /// The handler of a stream consumer; an error for any other function.
-    pub fn stream_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn StreamHandler>> {
-        self.stream_handler_on(backend)
-    }
-
-    /// The handler of a scheduled function; an error for any other function.
-    pub fn schedule_handler(
-        &self,
-        backend: &dyn Backend,
-    ) -> anyhow::Result<Arc<dyn ScheduleHandler>> {
-        self.schedule_handler_on(backend)
-    }
-
-    pub(crate) fn http_route_on<T: Target + ?Sized>(
-        &self,
-        backend: &T,
-        authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
-    ) -> anyhow::Result<Router> {
         match self.kind {
-            Kind::Protected { .. } => self.protected_route_on(backend, authenticator()?),
+            Kind::Protected { .. } => self.protected_route(backend, authenticator()?),
             Kind::Standalone { .. } => self.standalone_route(),
-            _ => self.public_route_on(backend),
+            _ => self.public_route(backend),
         }
     }
 
@@ -327,11 +251,8 @@ impl Function {
     }
 
     /// A public route; an error for any other function. (Kept apart from the protected one so
-    /// a public function's Lambda links no guard and reads no store to build one.)
-    pub(crate) fn public_route_on<T: Target + ?Sized>(
-        &self,
-        backend: &T,
-    ) -> anyhow::Result<Router> {
+    /// a public function builds no guard and reads no store for one.)
+    pub(crate) fn public_route(&self, backend: &dyn Backend) -> anyhow::Result<Router> {
         let Kind::Public {
             method,
             path,
@@ -340,15 +261,15 @@ impl Function {
         else {
             return Err(self.not_a("public route"));
         };
-        T::pick(build)(backend)
+        build(backend)
             .and_then(|handler| guard::public(method, path, handler))
             .with_context(|| self.building())
     }
 
     /// A protected route behind `authenticator`; an error for any other function.
-    pub(crate) fn protected_route_on<T: Target + ?Sized>(
+    pub(crate) fn protected_route(
         &self,
-        backend: &T,
+        backend: &dyn Backend,
         authenticator: Authenticator,
     ) -> anyhow::Result<Router> {
         let Kind::Protected {
@@ -360,39 +281,34 @@ impl Function {
         else {
             return Err(self.not_a("protected route"));
         };
-        T::pick_guarded(build)(backend, authenticator.clone())
+        build(backend, authenticator.clone())
             .and_then(|handler| guard::protected(method, path, *policy, handler, authenticator))
             .with_context(|| self.building())
     }
 
-    pub(crate) fn queue_handler_on<T: Target + ?Sized>(
-        &self,
-        backend: &T,
-    ) -> anyhow::Result<Arc<dyn SqsHandler>> {
+    /// The handler of a queue consumer; an error for any other function.
+    pub fn queue_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn SqsHandler>> {
         match &self.kind {
-            Kind::Queue { build, .. } => T::pick(build)(backend).with_context(|| self.building()),
+            Kind::Queue { build, .. } => build(backend).with_context(|| self.building()),
             _ => Err(self.not_a("queue consumer")),
         }
     }
 
-    pub(crate) fn stream_handler_on<T: Target + ?Sized>(
-        &self,
-        backend: &T,
-    ) -> anyhow::Result<Arc<dyn StreamHandler>> {
+    /// The handler of a stream consumer; an error for any other function.
+    pub fn stream_handler(&self, backend: &dyn Backend) -> anyhow::Result<Arc<dyn StreamHandler>> {
         match &self.kind {
-            Kind::Stream { build } => T::pick(build)(backend).with_context(|| self.building()),
+            Kind::Stream { build } => build(backend).with_context(|| self.building()),
             _ => Err(self.not_a("stream consumer")),
         }
     }
 
-    pub(crate) fn schedule_handler_on<T: Target + ?Sized>(
+    /// The handler of a scheduled function; an error for any other function.
+    pub fn schedule_handler(
         &self,
-        backend: &T,
+        backend: &dyn Backend,
     ) -> anyhow::Result<Arc<dyn ScheduleHandler>> {
         match &self.kind {
-            Kind::Schedule { build, .. } => {
-                T::pick(build)(backend).with_context(|| self.building())
-            }
+            Kind::Schedule { build, .. } => build(backend).with_context(|| self.building()),
             _ => Err(self.not_a("scheduled function")),
         }
     }

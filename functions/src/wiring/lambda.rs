@@ -1,17 +1,54 @@
 //! How a Lambda function runs: its entry of the table, built once at init over the AWS backend,
-//! then the runtime's loop. A main is one line: `functions::lambda!(LOGIN);`.
+//! then the runtime's loop. Every function runs the one `bootstrap` binary; the function's
+//! `Handler` (Lambda's `_HANDLER`) names its entry of [`FUNCTIONS`].
 
+use anyhow::Context;
 use axum::Router;
 use infra::compose::{AwsBackend, Backend};
 
 use crate::trigger::{run_schedule, run_sqs, run_stream};
-use crate::wiring::{Function, authenticator};
+use crate::wiring::{FUNCTIONS, Function, authenticator};
 
 pub type Error = lambda_runtime::Error;
+
+/// The variable Lambda sets to a function's configured `Handler`.
+pub const HANDLER_VARIABLE: &str = "_HANDLER";
+
+/// Names the function where the handler cannot be chosen: cargo-lambda's `deploy` and `watch`
+/// give every function the handler `bootstrap` (and Lambda reserves `_HANDLER`).
+pub const OVERRIDE_VARIABLE: &str = "HANDLER";
+
+/// The main of every function: runs the entry of the table `HANDLER`, or else `_HANDLER`,
+/// names.
+pub fn main() -> Result<(), Error> {
+    let name = std::env::var(OVERRIDE_VARIABLE)
+        .or_else(|_| std::env::var(HANDLER_VARIABLE))
+        .with_context(|| {
+            format!(
+                "neither {OVERRIDE_VARIABLE} nor {HANDLER_VARIABLE} is set: name the function \
+                 to run (its Handler in template.yaml)"
+            )
+        })?;
+    run(find(&name)?)
+}
 
 /// Runs `function` as this process's Lambda function.
 pub fn run(function: &'static Function) -> Result<(), Error> {
     function.run_on_lambda()
+}
+
+/// The function of the table called `name`; an unknown name is refused with the known ones.
+pub fn find(name: &str) -> anyhow::Result<&'static Function> {
+    FUNCTIONS
+        .iter()
+        .find(|function| function.name == name)
+        .with_context(|| {
+            let known: Vec<_> = FUNCTIONS.iter().map(|function| function.name).collect();
+            format!(
+                "no function is called {name:?}; the functions are {}",
+                known.join(", ")
+            )
+        })
 }
 
 /// A route that takes no port under lambda_http: no backend is built.
@@ -26,7 +63,7 @@ pub(super) fn standalone(function: &'static Function) -> Result<(), Error> {
 pub(super) fn public(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        let route = function.public_route_on(&backend)?;
+        let route = function.public_route(&backend)?;
         lambda_http::run(http_app(function, route)).await
     })
 }
@@ -35,7 +72,7 @@ pub(super) fn public(function: &'static Function) -> Result<(), Error> {
 pub(super) fn protected(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        let route = function.protected_route_on(&backend, authenticator(&backend)?)?;
+        let route = function.protected_route(&backend, authenticator(&backend)?)?;
         lambda_http::run(http_app(function, route)).await
     })
 }
@@ -44,7 +81,7 @@ pub(super) fn protected(function: &'static Function) -> Result<(), Error> {
 pub(super) fn queue(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        run_sqs(function.queue_handler_on(&backend)?).await
+        run_sqs(function.queue_handler(&backend)?).await
     })
 }
 
@@ -52,7 +89,7 @@ pub(super) fn queue(function: &'static Function) -> Result<(), Error> {
 pub(super) fn stream(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        run_stream(function.stream_handler_on(&backend)?).await
+        run_stream(function.stream_handler(&backend)?).await
     })
 }
 
@@ -60,7 +97,7 @@ pub(super) fn stream(function: &'static Function) -> Result<(), Error> {
 pub(super) fn schedule(function: &'static Function) -> Result<(), Error> {
     block_on(async move {
         let backend = init().await?;
-        run_schedule(function.schedule_handler_on(&backend)?).await
+        run_schedule(function.schedule_handler(&backend)?).await
     })
 }
 
@@ -90,17 +127,15 @@ pub fn build_http_app(function: &Function, backend: &dyn Backend) -> anyhow::Res
     Ok(http_app(function, route))
 }
 
-/// The main of the Lambda function the table declares as `$function`.
-///
-/// A main has nothing to unit-test; under `cargo test` it is left out, so the test harness of
-/// each function's binary links none of the function (the one-line mains need no `[[bin]]`
-/// entries to opt out of testing).
-#[macro_export]
-macro_rules! lambda {
-    ($function:ident) => {
-        #[cfg(not(test))]
-        fn main() -> ::std::result::Result<(), $crate::wiring::lambda::Error> {
-            $crate::wiring::lambda::run(&$crate::wiring::$function)
-        }
-    };
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handler_name_finds_its_function_and_an_unknown_one_lists_them() {
+        assert_eq!(find("login").unwrap().name, "login");
+        let error = find("logn").unwrap_err().to_string();
+        assert!(error.contains("\"logn\""), "{error}");
+        assert!(error.contains("login, refresh"), "{error}");
+    }
 }

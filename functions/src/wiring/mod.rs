@@ -15,6 +15,7 @@ pub mod lambda;
 
 use axum::Router;
 use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE, UPLOADS_QUEUE};
+use shared::auth::access_token::VerifiedTokens;
 use shared::jobs::JobRepo;
 use shared::paging::CachedCursorKey;
 use shared::rbac::{CachedCatalog, RbacAdmin};
@@ -456,7 +457,7 @@ pub const FUNCTIONS: &[Function] = &[
 ];
 
 /// Every job type the worker runs. Register a job type here.
-pub fn job_types<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Registry> {
+pub fn job_types(b: &dyn Backend) -> anyhow::Result<Registry> {
     let send_email = SendEmail::new(
         b.mailer()?,
         b.store()?,
@@ -486,7 +487,7 @@ pub fn job_types<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Registry> {
 }
 
 /// What checks the access tokens of protected routes and reads their callers.
-pub fn authenticator<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Authenticator> {
+pub fn authenticator(b: &dyn Backend) -> anyhow::Result<Authenticator> {
     let store = b.store()?;
     Ok(Authenticator {
         tokens: b.access_tokens()?,
@@ -494,6 +495,7 @@ pub fn authenticator<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Authenticator
         users: UserRepo::new(store.clone()),
         catalog: CachedCatalog::new(store),
         clock: b.clock(),
+        verified: VerifiedTokens::new(),
     })
 }
 
@@ -520,29 +522,26 @@ pub fn routes(functions: &[Function]) -> Vec<Route> {
 }
 
 /// The key page cursors are sealed with.
-fn cursor_key<B: Backend + ?Sized>(b: &B) -> anyhow::Result<CachedCursorKey> {
+fn cursor_key(b: &dyn Backend) -> anyhow::Result<CachedCursorKey> {
     let name = b.settings().cursor_key_secret.clone();
     Ok(CachedCursorKey::new(b.secrets()?, name, b.random()))
 }
 
 /// The catalog's administration, clearing the guard's catalog cache on every change.
-fn administration<B: Backend + ?Sized>(
-    b: &B,
-    guard: &Authenticator,
-) -> anyhow::Result<Administration> {
+fn administration(b: &dyn Backend, guard: &Authenticator) -> anyhow::Result<Administration> {
     let admin = RbacAdmin::new(b.store()?, b.clock(), b.random());
     Ok(Administration::new(admin, guard.catalog.clone()))
 }
 
-fn publisher<B: Backend + ?Sized>(b: &B) -> anyhow::Result<Publisher> {
+fn publisher(b: &dyn Backend) -> anyhow::Result<Publisher> {
     Ok(Publisher::new(b.events_queue()?, b.jobs_queue()?))
 }
 
-fn redrive_stuck_jobs<B: Backend + ?Sized>(b: &B) -> anyhow::Result<RedriveStuckJobs> {
+fn redrive_stuck_jobs(b: &dyn Backend) -> anyhow::Result<RedriveStuckJobs> {
     Ok(RedriveStuckJobs::new(b.store()?, b.clock(), b.random()))
 }
 
-fn cleanup_unverified_users<B: Backend + ?Sized>(b: &B) -> anyhow::Result<CleanupUnverifiedUsers> {
+fn cleanup_unverified_users(b: &dyn Backend) -> anyhow::Result<CleanupUnverifiedUsers> {
     Ok(CleanupUnverifiedUsers::new(
         b.accounts()?,
         b.settings().unverified_account_ttl,

@@ -41,7 +41,7 @@ impl S3Blobs {
     /// `force_path_style(true)` too, so presigned GETs take the same shape).
     pub fn new(
         client: Client,
-        sdk: &aws_config::SdkConfig,
+        sdk: &crate::sdk::Config,
         bucket: impl Into<String>,
         clock: Arc<dyn Clock>,
     ) -> Self {

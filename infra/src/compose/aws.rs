@@ -20,7 +20,7 @@ use crate::store::dynamo::DynamoStore;
 
 #[derive(Debug)]
 pub struct AwsBackend {
-    sdk: aws_config::SdkConfig,
+    sdk: crate::sdk::Config,
     env: AwsEnv,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
@@ -53,7 +53,7 @@ impl AwsBackend {
     /// clock and the operating system's randomness.
     pub async fn from_env() -> anyhow::Result<Self> {
         let env = AwsEnv::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = crate::sdk::from_env()?;
         Ok(Self::new(
             sdk,
             env,
@@ -64,7 +64,7 @@ impl AwsBackend {
 
     /// The backend over an explicit SDK configuration (tests point it at an emulator).
     pub fn new(
-        sdk: aws_config::SdkConfig,
+        sdk: crate::sdk::Config,
         env: AwsEnv,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
@@ -207,10 +207,8 @@ mod tests {
     use super::*;
 
     fn backend() -> AwsBackend {
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .build();
+        let credentials = aws_credential_types::Credentials::new("id", "key", None, None, "test");
+        let sdk = crate::sdk::config("eu-west-1", credentials, None);
         let env = AwsEnv {
             table_name: Some("table".into()),
             jobs_queue_url: Some("https://sqs.eu-west-1.amazonaws.com/1/jobs".into()),

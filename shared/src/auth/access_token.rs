@@ -15,6 +15,11 @@ use uuid::Uuid;
 
 use crate::auth::keys::{KeySet, KeySetError};
 
+mod eddsa;
+mod verified;
+
+pub use verified::VerifiedTokens;
+
 /// The longest an access token may live.
 pub const MAX_TTL: TimeDelta = TimeDelta::minutes(15);
 /// The clock skew tolerated when no other is configured.
@@ -180,6 +185,7 @@ impl AccessTokens {
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(TOKEN_TYPE.to_owned());
         header.kid = Some(key.kid.clone());
+        eddsa::install();
         let signing_key = EncodingKey::from_ed_der(&key.private_pkcs8_der()?);
         let token =
             jsonwebtoken::encode(&header, &claims, &signing_key).map_err(TokenError::Signing)?;
@@ -228,6 +234,7 @@ impl AccessTokens {
         let verifying_key = DecodingKey::from_ed_components(&key.public_x()?)
             .map_err(|_| KeySetError::Malformed(format!("key {kid} has a malformed public key")))?;
 
+        eddsa::install();
         let mut validation = Validation::new(Algorithm::EdDSA);
         // The library would judge time by the system clock; it is checked below against `now`.
         validation.validate_exp = false;

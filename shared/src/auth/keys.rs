@@ -84,16 +84,17 @@ impl StoredKey {
 
     /// The private key as PKCS#8 v1 DER, the form JWT libraries take.
     pub fn private_pkcs8_der(&self) -> Result<Vec<u8>, KeySetError> {
-        // RFC 8410: SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
-        const PREFIX: [u8; 16] = [
-            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
-        let mut der = PREFIX.to_vec();
+        let mut der = PKCS8_PREFIX.to_vec();
         der.extend_from_slice(self.signing_key()?.as_bytes());
         Ok(der)
     }
 }
+
+/// RFC 8410's PKCS#8 v1 wrapping of an Ed25519 seed, up to the 32 seed bytes that follow it:
+/// SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }.
+pub(crate) const PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
 
 /// The RFC 7638 thumbprint of an Ed25519 public key.
 fn thumbprint(public: &[u8; 32]) -> String {

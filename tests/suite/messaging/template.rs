@@ -214,7 +214,7 @@ fn the_parity_check_reports_stream_and_queue_triggers_missing_from_the_template(
         let route = Route::from(&function.trigger());
         let declared = functions
             .iter_mut()
-            .find(|f| f.binary == function.name)
+            .find(|f| f.handler == function.name)
             .with_context(|| format!("`{}` is not in the template", function.name))?;
         ensure!(
             declared.routes.contains(&route),

@@ -29,6 +29,18 @@ fn b64(json: &serde_json::Value) -> String {
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
+/// A JWT MACed with HS256 under `secret`, written by hand: the provider we install signs only
+/// EdDSA, which is the point of the tests that forge these.
+fn hs256(header: &Header, claims: &serde_json::Value, secret: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let header = serde_json::to_value(header).unwrap();
+    let signed = format!("{}.{}", b64(&header), b64(claims));
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(signed.as_bytes());
+    let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signed}.{tag}")
+}
+
 fn claims_json(tokens: &AccessTokens, now: DateTime<Utc>) -> serde_json::Value {
     serde_json::json!({
         "iss": tokens.issuer(), "aud": tokens.audience(), "sub": USER, "sid": SESSION, "ver": 7,
@@ -42,6 +54,7 @@ fn sign_with(keys: &KeySet, header: &Header, claims: &serde_json::Value) -> Stri
         .current()
         .private_pkcs8_der()
         .unwrap_or_else(|e| panic!("{e}"));
+    eddsa::install();
     jsonwebtoken::encode(header, claims, &EncodingKey::from_ed_der(&der))
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -114,13 +127,7 @@ fn an_hmac_token_keyed_with_our_public_key_is_rejected() {
     let mut header = our_header(&keys);
     header.alg = Algorithm::HS256;
     for secret in [raw.as_slice(), x.as_bytes()] {
-        let token = jsonwebtoken::encode(
-            &header,
-            &claims_json(&tokens, start()),
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap();
-        assert!(!token.is_empty());
+        let token = hs256(&header, &claims_json(&tokens, start()), secret);
         assert_invalid(
             tokens.verify(&keys, &token, start()),
             "algorithm not allowed",
@@ -329,4 +336,60 @@ fn debug_and_display_output_never_show_the_token() {
             assert!(!printed.contains(signature), "{printed}");
         }
     }
+}
+
+/// A token verified once through a fresh cache, with what verified it.
+fn remembered() -> (AccessTokens, KeySet, VerifiedTokens, IssuedToken) {
+    let (tokens, keys, cache) = (
+        tokens(),
+        KeySet::generate(start(), &OsRandom),
+        VerifiedTokens::new(),
+    );
+    let issued = issue(&tokens, &keys, start());
+    cache
+        .verify(&tokens, &keys, &issued.token, start())
+        .unwrap();
+    assert_eq!(cache.len(), 1);
+    (tokens, keys, cache, issued)
+}
+
+#[test]
+fn a_remembered_token_still_expires_on_time() {
+    let (tokens, keys, cache, issued) = remembered();
+    let first = tokens.verify(&keys, &issued.token, start()).unwrap();
+    let again = cache.verify(
+        &tokens,
+        &keys,
+        &issued.token,
+        start() + TimeDelta::minutes(5),
+    );
+    assert_eq!(again.unwrap(), first);
+    let late = start() + TimeDelta::minutes(10) + tokens.leeway;
+    assert!(matches!(
+        cache.verify(&tokens, &keys, &issued.token, late),
+        Err(TokenError::Expired)
+    ));
+}
+
+#[test]
+fn a_remembered_token_stops_when_its_key_leaves_the_set() {
+    let (tokens, _keys, cache, issued) = remembered();
+    let other = KeySet::generate(start(), &OsRandom);
+    assert_invalid(
+        cache.verify(&tokens, &other, &issued.token, start()),
+        "unknown key id",
+    );
+    assert!(cache.is_empty());
+}
+
+#[test]
+fn only_the_exact_token_is_remembered() {
+    let (tokens, keys, cache, issued) = remembered();
+    // A character well inside the signature, so every one of its bits is signature.
+    let mut forged = issued.token.clone().into_bytes();
+    let at = forged.len() - 10;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    assert!(cache.verify(&tokens, &keys, &forged, start()).is_err());
+    assert_eq!(cache.len(), 1);
 }

@@ -1,0 +1,353 @@
+//! `cargo run -p function-report --release`: builds every function as Lambda receives it and
+//! prints, per function, the zipped package, the init time, the init time minus a bare
+//! `lambda_runtime` binary's, and the peak resident memory at the end of init.
+//!
+//! Init is measured as Lambda bills it: from starting the process to its first request for an
+//! invocation (`GET /2018-06-01/runtime/invocation/next`) on a minimal Runtime API served here
+//! on loopback. Every function and the bare binary run in turn, `RUNS` rounds interleaved, so
+//! a busy moment of the machine falls on all of them alike; the table shows medians.
+//!
+//! Options: `--runs N` (default 15); `--arm64` also builds for arm64 with cargo-lambda (when
+//! it and the target are installed) and reports that package's size (arm64 binaries cannot
+//! run on this machine, so init is measured on the native build).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use functions::wiring::FUNCTIONS;
+
+/// The binary every function runs, and the yardstick built beside it.
+const BINARY: &str = "bootstrap";
+const BARE: &str = "bare";
+
+/// The longest a function may take to ask for its first event before the run fails.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[allow(clippy::print_stdout)]
+fn main() -> anyhow::Result<()> {
+    let options = Options::parse()?;
+    let root = workspace_root()?;
+
+    let started = Instant::now();
+    build(&root, &["-p", "functions", "--bin", BINARY])?;
+    let build_time = started.elapsed();
+    build(&root, &["-p", "function-report", "--bin", BARE])?;
+    let release = root.join("target/release");
+    let bootstrap = release.join(BINARY);
+    let bare = release.join(BARE);
+
+    let packages = Packages {
+        x86_64: zipped_size(&bootstrap)?,
+        bare: zipped_size(&bare)?,
+        arm64: if options.arm64 {
+            arm64_size(&root)?
+        } else {
+            None
+        },
+    };
+
+    let api = RuntimeApi::start()?;
+    let mut bare_runs = Vec::new();
+    let mut runs: Vec<Vec<Init>> = vec![Vec::new(); FUNCTIONS.len()];
+    for round in 0..options.runs {
+        eprint!("\rround {}/{}", round + 1, options.runs);
+        bare_runs.push(api.measure(&bare, "bare")?);
+        for (function, runs) in FUNCTIONS.iter().zip(&mut runs) {
+            runs.push(api.measure(&bootstrap, function.name)?);
+        }
+    }
+    eprintln!();
+
+    let bare_init = median(bare_runs.iter().map(|r| r.time));
+    println!(
+        "release build of `{BINARY}` (every function): {:.0} s; {} rounds, medians",
+        build_time.as_secs_f64(),
+        options.runs
+    );
+    println!(
+        "bare lambda_runtime binary: zipped {}, init {}, peak RSS {}",
+        megabytes(packages.bare),
+        millis(bare_init),
+        megabytes(bare_runs.iter().map(|r| r.peak_rss).max().unwrap_or(0)),
+    );
+    println!();
+    let arm64 = packages.arm64.is_some();
+    print!("| function | zipped (x86_64) |");
+    if arm64 {
+        print!(" zipped (arm64) |");
+    }
+    println!(" init | init − bare | peak RSS |");
+    print!("|---|---:|");
+    if arm64 {
+        print!("---:|");
+    }
+    println!("---:|---:|---:|");
+    let mut worst = Duration::ZERO;
+    for (function, runs) in FUNCTIONS.iter().zip(&runs) {
+        let init = median(runs.iter().map(|r| r.time));
+        let over = init.saturating_sub(bare_init);
+        worst = worst.max(over);
+        print!("| {} | {} |", function.name, megabytes(packages.x86_64));
+        if let Some(size) = packages.arm64 {
+            print!(" {} |", megabytes(size));
+        }
+        println!(
+            " {} | +{} | {} |",
+            millis(init),
+            millis(over),
+            megabytes(runs.iter().map(|r| r.peak_rss).max().unwrap_or(0)),
+        );
+    }
+    println!();
+    println!(
+        "largest package {}; largest init over bare +{}",
+        megabytes(packages.arm64.unwrap_or(0).max(packages.x86_64)),
+        millis(worst)
+    );
+    Ok(())
+}
+
+#[derive(Debug)]
+struct Options {
+    runs: usize,
+    arm64: bool,
+}
+
+impl Options {
+    fn parse() -> anyhow::Result<Self> {
+        let mut options = Self {
+            runs: 15,
+            arm64: false,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--runs" => {
+                    let value = args.next().context("--runs needs a number")?;
+                    options.runs = value.parse().context("--runs needs a number")?;
+                }
+                "--arm64" => options.arm64 = true,
+                other => bail!("unknown option {other:?} (options: --runs N, --arm64)"),
+            }
+        }
+        if options.runs == 0 {
+            bail!("--runs must be at least 1");
+        }
+        Ok(options)
+    }
+}
+
+#[derive(Debug)]
+struct Packages {
+    x86_64: u64,
+    bare: u64,
+    arm64: Option<u64>,
+}
+
+/// One start of a function.
+#[derive(Debug, Clone, Copy)]
+struct Init {
+    time: Duration,
+    peak_rss: u64,
+}
+
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .context("the report crate is not two levels below the workspace")
+}
+
+fn build(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("cargo build --release {}", args.join(" "));
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["build", "--release"])
+        .args(args)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        bail!("cargo build --release {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The arm64 package's zipped size, built by cargo-lambda; `None` (with a note) when
+/// cargo-lambda or the target is missing.
+fn arm64_size(root: &Path) -> anyhow::Result<Option<u64>> {
+    let status = Command::new("cargo")
+        .current_dir(root)
+        .args(["lambda", "build", "--release", "--arm64", "--bin", BINARY])
+        .status();
+    match status {
+        Ok(status) if status.success() => {
+            let binary = root.join("target/lambda").join(BINARY).join("bootstrap");
+            Ok(Some(zipped_size(&binary)?))
+        }
+        _ => {
+            eprintln!("no arm64 build (needs cargo-lambda and the aarch64 target); x86_64 only");
+            Ok(None)
+        }
+    }
+}
+
+/// The size of `binary` zipped as Lambda takes it: one file named `bootstrap`, deflated,
+/// executable.
+fn zipped_size(binary: &Path) -> anyhow::Result<u64> {
+    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options)?;
+    zip.write_all(&bytes)?;
+    let archive = zip.finish()?;
+    Ok(archive.get_ref().len() as u64)
+}
+
+/// A Runtime API that answers nothing: it notes when a function first asks for an event.
+#[derive(Debug)]
+struct RuntimeApi {
+    listener: TcpListener,
+    address: String,
+}
+
+impl RuntimeApi {
+    fn start() -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding the Runtime API")?;
+        let address = listener.local_addr()?.to_string();
+        Ok(Self { listener, address })
+    }
+
+    /// Starts `binary` as the function `handler` and waits for its first `next` request.
+    fn measure(&self, binary: &Path, handler: &str) -> anyhow::Result<Init> {
+        let started = Instant::now();
+        let mut child = self.spawn(binary, handler)?;
+        let measured = self.first_next(&mut child, started);
+        let _ = child.kill();
+        let _ = child.wait();
+        measured.with_context(|| format!("starting {handler}"))
+    }
+
+    fn spawn(&self, binary: &Path, handler: &str) -> anyhow::Result<Child> {
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", &self.address)
+            .env("_HANDLER", handler)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (name, value) in lambda_environment(handler) {
+            command.env(name, value);
+        }
+        command
+            .spawn()
+            .with_context(|| format!("running {}", binary.display()))
+    }
+
+    fn first_next(&self, child: &mut Child, started: Instant) -> anyhow::Result<Init> {
+        self.listener.set_nonblocking(true)?;
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    if let Some(time) = asks_for_next(stream, started)? {
+                        let peak_rss = peak_rss(child.id())?;
+                        return Ok(Init { time, peak_rss });
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Some(status) = child.try_wait()? {
+                        bail!("exited during init ({status}) before asking for an event");
+                    }
+                    if started.elapsed() > INIT_TIMEOUT {
+                        bail!("asked for no event within {INIT_TIMEOUT:?}");
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
+
+/// The time the request on `stream` arrived, when it is a `next` request.
+fn asks_for_next(stream: TcpStream, started: Instant) -> anyhow::Result<Option<Duration>> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(INIT_TIMEOUT))?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line)?;
+    let time = started.elapsed();
+    Ok(line
+        .starts_with("GET /2018-06-01/runtime/invocation/next")
+        .then_some(time))
+}
+
+/// The peak resident set of process `pid` so far (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> anyhow::Result<u64> {
+    let status = File::open(format!("/proc/{pid}/status"))?;
+    for line in BufReader::new(status).lines() {
+        let line = line?;
+        if let Some(value) = line.strip_prefix("VmHWM:") {
+            let kib: u64 = value.trim().trim_end_matches("kB").trim().parse()?;
+            return Ok(kib * 1024);
+        }
+    }
+    bail!("no VmHWM in /proc/{pid}/status")
+}
+
+/// What Lambda and template.yaml's globals put in a function's environment: every resource
+/// named, so each function builds its handler as it would on AWS (building makes no call).
+fn lambda_environment(handler: &str) -> Vec<(&'static str, String)> {
+    let queue = |name: &str| format!("https://sqs.eu-west-1.amazonaws.com/123456789012/{name}");
+    vec![
+        ("AWS_LAMBDA_FUNCTION_NAME", format!("accounts-{handler}")),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{handler}"),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "report".into()),
+        ("AWS_REGION", "eu-west-1".into()),
+        ("AWS_ACCESS_KEY_ID", "AKIAREPORT".into()),
+        ("AWS_SECRET_ACCESS_KEY", "report".into()),
+        ("AWS_SESSION_TOKEN", "report".into()),
+        ("RUST_LOG", "info".into()),
+        ("APP_URL", "https://app.example.com".into()),
+        ("TABLE_NAME", "accounts".into()),
+        ("JOBS_QUEUE_URL", queue("jobs")),
+        ("EVENTS_QUEUE_URL", queue("events")),
+        ("BLOB_BUCKET", "accounts-blobs".into()),
+        ("MAIL_FROM", "no-reply@example.com".into()),
+        ("SIGNING_KEYS_SECRET", "accounts/signing-keys".into()),
+        ("CURSOR_KEY_SECRET", "accounts/cursor-key".into()),
+        (
+            "PUBLIC_BLOB_URL",
+            "https://d111111abcdef8.cloudfront.net".into(),
+        ),
+    ]
+}
+
+fn median(values: impl Iterator<Item = Duration>) -> Duration {
+    let mut values: Vec<_> = values.collect();
+    values.sort();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1_000_000.0)
+}

@@ -1,3 +1,0 @@
-//! The `avatar_uploaded` function: the upload notifications queue.
-
-functions::lambda!(AVATAR_UPLOADED);

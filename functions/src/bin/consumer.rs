@@ -1,3 +1,0 @@
-//! The `consumer` function: runs the reactions to the events on the events queue.
-
-functions::lambda!(CONSUMER);

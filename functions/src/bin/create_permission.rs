@@ -1,3 +1,0 @@
-//! The `create_permission` function: `POST /api/v1/permissions`.
-
-functions::lambda!(CREATE_PERMISSION);

@@ -1,3 +1,0 @@
-//! The `health` function: `GET /health`.
-
-functions::lambda!(HEALTH);

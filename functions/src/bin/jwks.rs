@@ -1,3 +1,0 @@
-//! The `jwks` function: `GET /.well-known/jwks.json`.
-
-functions::lambda!(JWKS);

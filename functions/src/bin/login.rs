@@ -1,3 +1,0 @@
-//! The `login` function: `POST /api/v1/auth/login`.
-
-functions::lambda!(LOGIN);

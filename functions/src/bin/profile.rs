@@ -1,3 +1,0 @@
-//! The `profile` function: `GET /api/v1/auth/profile`.
-
-functions::lambda!(PROFILE);

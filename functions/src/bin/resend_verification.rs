@@ -1,3 +1,0 @@
-//! The `resend_verification` function: `POST /api/v1/auth/resend-verification`.
-
-functions::lambda!(RESEND_VERIFICATION);

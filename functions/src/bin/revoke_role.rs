@@ -1,3 +1,0 @@
-//! The `revoke_role` function: `DELETE /api/v1/users/{id}/roles/{role_id}`.
-
-functions::lambda!(REVOKE_ROLE);

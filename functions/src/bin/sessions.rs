@@ -1,3 +1,0 @@
-//! The `sessions` function: `GET /api/v1/auth/sessions`.
-
-functions::lambda!(SESSIONS);

@@ -1,3 +1,0 @@
-//! The `worker` function: runs the jobs of the job queue.
-
-functions::lambda!(WORKER);
