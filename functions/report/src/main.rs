@@ -260,7 +260,8 @@ impl RuntimeApi {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    if let Some(time) = asks_for_next(stream, started)? {
+                    if let Some(time) = asks_for_next(&stream, started)? {
+                        // Read while the request is still open: closing it ends the function.
                         let peak_rss = peak_rss(child.id())?;
                         return Ok(Init { time, peak_rss });
                     }
@@ -281,11 +282,11 @@ impl RuntimeApi {
 }
 
 /// The time the request on `stream` arrived, when it is a `next` request.
-fn asks_for_next(stream: TcpStream, started: Instant) -> anyhow::Result<Option<Duration>> {
+fn asks_for_next(stream: &TcpStream, started: Instant) -> anyhow::Result<Option<Duration>> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(INIT_TIMEOUT))?;
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
+    BufReader::new(stream).read_line(&mut line)?;
     let time = started.elapsed();
     Ok(line
         .starts_with("GET /2018-06-01/runtime/invocation/next")
