@@ -7,13 +7,21 @@
 //! all into every binary; this reads the variables directly. `AWS_ENDPOINT_URL` points every
 //! client at an emulator, as aws-config would.
 //!
-//! Every client shares one HTTPS client: rustls on ring, trusting the system's roots. Its
-//! connector is built on the first request, so init reads no certificate store.
+//! Every client shares one HTTPS client: rustls on ring, trusting the system's roots. The
+//! smithy client would build its connector, reading and parsing the system's whole certificate
+//! store, as each SDK client is constructed, once per client (a few milliseconds of init each);
+//! [`Deferred`] leaves that to the first request of each client, so a client the first request
+//! does not use costs nothing and init reads no certificate.
 
 use anyhow::Context;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::SharedHttpClient;
@@ -54,9 +62,29 @@ pub fn config(region: &str, credentials: Credentials, endpoint: Option<&str>) ->
 }
 
 fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
+    let client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+        .build_https();
+    SharedHttpClient::new(Deferred(client))
+}
+
+/// The HTTPS client without its construction-time warm-up: connectors are built (and cached by
+/// the inner client) when a request first asks for one.
+#[derive(Debug)]
+struct Deferred(SharedHttpClient);
+
+impl HttpClient for Deferred {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 #[cfg(test)]
