@@ -204,6 +204,17 @@ impl AccessTokens {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Claims, TokenError> {
+        self.verify_naming_key(keys, token, now)
+            .map(|(claims, _kid)| claims)
+    }
+
+    /// [`Self::verify`], with the id of the key that signed the token.
+    fn verify_naming_key(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Claims, String), TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Invalid("too long"));
         }
@@ -263,7 +274,7 @@ impl AccessTokens {
         if now >= claims.exp.saturating_add(leeway) {
             return Err(TokenError::Expired);
         }
-        Ok(claims)
+        Ok((claims, kid.to_owned()))
     }
 }
 

@@ -59,11 +59,7 @@ impl VerifiedTokens {
             // Its key left the set: verify again, which refuses it.
             self.lock().remove(&digest);
         }
-        let claims = tokens.verify(keys, token, now)?;
-        let kid = jsonwebtoken::decode_header(token)
-            .ok()
-            .and_then(|header| header.kid)
-            .ok_or(TokenError::Invalid("no key id"))?;
+        let (claims, kid) = tokens.verify_naming_key(keys, token, now)?;
         self.remember(
             digest,
             Verified {
