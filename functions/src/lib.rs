@@ -17,7 +17,8 @@
 //!   makes sense.
 //! - [`telemetry`]: tracing setup.
 //!
-//! `src/bin/` holds one main per Lambda function, each one line: `functions::lambda!(NAME);`.
+//! `src/bin/` holds one main per package ([`wiring::packages`]): `api`, `events` and `worker`,
+//! each running the function its `Handler` names.
 //! The whole system on one machine is the `local` crate (`functions/local`), which no Lambda
 //! function links.
 

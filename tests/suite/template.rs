@@ -1,10 +1,11 @@
 //! template.yaml: cfn-lint clean, and in agreement with the table of functions; every function
-//! has its one-line main.
+//! runs the binary of its package.
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail, ensure};
+use functions::wiring::packages::PACKAGES;
 use functions::wiring::{FUNCTIONS, Trigger};
 use serde_yaml::Value;
 use tests::template::{self, Route, Template};
@@ -91,25 +92,31 @@ fn the_parity_check_reports_a_function_missing_from_the_table() -> anyhow::Resul
 }
 
 #[test]
-fn the_one_binary_is_the_only_main_and_sam_builds_it_once() -> anyhow::Result<()> {
+fn each_package_is_a_main_and_each_function_builds_its_package_binary() -> anyhow::Result<()> {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/src/bin");
     let mut mains = Vec::new();
     for entry in std::fs::read_dir(&bin)? {
         mains.push(entry?.file_name().to_string_lossy().into_owned());
     }
-    assert_eq!(mains, [format!("{}.rs", template::BINARY)]);
+    mains.sort();
+    let mut binaries: Vec<_> = PACKAGES
+        .iter()
+        .map(|p| format!("{}.rs", p.binary))
+        .collect();
+    binaries.sort();
+    assert_eq!(mains, binaries);
 
     let mut functions = Template::load()?.functions()?;
-    let Some(function) = functions.first_mut() else {
-        bail!("the template has no function")
+    let Some(login) = functions.iter_mut().find(|f| f.handler == "login") else {
+        bail!("the template has no login function")
     };
-    function.binary = "login".into();
-    function.code_uri = Some("functions/".into());
+    login.binary = "worker".into();
+    login.code_uri = Some("functions/".into());
     let mismatches = template::mismatches(&functions, FUNCTIONS);
     assert!(
         mismatches
             .iter()
-            .any(|m| m.contains("builds binary `login`")),
+            .any(|m| m.contains("builds binary `worker`, but its package's binary is `api`")),
         "{mismatches:?}"
     );
     assert!(

@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
-use functions::wiring::{Function, Trigger};
+use functions::wiring::{Function, Trigger, packages};
 use serde_yaml::{Mapping, Value};
 
 /// The workspace's template.yaml.
@@ -184,9 +184,6 @@ impl fmt::Display for Route {
     }
 }
 
-/// The one binary every function runs (`functions/src/bin/bootstrap.rs`).
-pub const BINARY: &str = "bootstrap";
-
 /// Every disagreement between the template's functions and the table of functions
 /// (`functions::wiring::FUNCTIONS`), one sentence each;
 /// empty when both declare the same functions with the same routes and schedules.
@@ -210,13 +207,15 @@ pub fn mismatches(template: &[TemplateFunction], table: &[Function]) -> Vec<Stri
         }
     }
 
-    // One build serves every function only while they all name the same binary and source.
+    // A function runs the binary of its package, and one build serves every function of a
+    // package only while they all share the global source.
     for function in template {
-        if function.binary != BINARY {
-            found.push(format!(
-                "function `{}` ({}) builds binary `{}`, not `{BINARY}`",
-                function.handler, function.logical_id, function.binary
-            ));
+        match packages::of(&function.handler) {
+            Some(package) if function.binary != package.binary => found.push(format!(
+                "function `{}` ({}) builds binary `{}`, but its package's binary is `{}`",
+                function.handler, function.logical_id, function.binary, package.binary
+            )),
+            _ => {}
         }
         if let Some(uri) = &function.code_uri {
             found.push(format!(

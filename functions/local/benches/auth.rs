@@ -26,26 +26,23 @@ use http::Request;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http_body_util::BodyExt;
 use infra::compose::{Backend, LocalBackend};
-use infra::config::{LocalConfig, Settings};
+use infra::config::Settings;
 use serde_json::{Value, json};
 use shared::accounts::ClientInfo;
 use shared::accounts::login::SignedIn;
-use shared::accounts::register::NewAccount;
 use shared::auth::access_token::VerifiedTokens;
-use shared::auth::keys::KeySet;
 use shared::auth::one_time::{self, Purpose};
-use shared::auth::password::{PARAMS, Password, Verified, verify_dummy, verify_password};
+use shared::auth::password::{PARAMS, Verified, verify_dummy, verify_password};
 use shared::auth::session::SessionRepo;
 use shared::clock::OsRandom;
 use shared::rbac::CachedCatalog;
 use shared::store::{Condition, Item, ItemStore, Key, Page, Query, StoreError, Write};
-use shared::users::{Email, Name, User, UserRepo};
-use tempfile::TempDir;
+use shared::users::{Email, UserRepo};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-const EMAIL: &str = "ada@example.com";
-const PASSWORD: &str = "correct horse battery staple";
+mod support;
+use support::{EMAIL, PASSWORD, account, fixture};
 
 /// Iterations (two logins each) per fresh backend: with the warm-up login, 41 attempts, under
 /// the 50 per 15 minutes that every in-process request shares (none carries a client address).
@@ -61,36 +58,6 @@ async fn main() -> anyhow::Result<()> {
     login_time(iterations).await?;
     println!();
     round_trips().await
-}
-
-/// A local backend in its own directory (dropped after the backend): signing keys, the seeded
-/// catalog, and a verified account.
-async fn fixture() -> anyhow::Result<(LocalBackend, User, TempDir)> {
-    let dir = tempfile::tempdir()?;
-    let backend =
-        LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
-    let (now, secrets) = (backend.clock().now(), backend.secrets()?);
-    let name = &backend.settings().signing_keys_secret;
-    KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;
-    shared::rbac::seed::seed(backend.store()?.as_ref(), now).await?;
-    // An administrator, so the users, RBAC and jobs endpoints can be measured too.
-    let mut new = account(EMAIL, PASSWORD, true)?;
-    new.extra_roles = vec![shared::rbac::model::seeded_role_id(
-        shared::rbac::seed::ADMIN,
-    )];
-    let user = backend.accounts()?.create(new).await?;
-    Ok((backend, user, dir))
-}
-
-fn account(email: &str, password: &str, verified: bool) -> anyhow::Result<NewAccount> {
-    Ok(NewAccount {
-        email: Email::parse(email)?,
-        name: Name::parse("Ada")?,
-        phone: None,
-        password: Password::parse(password.into())?,
-        verified,
-        extra_roles: Vec::new(),
-    })
 }
 
 async fn login_time(iterations: usize) -> anyhow::Result<()> {

@@ -15,7 +15,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use infra::compose::{AwsBackend, Backend, LocalBackend};
+use infra::compose::{AwsBackend, Backend, LocalBackend, Services};
 use infra::config::LocalConfig;
 use shared::auth::keys::KeySet;
 use shared::auth::password::Password;
@@ -86,7 +86,7 @@ pub async fn run_with_env(
     let backend: Box<dyn Backend> = match &invocation.data_dir {
         // The base URL only matters to signed blob links, which no admin command makes.
         Some(dir) => Box::new(LocalBackend::open_default(local_config(dir)).await?),
-        None => Box::new(AwsBackend::from_env().await?),
+        None => Box::new(AwsBackend::from_env(Services::ALL).await?),
     };
     let name = backend.settings().signing_keys_secret.as_str();
     match invocation.command {

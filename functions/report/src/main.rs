@@ -1,5 +1,5 @@
-//! `cargo run -p function-report --release`: builds every function as Lambda receives it and
-//! prints, per function, the zipped package, the init time, the init time minus a bare
+//! `cargo run -p function-report --release`: builds every package as Lambda receives it and
+//! prints, per function, its package's zipped size, the init time, the init time minus a bare
 //! `lambda_runtime` binary's, and the peak resident memory at the end of init.
 //!
 //! Init is measured as Lambda bills it: from starting the process to its first request for an
@@ -19,10 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use functions::wiring::FUNCTIONS;
+use functions::wiring::packages::{PACKAGES, Package};
 
-/// The binary every function runs, and the yardstick built beside it.
-const BINARY: &str = "bootstrap";
+/// The yardstick built beside the packages.
 const BARE: &str = "bare";
 
 /// The longest a function may take to ask for its first event before the run fails.
@@ -34,67 +33,90 @@ fn main() -> anyhow::Result<()> {
     let root = workspace_root()?;
 
     let started = Instant::now();
-    build(&root, &["-p", "functions", "--bin", BINARY])?;
+    let mut args = vec!["-p", "functions"];
+    for package in PACKAGES {
+        args.extend(["--bin", package.binary]);
+    }
+    build(&root, &args)?;
     let build_time = started.elapsed();
     build(&root, &["-p", "function-report", "--bin", BARE])?;
     let release = root.join("target/release");
-    let bootstrap = release.join(BINARY);
     let bare = release.join(BARE);
+    let bare_size = zipped_size(&bare)?;
 
-    let packages = Packages {
-        x86_64: zipped_size(&bootstrap)?,
-        bare: zipped_size(&bare)?,
-        arm64: if options.arm64 {
-            arm64_size(&root)?
-        } else {
-            None
-        },
-    };
+    let mut packages = Vec::new();
+    for package in PACKAGES {
+        let binary = release.join(package.binary);
+        let arm64 = match options.arm64 {
+            true => arm64_size(&root, package.binary)?,
+            false => None,
+        };
+        let x86_64 = zipped_size(&binary)?;
+        packages.push(Built {
+            package,
+            binary,
+            x86_64,
+            arm64,
+        });
+    }
 
     let api = RuntimeApi::start()?;
     let mut bare_runs = Vec::new();
-    let mut runs: Vec<Vec<Init>> = vec![Vec::new(); FUNCTIONS.len()];
+    let functions: Vec<_> = packages
+        .iter()
+        .flat_map(|built| built.package.functions.iter().map(move |f| (built, f)))
+        .collect();
+    let mut runs: Vec<Vec<Init>> = vec![Vec::new(); functions.len()];
     for round in 0..options.runs {
         eprint!("\rround {}/{}", round + 1, options.runs);
         bare_runs.push(api.measure(&bare, "bare")?);
-        for (function, runs) in FUNCTIONS.iter().zip(&mut runs) {
-            runs.push(api.measure(&bootstrap, function.name)?);
+        for ((built, function), runs) in functions.iter().zip(&mut runs) {
+            runs.push(api.measure(&built.binary, function.name)?);
         }
     }
     eprintln!();
 
     let bare_init = median(bare_runs.iter().map(|r| r.time));
     println!(
-        "release build of `{BINARY}` (every function): {:.0} s; {} rounds, medians",
+        "release build of every package ({}): {:.0} s; {} rounds, medians",
+        PACKAGES
+            .iter()
+            .map(|p| format!("{}: {} functions", p.binary, p.functions.len()))
+            .collect::<Vec<_>>()
+            .join(", "),
         build_time.as_secs_f64(),
         options.runs
     );
     println!(
         "bare lambda_runtime binary: zipped {}, init {}, peak RSS {}",
-        megabytes(packages.bare),
+        megabytes(bare_size),
         millis(bare_init),
         megabytes(bare_runs.iter().map(|r| r.peak_rss).max().unwrap_or(0)),
     );
     println!();
-    let arm64 = packages.arm64.is_some();
-    print!("| function | zipped (x86_64) |");
-    if arm64 {
+    print!("| function | package | zipped (x86_64) |");
+    if options.arm64 {
         print!(" zipped (arm64) |");
     }
     println!(" init | init − bare | peak RSS |");
-    print!("|---|---:|");
-    if arm64 {
+    print!("|---|---|---:|");
+    if options.arm64 {
         print!("---:|");
     }
     println!("---:|---:|---:|");
     let mut worst = Duration::ZERO;
-    for (function, runs) in FUNCTIONS.iter().zip(&runs) {
+    for ((built, function), runs) in functions.iter().zip(&runs) {
         let init = median(runs.iter().map(|r| r.time));
         let over = init.saturating_sub(bare_init);
         worst = worst.max(over);
-        print!("| {} | {} |", function.name, megabytes(packages.x86_64));
-        if let Some(size) = packages.arm64 {
-            print!(" {} |", megabytes(size));
+        print!(
+            "| {} | {} | {} |",
+            function.name,
+            built.package.binary,
+            megabytes(built.x86_64)
+        );
+        if options.arm64 {
+            print!(" {} |", built.arm64.map_or("—".into(), megabytes));
         }
         println!(
             " {} | +{} | {} |",
@@ -104,12 +126,26 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!();
+    let largest = packages
+        .iter()
+        .map(|b| b.arm64.unwrap_or(0).max(b.x86_64))
+        .max()
+        .unwrap_or(0);
     println!(
         "largest package {}; largest init over bare +{}",
-        megabytes(packages.arm64.unwrap_or(0).max(packages.x86_64)),
+        megabytes(largest),
         millis(worst)
     );
     Ok(())
+}
+
+/// A package, built: its binary and its zipped sizes.
+#[derive(Debug)]
+struct Built {
+    package: &'static Package,
+    binary: PathBuf,
+    x86_64: u64,
+    arm64: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -142,13 +178,6 @@ impl Options {
     }
 }
 
-#[derive(Debug)]
-struct Packages {
-    x86_64: u64,
-    bare: u64,
-    arm64: Option<u64>,
-}
-
 /// One start of a function.
 #[derive(Debug, Clone, Copy)]
 struct Init {
@@ -179,16 +208,16 @@ fn build(root: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The arm64 package's zipped size, built by cargo-lambda; `None` (with a note) when
+/// The zipped size of `binary` built for arm64 by cargo-lambda; `None` (with a note) when
 /// cargo-lambda or the target is missing.
-fn arm64_size(root: &Path) -> anyhow::Result<Option<u64>> {
+fn arm64_size(root: &Path, binary: &str) -> anyhow::Result<Option<u64>> {
     let status = Command::new("cargo")
         .current_dir(root)
-        .args(["lambda", "build", "--release", "--arm64", "--bin", BINARY])
+        .args(["lambda", "build", "--release", "--arm64", "--bin", binary])
         .status();
     match status {
         Ok(status) if status.success() => {
-            let binary = root.join("target/lambda").join(BINARY).join("bootstrap");
+            let binary = root.join("target/lambda").join(binary).join("bootstrap");
             Ok(Some(zipped_size(&binary)?))
         }
         _ => {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use infra::compose::Backend;
+use infra::compose::{Backend, Services};
 
 use crate::auth::guard::{self, Authenticator, Policy, Route};
 use crate::http::Handler;
@@ -17,12 +17,13 @@ use crate::wiring::lambda;
 /// a protected route's handler is built with the [`Authenticator`] its guard checks callers with.
 #[derive(Debug, Clone, Copy)]
 pub struct Function {
-    /// The name the template gives as the function's `Handler`, which the `bootstrap` binary
+    /// The name the template gives as the function's `Handler`, which its package's binary
     /// runs it by.
     pub name: &'static str,
     kind: Kind,
-    /// How Lambda runs a function of this kind: the runtime of its trigger.
-    serve: fn(&'static Function) -> Result<(), lambda::Error>,
+    /// How Lambda runs a function of this kind: the runtime of its trigger, over a backend
+    /// with the services of the function's package.
+    serve: fn(&'static Function, Services) -> Result<(), lambda::Error>,
 }
 
 /// What invokes a function.
@@ -176,7 +177,7 @@ impl Function {
     const fn of(
         name: &'static str,
         kind: Kind,
-        serve: fn(&'static Function) -> Result<(), lambda::Error>,
+        serve: fn(&'static Function, Services) -> Result<(), lambda::Error>,
     ) -> Self {
         Self { name, kind, serve }
     }
@@ -313,9 +314,9 @@ impl Function {
         }
     }
 
-    /// Runs the function on Lambda: what its main does.
-    pub fn run_on_lambda(&'static self) -> Result<(), lambda::Error> {
-        (self.serve)(self)
+    /// Runs the function on Lambda over a backend with `services`: what its main does.
+    pub fn run_on_lambda(&'static self, services: Services) -> Result<(), lambda::Error> {
+        (self.serve)(self, services)
     }
 
     fn building(&self) -> String {

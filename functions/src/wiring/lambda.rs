@@ -1,13 +1,14 @@
 //! How a Lambda function runs: its entry of the table, built once at init over the AWS backend,
-//! then the runtime's loop. Every function runs the one `bootstrap` binary; the function's
-//! `Handler` (Lambda's `_HANDLER`) names its entry of [`FUNCTIONS`].
+//! then the runtime's loop. Every function runs the binary of its [`Package`]; the function's
+//! `Handler` (Lambda's `_HANDLER`) names its entry of the package.
 
 use anyhow::Context;
 use axum::Router;
-use infra::compose::{AwsBackend, Backend};
+use infra::compose::{AwsBackend, Backend, Services};
 
 use crate::trigger::{run_schedule, run_sqs, run_stream};
-use crate::wiring::{FUNCTIONS, Function, authenticator};
+use crate::wiring::packages::Package;
+use crate::wiring::{Function, authenticator};
 
 pub type Error = lambda_runtime::Error;
 
@@ -18,9 +19,9 @@ pub const HANDLER_VARIABLE: &str = "_HANDLER";
 /// give every function the handler `bootstrap` (and Lambda reserves `_HANDLER`).
 pub const OVERRIDE_VARIABLE: &str = "HANDLER";
 
-/// The main of every function: runs the entry of the table `HANDLER`, or else `_HANDLER`,
-/// names.
-pub fn main() -> Result<(), Error> {
+/// The main of a package's binary: runs the function of `package` that `HANDLER`, or else
+/// `_HANDLER`, names.
+pub fn main(package: &'static Package) -> Result<(), Error> {
     let name = std::env::var(OVERRIDE_VARIABLE)
         .or_else(|_| std::env::var(HANDLER_VARIABLE))
         .with_context(|| {
@@ -29,30 +30,28 @@ pub fn main() -> Result<(), Error> {
                  to run (its Handler in template.yaml)"
             )
         })?;
-    run(find(&name)?)
+    find(package, &name)?.run_on_lambda(package.services)
 }
 
-/// Runs `function` as this process's Lambda function.
-pub fn run(function: &'static Function) -> Result<(), Error> {
-    function.run_on_lambda()
-}
-
-/// The function of the table called `name`; an unknown name is refused with the known ones.
-pub fn find(name: &str) -> anyhow::Result<&'static Function> {
-    FUNCTIONS
+/// The function of `package` called `name`; an unknown name is refused with the package's
+/// functions. (Only the package's own: naming the others would link their handlers.)
+pub fn find(package: &'static Package, name: &str) -> anyhow::Result<&'static Function> {
+    let functions = package.functions;
+    functions
         .iter()
         .find(|function| function.name == name)
         .with_context(|| {
-            let known: Vec<_> = FUNCTIONS.iter().map(|function| function.name).collect();
+            let known: Vec<_> = functions.iter().map(|function| function.name).collect();
             format!(
-                "no function is called {name:?}; the functions are {}",
+                "the `{}` binary runs no function called {name:?}; it runs {}",
+                package.binary,
                 known.join(", ")
             )
         })
 }
 
 /// A route that takes no port under lambda_http: no backend is built.
-pub(super) fn standalone(function: &'static Function) -> Result<(), Error> {
+pub(super) fn standalone(function: &'static Function, _: Services) -> Result<(), Error> {
     block_on(async move {
         crate::telemetry::init();
         lambda_http::run(http_app(function, function.standalone_route()?)).await
@@ -60,43 +59,43 @@ pub(super) fn standalone(function: &'static Function) -> Result<(), Error> {
 }
 
 /// A public route under lambda_http.
-pub(super) fn public(function: &'static Function) -> Result<(), Error> {
+pub(super) fn public(function: &'static Function, services: Services) -> Result<(), Error> {
     block_on(async move {
-        let backend = init().await?;
+        let backend = init(services).await?;
         let route = function.public_route(&backend)?;
         lambda_http::run(http_app(function, route)).await
     })
 }
 
 /// A protected route under lambda_http, behind its own authenticator.
-pub(super) fn protected(function: &'static Function) -> Result<(), Error> {
+pub(super) fn protected(function: &'static Function, services: Services) -> Result<(), Error> {
     block_on(async move {
-        let backend = init().await?;
+        let backend = init(services).await?;
         let route = function.protected_route(&backend, authenticator(&backend)?)?;
         lambda_http::run(http_app(function, route)).await
     })
 }
 
 /// A queue consumer under the Lambda runtime.
-pub(super) fn queue(function: &'static Function) -> Result<(), Error> {
+pub(super) fn queue(function: &'static Function, services: Services) -> Result<(), Error> {
     block_on(async move {
-        let backend = init().await?;
+        let backend = init(services).await?;
         run_sqs(function.queue_handler(&backend)?).await
     })
 }
 
 /// A stream consumer under the Lambda runtime.
-pub(super) fn stream(function: &'static Function) -> Result<(), Error> {
+pub(super) fn stream(function: &'static Function, services: Services) -> Result<(), Error> {
     block_on(async move {
-        let backend = init().await?;
+        let backend = init(services).await?;
         run_stream(function.stream_handler(&backend)?).await
     })
 }
 
 /// A scheduled function under the Lambda runtime.
-pub(super) fn schedule(function: &'static Function) -> Result<(), Error> {
+pub(super) fn schedule(function: &'static Function, services: Services) -> Result<(), Error> {
     block_on(async move {
-        let backend = init().await?;
+        let backend = init(services).await?;
         run_schedule(function.schedule_handler(&backend)?).await
     })
 }
@@ -109,9 +108,9 @@ fn block_on(serve: impl Future<Output = Result<(), Error>>) -> Result<(), Error>
 }
 
 /// What every function does first: logs, and the backend its handler is built over.
-async fn init() -> Result<AwsBackend, Error> {
+async fn init(services: Services) -> Result<AwsBackend, Error> {
     crate::telemetry::init();
-    Ok(AwsBackend::from_env().await?)
+    Ok(AwsBackend::from_env(services).await?)
 }
 
 /// What an HTTP function serves under lambda_http: its one route, guarded as declared, with
@@ -133,9 +132,12 @@ mod tests {
 
     #[test]
     fn a_handler_name_finds_its_function_and_an_unknown_one_lists_them() {
-        assert_eq!(find("login").unwrap().name, "login");
-        let error = find("logn").unwrap_err().to_string();
+        use crate::wiring::packages::{API, EVENTS};
+        assert_eq!(find(&API, "login").unwrap().name, "login");
+        let error = find(&API, "logn").unwrap_err().to_string();
         assert!(error.contains("\"logn\""), "{error}");
         assert!(error.contains("login, refresh"), "{error}");
+        let error = find(&EVENTS, "login").unwrap_err().to_string();
+        assert!(error.contains("`events` binary"), "{error}");
     }
 }

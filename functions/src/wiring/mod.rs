@@ -1,10 +1,10 @@
 //! The one table of the system's functions, and how each handler is built from the ports.
 //!
-//! Every function is declared once, in [`FUNCTIONS`]: its name, its trigger (a route with its
-//! policy, a schedule, the stream or a queue) and how its handler is built from a [`Backend`].
-//! Everything else reads this table: a Lambda main runs its own entry ([`lambda!`](crate::lambda)),
-//! the local system serves every route and feeds every event handler, and the template check
-//! compares it with template.yaml. This is the only module that sees the composition root; the
+//! Every function is declared once below: its name, its trigger (a route with its policy, a
+//! schedule, the stream or a queue) and how its handler is built from a [`Backend`]; then
+//! placed in one of the [`packages`], whose binary runs it on Lambda ([`lambda`]). Everything
+//! else reads [`FUNCTIONS`], the functions of every package: the local system serves every
+//! route and feeds every event handler, and the template check compares it with template.yaml. This is the only module that sees the composition root; the
 //! handlers take ports and use cases.
 
 // The declaration macros first: the table below is written with them.
@@ -12,6 +12,7 @@
 mod declare;
 mod function;
 pub mod lambda;
+pub mod packages;
 
 use axum::Router;
 use infra::compose::{Backend, EVENTS_QUEUE, JOBS_QUEUE, UPLOADS_QUEUE};
@@ -403,58 +404,9 @@ pub const CLEANUP_UNVERIFIED_USERS: Function =
         cleanup_unverified_users(b)?
     });
 
-/// Every function of the system.
-pub const FUNCTIONS: &[Function] = &[
-    HEALTH,
-    JWKS,
-    REGISTER,
-    VERIFY_EMAIL,
-    RESEND_VERIFICATION,
-    LOGIN,
-    REFRESH,
-    LOGOUT,
-    LOGOUT_ALL,
-    RESET_PASSWORD,
-    CONFIRM_RESET,
-    CHANGE_PASSWORD,
-    PROFILE,
-    PERMISSIONS,
-    SESSIONS,
-    DELETE_SESSION,
-    CREATE_USER,
-    LIST_USERS,
-    GET_USER,
-    UPDATE_USER,
-    DELETE_USER,
-    UPLOAD_AVATAR,
-    USER_ROLES,
-    ASSIGN_ROLE,
-    REVOKE_ROLE,
-    LIST_ROLES,
-    CREATE_ROLE,
-    GET_ROLE,
-    UPDATE_ROLE,
-    DELETE_ROLE,
-    SET_ROLE_PERMISSIONS,
-    LIST_PERMISSIONS,
-    CREATE_PERMISSION,
-    GET_PERMISSION,
-    UPDATE_PERMISSION,
-    DELETE_PERMISSION,
-    CREATE_JOB,
-    LIST_JOBS,
-    GET_JOB,
-    CANCEL_JOB,
-    RETRY_JOB,
-    PURGE_EXPIRED,
-    RELAY,
-    CONSUMER,
-    RECONCILE_OUTBOX,
-    WORKER,
-    AVATAR_UPLOADED,
-    REDRIVE_STUCK_JOBS,
-    CLEANUP_UNVERIFIED_USERS,
-];
+/// Every function of the system: those of every [`packages::PACKAGES`]. Declare a function
+/// above, then add it to the package whose binary should run it.
+pub const FUNCTIONS: &[Function] = &packages::ALL;
 
 /// Every job type the worker runs. Register a job type here.
 pub fn job_types(b: &dyn Backend) -> anyhow::Result<Registry> {

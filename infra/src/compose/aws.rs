@@ -1,5 +1,8 @@
 //! The ports on AWS: one SDK configuration, at most one client per service, each port built
 //! once. Building a client makes no network call; it connects on first use.
+//!
+//! Which services beyond DynamoDB and Secrets Manager a binary can reach is its [`Services`]:
+//! the SDKs of the others are never referenced, so the linker leaves them out of its package.
 
 use std::sync::{Arc, OnceLock};
 
@@ -24,8 +27,102 @@ pub struct AwsBackend {
     env: AwsEnv,
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
+    services: Services,
     clients: Clients,
     ports: Ports,
+}
+
+/// The services a binary links besides DynamoDB and Secrets Manager, which every package
+/// carries. Each is the constructor of its ports: a binary whose `Services` leaves one out
+/// never references its SDK, so its package is that much smaller (S3 alone brings ~1.2 MB of
+/// code and checksum tables), and asking that binary for the port is an error naming the
+/// service.
+#[derive(Debug, Clone, Copy)]
+pub struct Services {
+    sqs: Option<Port<dyn Queue>>,
+    s3: Option<Port<dyn BlobStore>>,
+    ses: Option<Port<dyn Mailer>>,
+}
+
+/// Builds a port over the backend's client of its service, given the resource it addresses
+/// (a queue URL, a bucket, a sender).
+type Port<P> = fn(&AwsBackend, String) -> Arc<P>;
+
+impl Services {
+    /// DynamoDB and Secrets Manager only.
+    pub const BASE: Self = Self {
+        sqs: None,
+        s3: None,
+        ses: None,
+    };
+
+    /// Every service: the tools and the tests, which are not packaged for Lambda.
+    pub const ALL: Self = Self::BASE.with_sqs().with_s3().with_ses();
+
+    /// With the queues (SQS).
+    pub const fn with_sqs(self) -> Self {
+        Self {
+            sqs: Some(sqs_queue),
+            ..self
+        }
+    }
+
+    /// With the blob store (S3).
+    pub const fn with_s3(self) -> Self {
+        Self {
+            s3: Some(s3_blobs),
+            ..self
+        }
+    }
+
+    /// With the mailer (SES).
+    pub const fn with_ses(self) -> Self {
+        Self {
+            ses: Some(ses_mailer),
+            ..self
+        }
+    }
+}
+
+/// The error of a port whose service the binary does not link.
+fn not_linked(service: &str, port: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "this function's package does not link {service}, which its {port} needs: add it to \
+         the package's services (functions/src/wiring/packages.rs)"
+    )
+}
+
+fn sqs_queue(backend: &AwsBackend, url: String) -> Arc<dyn Queue> {
+    let sdk = &backend.sdk;
+    let client = backend
+        .clients
+        .sqs
+        .get_or_init(|| aws_sdk_sqs::Client::new(sdk));
+    Arc::new(SqsQueue::new(client.clone(), url))
+}
+
+fn s3_blobs(backend: &AwsBackend, bucket: String) -> Arc<dyn BlobStore> {
+    let client = backend.clients.s3.get_or_init(|| {
+        let config = aws_sdk_s3::config::Builder::from(&backend.sdk)
+            .force_path_style(backend.env.s3_force_path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    });
+    Arc::new(S3Blobs::new(
+        client.clone(),
+        &backend.sdk,
+        bucket,
+        backend.clock.clone(),
+    ))
+}
+
+fn ses_mailer(backend: &AwsBackend, from: String) -> Arc<dyn Mailer> {
+    let sdk = &backend.sdk;
+    let client = backend
+        .clients
+        .ses
+        .get_or_init(|| aws_sdk_ses::Client::new(sdk));
+    Arc::new(SesMailer::new(client.clone(), from))
 }
 
 /// One client per service, shared by every port on it (both queues use one SQS client).
@@ -50,30 +147,40 @@ struct Ports {
 
 impl AwsBackend {
     /// The backend a Lambda function runs on: configured from its environment, on the system
-    /// clock and the operating system's randomness.
-    pub async fn from_env() -> anyhow::Result<Self> {
+    /// clock and the operating system's randomness, with the `services` its binary links.
+    pub async fn from_env(services: Services) -> anyhow::Result<Self> {
         let env = AwsEnv::from_env()?;
         let sdk = crate::sdk::from_env()?;
-        Ok(Self::new(
-            sdk,
-            env,
-            Arc::new(SystemClock),
-            Arc::new(OsRandom),
-        ))
+        let (clock, random) = (Arc::new(SystemClock), Arc::new(OsRandom));
+        Ok(Self::with_services(sdk, env, clock, random, services))
     }
 
-    /// The backend over an explicit SDK configuration (tests point it at an emulator).
+    /// The backend over an explicit SDK configuration, with every service (tests point it at
+    /// an emulator).
     pub fn new(
         sdk: crate::sdk::Config,
         env: AwsEnv,
         clock: Arc<dyn Clock>,
         random: Arc<dyn Random>,
     ) -> Self {
+        Self::with_services(sdk, env, clock, random, Services::ALL)
+    }
+
+    /// The backend over an explicit SDK configuration, with only `services` besides DynamoDB
+    /// and Secrets Manager.
+    pub fn with_services(
+        sdk: crate::sdk::Config,
+        env: AwsEnv,
+        clock: Arc<dyn Clock>,
+        random: Arc<dyn Random>,
+        services: Services,
+    ) -> Self {
         Self {
             sdk,
             env,
             clock,
             random,
+            services,
             clients: Clients::default(),
             ports: Ports::default(),
         }
@@ -87,23 +194,18 @@ impl AwsBackend {
             .clone()
     }
 
-    fn sqs(&self) -> aws_sdk_sqs::Client {
-        let sdk = &self.sdk;
-        self.clients
-            .sqs
-            .get_or_init(|| aws_sdk_sqs::Client::new(sdk))
-            .clone()
-    }
-
-    fn sqs_queue(
+    fn queue(
         &self,
         cell: &OnceLock<Arc<dyn Queue>>,
         variable: &str,
         url: &Option<String>,
     ) -> anyhow::Result<Arc<dyn Queue>> {
         once(cell, || {
-            let url = required(variable, url)?;
-            Ok(Arc::new(SqsQueue::new(self.sqs(), url)) as Arc<dyn Queue>)
+            let build = self
+                .services
+                .sqs
+                .ok_or_else(|| not_linked("SQS", "queue"))?;
+            Ok(build(self, required(variable, url)?))
         })
     }
 }
@@ -117,7 +219,7 @@ impl Backend for AwsBackend {
     }
 
     fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
-        self.sqs_queue(
+        self.queue(
             &self.ports.jobs_queue,
             "JOBS_QUEUE_URL",
             &self.env.jobs_queue_url,
@@ -125,7 +227,7 @@ impl Backend for AwsBackend {
     }
 
     fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
-        self.sqs_queue(
+        self.queue(
             &self.ports.events_queue,
             "EVENTS_QUEUE_URL",
             &self.env.events_queue_url,
@@ -134,30 +236,21 @@ impl Backend for AwsBackend {
 
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         once(&self.ports.blobs, || {
-            let bucket = required("BLOB_BUCKET", &self.env.blob_bucket)?;
-            let client = self
-                .clients
+            let build = self
+                .services
                 .s3
-                .get_or_init(|| {
-                    let config = aws_sdk_s3::config::Builder::from(&self.sdk)
-                        .force_path_style(self.env.s3_force_path_style)
-                        .build();
-                    aws_sdk_s3::Client::from_conf(config)
-                })
-                .clone();
-            Ok(Arc::new(S3Blobs::new(client, &self.sdk, bucket, self.clock.clone())) as _)
+                .ok_or_else(|| not_linked("S3", "blob store"))?;
+            Ok(build(self, required("BLOB_BUCKET", &self.env.blob_bucket)?))
         })
     }
 
     fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
         once(&self.ports.mailer, || {
-            let from = required("MAIL_FROM", &self.env.mail_from)?;
-            let client = self
-                .clients
+            let build = self
+                .services
                 .ses
-                .get_or_init(|| aws_sdk_ses::Client::new(&self.sdk))
-                .clone();
-            Ok(Arc::new(SesMailer::new(client, from)) as _)
+                .ok_or_else(|| not_linked("SES", "mailer"))?;
+            Ok(build(self, required("MAIL_FROM", &self.env.mail_from)?))
         })
     }
 
@@ -247,6 +340,18 @@ mod tests {
         assert!(clients.s3.get().is_none());
         assert!(clients.ses.get().is_none());
         assert!(clients.secrets_manager.get().is_none());
+    }
+
+    #[test]
+    fn a_port_whose_service_the_binary_does_not_link_says_so() {
+        let b = backend();
+        let base = AwsBackend::with_services(b.sdk, b.env, b.clock, b.random, Services::BASE);
+        let error = base.jobs_queue().unwrap_err().to_string();
+        assert!(error.contains("does not link SQS"), "{error}");
+        let error = base.blobs().unwrap_err().to_string();
+        assert!(error.contains("does not link S3"), "{error}");
+        base.store().unwrap();
+        base.secrets().unwrap();
     }
 
     #[test]

@@ -28,7 +28,7 @@ use shared::secrets::Secrets;
 use shared::store::ItemStore;
 
 #[cfg(feature = "aws")]
-pub use aws::AwsBackend;
+pub use aws::{AwsBackend, Services};
 #[cfg(feature = "local")]
 pub use local::LocalBackend;
 

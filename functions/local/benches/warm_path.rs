@@ -1,0 +1,301 @@
+//! The warm path of an HTTP function as Lambda runs it, against an echo handler on the same path.
+//!
+//! Each endpoint is built as its Lambda main builds it (`build_http_app`: its one route behind
+//! the API's middleware, over a local backend), then called through lambda_http's own adapter,
+//! in process: the API Gateway event's JSON is parsed into lambda_http's request, the adapter
+//! runs the service, and its response is serialised back to JSON, which is every step of an
+//! invocation but the Runtime API's HTTP. The echo is a bare route on the same method and path
+//! that answers a small JSON body, through the same adapter: the least a function can cost. The
+//! same echo behind the API's middleware (request ids, security headers, limits, problem+json,
+//! deny by default) shows what the middleware adds; the budget is against the bare echo.
+//! Requests to the endpoint and to the echo alternate, so both meet the same machine load.
+//!
+//! The authenticated reads (profile, a user, a page of users) have a budget in DESIGN.md: at
+//! most 2× the echo at p50 and 3× at p99. Login is argon2id and refresh rotates a session in a
+//! transaction: their figures are shown, their budgets are elsewhere (the `auth` bench).
+//!
+//! `cargo bench -p local-system --bench warm_path -- [RUNS]` (default 2000 per read; refresh a
+//! quarter of that, login 60).
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::on;
+use functions::auth::guard::Route;
+use functions::wiring::lambda::build_http_app;
+use functions::wiring::{self, Function};
+use infra::compose::Backend;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Context, LambdaEvent};
+use serde_json::{Value, json};
+use shared::accounts::ClientInfo;
+use tower::{Service, ServiceExt};
+
+mod support;
+use support::{EMAIL, PASSWORD, account, fixture};
+
+/// Users besides the administrator, so a page of 20 is full and a user read is of another.
+const OTHER_USERS: usize = 40;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let runs = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(2000)
+        .max(10);
+    let (backend, _admin, _dir) = fixture().await?;
+    let accounts = backend.accounts()?;
+    let mut other = None;
+    for i in 0..OTHER_USERS {
+        let user = accounts
+            .create(account(&format!("user{i}@example.com"), PASSWORD, true)?)
+            .await?;
+        other.get_or_insert(user.id);
+    }
+    let other = other.context("no other user")?;
+    let issuer = backend.token_issuer()?;
+    let signed_in = accounts
+        .login(&issuer, EMAIL, PASSWORD, &ClientInfo::default())
+        .await?;
+    let bearer = signed_in.access.token.clone();
+    let refresh_token = RefCell::new(signed_in.refresh.expose().to_owned());
+
+    println!(
+        "Warm path through lambda_http's adapter, in process: event JSON → request → the function's service → response JSON.\n\
+         Each endpoint as its Lambda main builds it, over a local store (SQLite); the echo is a bare route on the same method and path.\n\
+         Requests alternate endpoint / echo; {runs} runs per read after 100 warm-up requests each; an administrator with {OTHER_USERS} other users.\n"
+    );
+    println!(
+        "| endpoint | runs | p50 | p99 | echo p50 | echo p99 | echo + middleware p50 | p99 | × echo p50 | × echo p99 | budget (≤ 2× p50, ≤ 3× p99) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+
+    let reads = [
+        (&wiring::PROFILE, "/api/v1/auth/profile".to_owned(), ""),
+        (&wiring::GET_USER, format!("/api/v1/users/{other}"), ""),
+        (&wiring::LIST_USERS, "/api/v1/users".to_owned(), "limit=20"),
+    ];
+    let mut over = false;
+    for (function, path, query) in reads {
+        let mut bench = Bench::new(&backend, function)?;
+        let event = bench.event(&path, query, Some(&bearer), None, 0);
+        let figures = bench
+            .run(100, runs, |_, _| event.clone(), |_| Ok(()))
+            .await?;
+        over |= !figures.print(function.name, true);
+    }
+
+    let mut bench = Bench::new(&backend, &wiring::REFRESH)?;
+    let figures = bench
+        .run(
+            1,
+            (runs / 4).max(10),
+            |bench, i| {
+                let body = json!({ "refresh_token": *refresh_token.borrow() }).to_string();
+                bench.event("/api/v1/auth/refresh", "", None, Some(body), i)
+            },
+            |response| {
+                let body: Value = serde_json::from_str(
+                    response["body"]
+                        .as_str()
+                        .context("refresh answered no body")?,
+                )?;
+                *refresh_token.borrow_mut() = body["refresh_token"]
+                    .as_str()
+                    .context("refresh answered no refresh token")?
+                    .to_owned();
+                Ok(())
+            },
+        )
+        .await?;
+    figures.print("refresh", false);
+
+    let mut bench = Bench::new(&backend, &wiring::LOGIN)?;
+    let body = json!({ "email": EMAIL, "password": PASSWORD }).to_string();
+    let figures = bench
+        .run(
+            1,
+            60,
+            // A client address per login: the per-address throttle would refuse the 51st.
+            |bench, i| bench.event("/api/v1/auth/login", "", None, Some(body.clone()), i),
+            |_| Ok(()),
+        )
+        .await?;
+    figures.print("login", false);
+
+    println!(
+        "\nauthenticated reads within budget: {}",
+        if over { "NO" } else { "yes" }
+    );
+    Ok(())
+}
+
+type Lambda = Adapter<'static, axum::response::Response, Router>;
+
+/// One endpoint and its echo, each behind lambda_http's adapter.
+struct Bench {
+    function: Lambda,
+    echo: Lambda,
+    /// The echo behind the API's middleware (`functions::http::app`), as a public route: what
+    /// the middleware alone adds.
+    echo_app: Lambda,
+    /// The endpoint's sample event (events/<name>.json), the template of every request.
+    sample: Value,
+}
+
+impl Bench {
+    fn new(backend: &dyn Backend, function: &Function) -> anyhow::Result<Self> {
+        let route = function.route().context("not an HTTP function")?;
+        let app = build_http_app(function, backend)?;
+        let method = axum::routing::MethodFilter::try_from(http::Method::from_bytes(
+            route.method.as_bytes(),
+        )?)?;
+        let echo = Router::new().route(
+            route.path,
+            on(method, async |uri: http::Uri| {
+                axum::Json(json!({ "path": uri.path() }))
+            }),
+        );
+        let public = Route::public(route.method, route.path);
+        let echo_app = functions::http::app(echo.clone(), &[public]);
+        let events = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/");
+        let file = format!("{events}{}.json", function.name);
+        let sample = std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?;
+        Ok(Self {
+            function: Adapter::from(app),
+            echo: Adapter::from(echo),
+            echo_app: Adapter::from(echo_app),
+            sample: serde_json::from_str(&sample)?,
+        })
+    }
+
+    /// The sample event for `path`, with a bearer token, a body and a client address of its
+    /// own (the `n`th), as API Gateway would send it.
+    fn event(
+        &self,
+        path: &str,
+        query: &str,
+        bearer: Option<&str>,
+        body: Option<String>,
+        n: usize,
+    ) -> Vec<u8> {
+        let mut event = self.sample.clone();
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["rawQueryString"] = json!(query);
+        if let Some(map) = event.as_object_mut() {
+            map.remove("queryStringParameters");
+            map.remove("pathParameters");
+        }
+        let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+        event["requestContext"]["http"]["sourceIp"] = json!(ip);
+        let headers = event["headers"]
+            .as_object_mut()
+            .expect("a sample has headers");
+        headers.remove("content-length");
+        match bearer {
+            Some(token) => headers.insert("authorization".into(), json!(format!("Bearer {token}"))),
+            None => headers.remove("authorization"),
+        };
+        event["body"] = body.map_or(Value::Null, Value::String);
+        serde_json::to_vec(&event).expect("JSON serialises")
+    }
+
+    /// `warmup` then `runs` requests of `event(i)`, each to the endpoint then the same to both
+    /// echoes; `next` sees each endpoint response (a chained request reads its token there).
+    async fn run(
+        &mut self,
+        warmup: usize,
+        runs: usize,
+        mut event: impl FnMut(&Self, usize) -> Vec<u8>,
+        mut next: impl FnMut(&Value) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Figures> {
+        let mut figures = Figures::default();
+        for i in 0..warmup + runs {
+            let bytes = event(self, i);
+            let (took, response) = invoke(&mut self.function, &bytes).await?;
+            next(&response)?;
+            let (echo_took, _) = invoke(&mut self.echo, &bytes).await?;
+            let (app_took, _) = invoke(&mut self.echo_app, &bytes).await?;
+            if i >= warmup {
+                figures.function.push(took);
+                figures.echo.push(echo_took);
+                figures.echo_app.push(app_took);
+            }
+        }
+        Ok(figures)
+    }
+}
+
+/// One invocation as the runtime makes it, minus the Runtime API: the event's JSON in, the
+/// response's JSON out. Anything but a 2xx answer is an error.
+async fn invoke(function: &mut Lambda, event: &[u8]) -> anyhow::Result<(Duration, Value)> {
+    let started = Instant::now();
+    let request: LambdaRequest = serde_json::from_slice(event)?;
+    let invocation = LambdaEvent::new(request, Context::default());
+    let response = function.ready().await?.call(invocation).await?;
+    let bytes = serde_json::to_vec(&response)?;
+    let took = started.elapsed();
+    let response: Value = serde_json::from_slice(&bytes)?;
+    let status = response["statusCode"].as_u64().unwrap_or(0);
+    anyhow::ensure!(
+        (200..300).contains(&status),
+        "answered {status}: {}",
+        response["body"]
+    );
+    Ok((took, response))
+}
+
+#[derive(Default)]
+struct Figures {
+    function: Vec<Duration>,
+    echo: Vec<Duration>,
+    echo_app: Vec<Duration>,
+}
+
+impl Figures {
+    /// Prints the row; `budget`: whether the read budget applies. Returns whether it holds.
+    fn print(mut self, name: &str, budget: bool) -> bool {
+        self.function.sort();
+        self.echo.sort();
+        self.echo_app.sort();
+        let [p50, p99] = [0.5, 0.99].map(|q| at(&self.function, q));
+        let [e50, e99] = [0.5, 0.99].map(|q| at(&self.echo, q));
+        let [m50, m99] = [0.5, 0.99].map(|q| at(&self.echo_app, q));
+        let (x50, x99) = (p50 / e50, p99 / e99);
+        let holds = x50 <= 2.0 && x99 <= 3.0;
+        let verdict = match (budget, holds) {
+            (false, _) => "—",
+            (true, true) => "holds",
+            (true, false) => "OVER",
+        };
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {x50:.2}× | {x99:.2}× | {verdict} |",
+            self.function.len(),
+            micros(p50),
+            micros(p99),
+            micros(e50),
+            micros(e99),
+            micros(m50),
+            micros(m99),
+        );
+        !budget || holds
+    }
+}
+
+/// The `q` quantile of sorted durations, in seconds.
+fn at(sorted: &[Duration], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize].as_secs_f64()
+}
+
+fn micros(seconds: f64) -> String {
+    match seconds {
+        s if s >= 0.01 => format!("{:.1} ms", s * 1e3),
+        s => format!("{:.0} µs", s * 1e6),
+    }
+}

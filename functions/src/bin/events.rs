@@ -1,0 +1,9 @@
+//! The event pipeline's and the schedules' functions (`functions::wiring::packages::EVENTS`): each
+//! runs this binary as the entry its `Handler` names (Lambda passes it as `_HANDLER`; README,
+//! "Packaging").
+
+// Under `cargo test` the binary's test harness links none of the functions.
+#[cfg(not(test))]
+fn main() -> Result<(), functions::wiring::lambda::Error> {
+    functions::wiring::lambda::main(&functions::wiring::packages::EVENTS)
+}
