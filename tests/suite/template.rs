@@ -116,7 +116,7 @@ fn each_package_is_a_main_and_each_function_builds_its_package_binary() -> anyho
     assert!(
         mismatches
             .iter()
-            .any(|m| m.contains("builds binary `worker`, but its package's binary is `api`")),
+            .any(|m| m.contains("builds binary `worker`, but its package's binary is `identity`")),
         "{mismatches:?}"
     );
     assert!(

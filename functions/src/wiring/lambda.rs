@@ -132,9 +132,9 @@ mod tests {
 
     #[test]
     fn a_handler_name_finds_its_function_and_an_unknown_one_lists_them() {
-        use crate::wiring::packages::{API, EVENTS};
-        assert_eq!(find(&API, "login").unwrap().name, "login");
-        let error = find(&API, "logn").unwrap_err().to_string();
+        use crate::wiring::packages::{EVENTS, IDENTITY};
+        assert_eq!(find(&IDENTITY, "login").unwrap().name, "login");
+        let error = find(&IDENTITY, "logn").unwrap_err().to_string();
         assert!(error.contains("\"logn\""), "{error}");
         assert!(error.contains("login, refresh"), "{error}");
         let error = find(&EVENTS, "login").unwrap_err().to_string();

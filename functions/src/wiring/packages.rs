@@ -21,9 +21,10 @@ pub struct Package {
     pub functions: &'static [Function],
 }
 
-/// The HTTP API, on DynamoDB and Secrets Manager alone.
-pub const API: Package = Package {
-    binary: "api",
+/// The identity API (`/api/v1/auth/*`, the key set, health), on DynamoDB and Secrets Manager
+/// alone.
+pub const IDENTITY: Package = Package {
+    binary: "identity",
     services: Services::BASE,
     functions: &[
         super::HEALTH,
@@ -42,6 +43,15 @@ pub const API: Package = Package {
         super::PERMISSIONS,
         super::SESSIONS,
         super::DELETE_SESSION,
+    ],
+};
+
+/// The administration API (users, roles and permissions, jobs), on DynamoDB and Secrets
+/// Manager alone.
+pub const ADMINISTRATION: Package = Package {
+    binary: "administration",
+    services: Services::BASE,
+    functions: &[
         super::CREATE_USER,
         super::LIST_USERS,
         super::GET_USER,
@@ -94,7 +104,7 @@ pub const WORKER: Package = Package {
 };
 
 /// Every package.
-pub const PACKAGES: &[Package] = &[API, EVENTS, WORKER];
+pub const PACKAGES: &[Package] = &[IDENTITY, ADMINISTRATION, EVENTS, WORKER];
 
 /// Every function of every package, in package order.
 pub(super) const ALL: [Function; count()] = all();
@@ -185,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_function_in_a_package_without_its_services_fails_to_build() {
-        let backend = backend(API.services);
+        let backend = backend(IDENTITY.services);
         let error = crate::wiring::WORKER
             .build(&backend, || authenticator(&backend))
             .unwrap_err();

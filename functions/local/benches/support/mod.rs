@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod cost;
+
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
 use shared::accounts::register::NewAccount;
