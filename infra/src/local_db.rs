@@ -1,9 +1,11 @@
 //! The one SQLite database behind the local store, its change feed and the local queues.
 //!
-//! One connection behind a mutex serializes every operation of the process, so a transaction
-//! never waits on another connection of its own; `busy_timeout` covers a second process opening
-//! the same file. WAL with `synchronous=FULL` makes every committed transaction survive a crash
-//! or power loss. Blocking SQLite calls run on tokio's blocking pool.
+//! One connection behind a mutex serializes every write of the process, so a transaction never
+//! waits on another connection of its own; `busy_timeout` covers a second process opening the
+//! same file. Reads of the item store run on read-only connections of their own, as many as
+//! read at once: WAL lets them read beside the writer, each statement seeing every transaction
+//! committed before it began. WAL with `synchronous=FULL` makes every committed transaction
+//! survive a crash or power loss. Blocking SQLite calls run on tokio's blocking pool.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Notify;
 
 /// How long a statement waits for another process's write lock before failing.
@@ -68,6 +70,8 @@ const MIGRATIONS: &[&str] = &[r"
 #[derive(Clone)]
 pub struct LocalDb {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections not in use; a read takes one or opens one.
+    readers: Arc<Mutex<Vec<Connection>>>,
     path: Arc<PathBuf>,
     /// Wakes receivers waiting on a queue of this process when a message arrives.
     arrivals: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
@@ -108,6 +112,7 @@ impl LocalDb {
         migrate(&mut conn).with_context(|| format!("migrating the database {}", path.display()))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::default(),
             path: Arc::new(path.to_owned()),
             arrivals: Arc::default(),
             feed: Arc::default(),
@@ -132,6 +137,31 @@ impl LocalDb {
         .map_err(|e| E::from(anyhow::Error::new(e).context("a database task did not finish")))?
     }
 
+    /// Runs blocking reads on a read-only connection, beside the writer and other readers.
+    pub(crate) async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<anyhow::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let (readers, path) = (Arc::clone(&self.readers), Arc::clone(&self.path));
+        tokio::task::spawn_blocking(move || {
+            let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let conn = match idle {
+                Some(conn) => conn,
+                None => open_reader(&path)?,
+            };
+            let result = work(&conn);
+            readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(|e| E::from(anyhow::Error::new(e).context("a database read did not finish")))?
+    }
+
     /// The signal of commits to the change feed by this process (another process's writes
     /// are only seen by polling).
     pub(crate) fn feed_changes(&self) -> Arc<Notify> {
@@ -143,6 +173,16 @@ impl LocalDb {
         let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(arrivals.entry(queue.to_owned()).or_default())
     }
+}
+
+/// A read-only connection to the database at `path`, which the writer has set up (WAL, schema).
+fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("opening the database {} to read", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .context("setting the busy timeout")?;
+    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -231,7 +231,7 @@ impl ItemStore for LocalStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let key = key.clone();
         let now = self.clock.now();
-        let stored = self.db.run(move |conn| load(conn, &key, now)).await?;
+        let stored = self.db.read(move |conn| load(conn, &key, now)).await?;
         Ok(stored.filter(|s| !s.expired).map(|s| s.item))
     }
 
@@ -328,7 +328,7 @@ impl ItemStore for LocalStore {
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         let now = self.clock.now().timestamp();
         self.db
-            .run(move |conn| query::page(conn, &query, now))
+            .read(move |conn| query::page(conn, &query, now))
             .await
     }
 
