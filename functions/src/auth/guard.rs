@@ -193,8 +193,9 @@ pub fn protected(
     handler: Handler,
     authenticator: Authenticator,
 ) -> anyhow::Result<Router> {
-    let guarded =
-        on(method, handler)?.route_layer(from_fn_with_state((policy, authenticator), authorize));
+    // The middleware's state is cloned for every request: an `Arc`, not the authenticator.
+    let state = (policy, Arc::new(authenticator));
+    let guarded = on(method, handler)?.route_layer(from_fn_with_state(state, authorize));
     Ok(Router::new().route(path, guarded))
 }
 
@@ -206,7 +207,7 @@ fn on(method: &str, handler: Handler) -> anyhow::Result<MethodRouter> {
 }
 
 async fn authorize(
-    State((policy, authenticator)): State<(Policy, Authenticator)>,
+    State((policy, authenticator)): State<(Policy, Arc<Authenticator>)>,
     request: Request,
     next: Next,
 ) -> Response {
