@@ -3,9 +3,10 @@
 //!
 //! One binary for every function would link every SDK, the image decoders and every handler
 //! into each package (5.2 MB zipped); one binary per function would be one slow whole-program
-//! link each. Grouped by the services their handlers use, three links serve every function, and
-//! a package carries no SDK its functions never call (README, "Packaging"). Each function is
-//! still its own Lambda function, with its own trigger, role, memory and scaling.
+//! link each. Grouped by the services their handlers use (and the routes by API, so neither
+//! route package carries every handler), four links serve every function, and a package
+//! carries no SDK its functions never call (README, "Packaging"). Each function is still its own
+//! Lambda function, with its own trigger, role, memory and scaling.
 
 use infra::compose::Services;
 
