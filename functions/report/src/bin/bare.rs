@@ -1,5 +1,5 @@
 //! The yardstick: a Lambda function that is the runtime and an echo handler, nothing else.
-//! Built in release beside `bootstrap` by the report, so both are measured alike.
+//! Built in release beside the packages by the report, so all are measured alike.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
