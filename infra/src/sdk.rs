@@ -7,26 +7,20 @@
 //! all into every binary; this reads the variables directly. `AWS_ENDPOINT_URL` points every
 //! client at an emulator, as aws-config would.
 //!
-//! Every client shares one HTTPS client: rustls on ring, trusting the system's roots. The
-//! smithy client would build its connector, reading and parsing the system's whole certificate
-//! store, as each SDK client is constructed, once per client (a few milliseconds of init each);
-//! [`Deferred`] leaves that to the first request of each client, so a client the first request
-//! does not use costs nothing and init reads no certificate.
+//! Every client shares one HTTP client of our own ([`http1`]): HTTP/1.1 over rustls on ring,
+//! trusting the system's roots, read on the first TLS connection, so init reads no certificate
+//! (the smithy client read and parsed the whole store as each SDK client was built).
 
 use anyhow::Context;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use aws_types::sdk_config::SharedHttpClient;
 
 pub use aws_types::SdkConfig as Config;
+
+mod http1;
 
 // Every client shares the SDK's one behaviour version; any service crate re-exports it.
 use aws_sdk_dynamodb::config::BehaviorVersion;
@@ -62,29 +56,7 @@ pub fn config(region: &str, credentials: Credentials, endpoint: Option<&str>) ->
 }
 
 fn https_client() -> SharedHttpClient {
-    let client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    SharedHttpClient::new(Deferred(client))
-}
-
-/// The HTTPS client without its construction-time warm-up: connectors are built (and cached by
-/// the inner client) when a request first asks for one.
-#[derive(Debug)]
-struct Deferred(SharedHttpClient);
-
-impl HttpClient for Deferred {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
-    }
-
-    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
-    }
+    SharedHttpClient::new(http1::Http1Client::default())
 }
 
 #[cfg(test)]
