@@ -9,7 +9,8 @@
 //! A connection goes back to its host's idle list once its response has been read to the end
 //! (or is dropped when the body is not read, or the peer closes it); one idle longer than
 //! [`IDLE_TIMEOUT`] is not reused. A request on a connection the peer closed meanwhile (a
-//! function thawed after minutes) fails as an I/O error, which the SDK retries.
+//! function thawed after minutes) fails as an I/O error, which the SDK retries. No proxy is
+//! read from the environment: a function reaches AWS directly or through VPC endpoints.
 
 use std::collections::HashMap;
 use std::fmt;
