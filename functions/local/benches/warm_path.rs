@@ -33,7 +33,10 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::accounts::ClientInfo;
+use shared::auth::session::SessionRepo;
+use shared::users::UserRepo;
 use tower::{Service, ServiceExt};
+use uuid::Uuid;
 
 mod support;
 use support::{EMAIL, PASSWORD, account, fixture};
@@ -48,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
         .find_map(|a| a.parse::<usize>().ok())
         .unwrap_or(2000)
         .max(10);
-    let (backend, _admin, _dir) = fixture().await?;
+    let (backend, admin, _dir) = fixture().await?;
     let accounts = backend.accounts()?;
     let mut other = None;
     for i in 0..OTHER_USERS {
@@ -90,6 +93,9 @@ async fn main() -> anyhow::Result<()> {
         over |= !figures.print(function.name, true);
     }
 
+    let users = UserRepo::new(backend.store()?);
+    let alone = caller_query(&users, admin.id, runs).await?;
+
     let mut bench = Bench::new(&backend, &wiring::REFRESH)?;
     let figures = bench
         .run(
@@ -128,11 +134,37 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     figures.print("login", false);
 
+    let sessions = SessionRepo::new(backend.store()?.as_ref())
+        .list(admin.id)
+        .await?
+        .len();
+    let after = caller_query(&users, admin.id, runs).await?;
     println!(
-        "\nauthenticated reads within budget: {}",
+        "\nthe guard's caller query alone (the user's partition: user, assignments, sessions), local store:\n\
+         with 1 session: p50 {}, p99 {}; after the logins above, {sessions} sessions: p50 {}, p99 {}",
+        micros(alone.0),
+        micros(alone.1),
+        micros(after.0),
+        micros(after.1),
+    );
+    println!(
+        "authenticated reads within budget: {}",
         if over { "NO" } else { "yes" }
     );
     Ok(())
+}
+
+/// The guard's caller query for `user`, alone: p50 and p99 of `runs`, in seconds.
+async fn caller_query(users: &UserRepo, user: Uuid, runs: usize) -> anyhow::Result<(f64, f64)> {
+    let mut reads = Vec::with_capacity(100 + runs);
+    for _ in 0..100 + runs {
+        let started = Instant::now();
+        users.with_roles(user).await?.context("the caller exists")?;
+        reads.push(started.elapsed());
+    }
+    reads.drain(..100);
+    reads.sort();
+    Ok((at(&reads, 0.5), at(&reads, 0.99)))
 }
 
 type Lambda = Adapter<'static, axum::response::Response, Router>;
