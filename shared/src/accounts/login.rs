@@ -1,21 +1,29 @@
 //! Logging in: email and password for a session, an access token and a refresh token.
 //!
 //! The store is asked three times in sequence: the email's partition (its claim and its
-//! failure counter) together with the client's attempt counter, then the user, then the new
-//! session in one transaction. A wrong password, an unknown address and a malformed one all
-//! cost one argon2id verification and answer alike.
+//! failure counter) together with the client's attempt counter, then the user's partition (the
+//! user and its sessions), then the new session in one transaction. A wrong password, an
+//! unknown address and a malformed one all cost one argon2id verification and answer alike.
+//!
+//! A user keeps at most [`MAX_SESSIONS`] live sessions: the transaction that starts one more
+//! ends the least recently used. Every authenticated request reads the user's sessions with
+//! the user, so their number is that read's size.
 
 use uuid::Uuid;
 
+use crate::accounts::logout::live;
 use crate::accounts::{AccountError, Accounts, ClientInfo, TokenIssuer, hashing};
 use crate::auth::access_token::IssuedToken;
 use crate::auth::opaque::OpaqueToken;
 use crate::auth::password::Verified;
-use crate::auth::session::{Session, start_writes};
+use crate::auth::session::{Session, session_key, start_writes};
 use crate::auth::throttle::{self, Decision, LOGIN_FAILURES_PER_ACCOUNT, LOGINS_PER_IP};
-use crate::store::{Query, SortKey};
+use crate::store::{Query, SortKey, Write};
 use crate::users::repo::{email_key, update_write};
 use crate::users::{Email, User, UserRepo, UserStatus};
+
+/// The most live sessions a user keeps; a login beyond them ends the least recently used.
+pub const MAX_SESSIONS: usize = 10;
 
 /// A new session and its first tokens.
 #[derive(Debug, Clone)]
@@ -73,15 +81,16 @@ impl Accounts {
             .and_then(|v| v.as_str())
             .and_then(|s| Uuid::parse_str(s).ok());
         let users = UserRepo::new(self.store.clone());
-        let user = match user_id {
-            Some(id) => users.get(id).await?,
+        let read = match user_id {
+            Some(id) => users.with_roles(id).await?,
             None => None,
         };
-        let Some(user) = user else {
+        let Some(read) = read else {
             hashing::verify_nobody(password).await?;
             self.count_failure(&email_partition).await?;
             return Err(AccountError::InvalidCredentials);
         };
+        let user = read.user;
         let needs_rehash = match hashing::verify(password, &user.password_hash).await? {
             Verified::Match { needs_rehash } => needs_rehash,
             Verified::Mismatch => {
@@ -96,7 +105,9 @@ impl Accounts {
         if !user.email_verified {
             return Err(AccountError::EmailNotVerified);
         }
-        self.start_session(issuer, user, needs_rehash.then_some(password), client)
+        let ending = least_recently_used(&user, &read.sessions);
+        let rehash = needs_rehash.then_some(password);
+        self.start_session(issuer, user, rehash, client, ending)
             .await
     }
 
@@ -142,6 +153,7 @@ impl Accounts {
         user: User,
         rehash: Option<&str>,
         client: &ClientInfo,
+        ending: Vec<Write>,
     ) -> Result<SignedIn, AccountError> {
         let now = self.clock.now();
         let refresh = OpaqueToken::generate(self.random.as_ref());
@@ -155,7 +167,8 @@ impl Accounts {
             client.ip.clone(),
             client.user_agent.clone(),
         );
-        let writes = start_writes(&session)?;
+        let mut writes = start_writes(&session)?;
+        writes.extend(ending);
         let access = issuer
             .issue_for(&user, session.id, now, self.random.id())
             .await?;
@@ -171,4 +184,17 @@ impl Accounts {
             refresh,
         })
     }
+}
+
+/// The deletes that leave room for one more session among `sessions`: the least recently used
+/// live ones beyond [`MAX_SESSIONS`] - 1 (at most 50 at once, so the transaction stays within
+/// its limit; later logins end the rest).
+fn least_recently_used(user: &User, sessions: &[Session]) -> Vec<Write> {
+    let mut live: Vec<&Session> = live(user, sessions).collect();
+    let excess = (live.len() + 1).saturating_sub(MAX_SESSIONS).min(50);
+    live.sort_by_key(|s| s.last_used_at);
+    live.iter()
+        .take(excess)
+        .map(|s| Write::delete(session_key(user.id, s.id)))
+        .collect()
 }

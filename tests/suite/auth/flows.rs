@@ -286,7 +286,56 @@ async fn the_eleventh_failed_login_of_an_account_is_throttled(
     Ok(())
 }
 
+async fn a_login_beyond_the_session_limit_ends_the_least_recently_used_session(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    use shared::accounts::login::MAX_SESSIONS;
+
+    // signed_up logs in once: the first session, never used again.
+    let first = app.signed_up("barbara@example.com").await?;
+    let mut last = Value::Null;
+    for _ in 0..MAX_SESSIONS {
+        let login = app.login("barbara@example.com", PASSWORD).await?;
+        assert_eq!(login.status(), StatusCode::OK);
+        last = login.json().await?;
+    }
+    let sessions: Value = app
+        .call(
+            Method::GET,
+            "/api/v1/auth/sessions",
+            Some(&bearer(&last)),
+            None,
+        )
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        sessions["items"].as_array().map(Vec::len),
+        Some(MAX_SESSIONS),
+        "{sessions}"
+    );
+    let ended = app
+        .post("/refresh", json!({"refresh_token": refresh_token(&first)}))
+        .await?;
+    assert_eq!(ended.status(), StatusCode::UNAUTHORIZED);
+    let profile = app
+        .call(
+            Method::GET,
+            "/api/v1/auth/profile",
+            Some(&bearer(&first)),
+            None,
+        )
+        .await?;
+    assert_eq!(profile.status(), StatusCode::UNAUTHORIZED);
+    let kept = app
+        .post("/refresh", json!({"refresh_token": refresh_token(&last)}))
+        .await?;
+    assert_eq!(kept.status(), StatusCode::OK);
+    Ok(())
+}
+
 on_both_systems!(
+    a_login_beyond_the_session_limit_ends_the_least_recently_used_session,
     a_new_account_verifies_its_address_then_logs_in_and_sees_its_profile,
     a_refresh_token_rotates_and_its_reuse_ends_the_whole_family,
     logout_ends_the_session_and_logout_all_stops_access_tokens_at_once,
