@@ -1,7 +1,9 @@
 //! argon2id password hashes in PHC string form: making them, checking a candidate against them.
 
-use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Mutex, PoisonError};
+
+use argon2::password_hash::{self, Output, PasswordHash, PasswordHasher, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use thiserror::Error;
 
 use super::Password;
@@ -53,12 +55,60 @@ pub fn verify_password(candidate: &str, phc: &str) -> Result<Verified, HashError
         return Err(HashError::Malformed(password_hash::Error::PhcStringField));
     }
     let needs_rehash = !is_current(&stored).map_err(HashError::Malformed)?;
-    match hasher().verify_password(candidate.as_bytes(), &stored) {
-        Ok(()) => Ok(Verified::Match { needs_rehash }),
-        Err(password_hash::Error::Password) => Ok(Verified::Mismatch),
-        Err(error) => Err(HashError::Malformed(error)),
+    match matches(candidate.as_bytes(), &stored).map_err(HashError::Malformed)? {
+        true => Ok(Verified::Match { needs_rehash }),
+        false => Ok(Verified::Mismatch),
     }
 }
+
+/// Whether `candidate` hashes to `stored`'s output under `stored`'s algorithm, version, cost
+/// and salt, as argon2's own verifier decides it (the comparison is constant-time), but in
+/// working memory kept from the last verification.
+fn matches(candidate: &[u8], stored: &PasswordHash<'_>) -> Result<bool, password_hash::Error> {
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return Err(password_hash::Error::PhcStringField);
+    };
+    let algorithm = Algorithm::try_from(stored.algorithm)?;
+    let version = stored
+        .version
+        .map(Version::try_from)
+        .transpose()?
+        .unwrap_or_default();
+    let params = Params::try_from(stored)?;
+    let mut salt_bytes = [0; Salt::MAX_LENGTH];
+    let salt = salt.decode_b64(&mut salt_bytes)?;
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = with_memory(blocks, |memory| {
+        Output::init_with(expected.len(), |out| {
+            Ok(argon2.hash_password_into_with_memory(candidate, salt, out, memory)?)
+        })
+    })?;
+    Ok(computed == expected)
+}
+
+/// argon2's working memory (19 MiB at [`PARAMS`]) for `work`, taken from those kept by earlier
+/// verifications. Allocating it afresh costs a page fault every 4 KiB: a millisecond or more per
+/// login, most on a thread that never hashed before. Several verifications at once each take
+/// their own; at most [`KEPT_MEMORIES`] are kept.
+fn with_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    static KEPT: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+    let kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner).pop();
+    let mut memory = match kept {
+        Some(memory) if memory.len() >= blocks => memory,
+        _ => vec![Block::default(); blocks],
+    };
+    let result = work(&mut memory);
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() < KEPT_MEMORIES {
+        kept.push(memory);
+    }
+    result
+}
+
+/// Working memories kept for reuse: a Lambda function verifies one password at a time; the
+/// local system a few at once.
+const KEPT_MEMORIES: usize = 4;
 
 /// Spends the time of one [`verify_password`] at [`PARAMS`], for a login whose account does not
 /// exist, so that it answers as slowly as one whose password is wrong.
