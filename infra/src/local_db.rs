@@ -5,7 +5,8 @@
 //! same file. Reads of the item store run on read-only connections of their own, as many as
 //! read at once: WAL lets them read beside the writer, each statement seeing every transaction
 //! committed before it began. WAL with `synchronous=FULL` makes every committed transaction
-//! survive a crash or power loss. Blocking SQLite calls run on tokio's blocking pool.
+//! survive a crash or power loss. Writes run on tokio's blocking pool; reads, which never wait
+//! for a writer, on the calling thread.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Notify;
 
@@ -98,6 +100,7 @@ impl LocalDb {
             .with_context(|| format!("opening the database {}", path.display()))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .context("setting the busy timeout")?;
+        stable_plans(&conn)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .context("switching to WAL")?;
@@ -137,29 +140,33 @@ impl LocalDb {
         .map_err(|e| E::from(anyhow::Error::new(e).context("a database task did not finish")))?
     }
 
-    /// Runs blocking reads on a read-only connection, beside the writer and other readers.
+    /// Runs a read on a read-only connection, beside the writer and other readers, on the
+    /// calling thread.
+    ///
+    /// Unlike writes, reads stay on the async thread: in WAL mode a reader never waits for the
+    /// writer or for a checkpoint (only for the WAL index's recovery after a crash, once), and
+    /// the item store's reads are point reads and bounded pages that take tens of microseconds,
+    /// less than the hop to the blocking pool and back (README, "Benchmarks").
     pub(crate) async fn read<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        T: Send + 'static,
-        E: From<anyhow::Error> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        E: From<anyhow::Error>,
+        F: FnOnce(&Connection) -> Result<T, E>,
     {
-        let (readers, path) = (Arc::clone(&self.readers), Arc::clone(&self.path));
-        tokio::task::spawn_blocking(move || {
-            let idle = readers.lock().unwrap_or_else(PoisonError::into_inner).pop();
-            let conn = match idle {
-                Some(conn) => conn,
-                None => open_reader(&path)?,
-            };
-            let result = work(&conn);
-            readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
-            result
-        })
-        .await
-        .map_err(|e| E::from(anyhow::Error::new(e).context("a database read did not finish")))?
+        let idle = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_reader(&self.path)?,
+        };
+        let result = work(&conn);
+        self.readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(conn);
+        result
     }
 
     /// The signal of commits to the change feed by this process (another process's writes
@@ -182,7 +189,19 @@ fn open_reader(path: &Path) -> anyhow::Result<Connection> {
         .with_context(|| format!("opening the database {} to read", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .context("setting the busy timeout")?;
+    stable_plans(&conn)?;
     Ok(conn)
+}
+
+/// Plans each statement once, whatever its parameters.
+///
+/// Without this, SQLite may plan around a bound value (whether it makes a partial index
+/// usable) and then re-prepares the statement each time that parameter is bound again, which
+/// is every execution of a cached statement: the parser ran on every item query.
+fn stable_plans(conn: &Connection) -> anyhow::Result<()> {
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .context("enabling the query planner stability guarantee")?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
@@ -240,6 +259,20 @@ mod tests {
             })
             .await?;
         assert_eq!(mode, "wal");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn every_connection_plans_a_statement_once_whatever_its_parameters() -> anyhow::Result<()>
+    {
+        let dir = tempfile::tempdir()?;
+        let db = LocalDb::open(&dir.path().join("local.db"))?;
+        fn qpsg(conn: &Connection) -> anyhow::Result<bool> {
+            Ok(conn.db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
+        }
+        let writer = db.run(|conn| qpsg(conn)).await?;
+        let reader = db.read(qpsg).await?;
+        assert!(writer && reader, "writer {writer}, reader {reader}");
         Ok(())
     }
 }
