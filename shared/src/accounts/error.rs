@@ -59,3 +59,13 @@ impl From<TokenError> for AccountError {
         AccountError::Unexpected(error.into())
     }
 }
+
+impl crate::auth::throttle::Decision {
+    /// Refuses a limited attempt with the time left in its window.
+    pub fn or_refuse(self) -> Result<(), AccountError> {
+        match self {
+            Self::Allowed => Ok(()),
+            Self::Limited { retry_after } => Err(AccountError::RateLimited { retry_after }),
+        }
+    }
+}

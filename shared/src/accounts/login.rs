@@ -1,9 +1,11 @@
 //! Logging in: email and password for a session, an access token and a refresh token.
 //!
-//! The store is asked three times in sequence: the email's partition (its claim and its
-//! failure counter) together with the client's attempt counter, then the user's partition (the
-//! user and its sessions), then the new session in one transaction. A wrong password, an
-//! unknown address and a malformed one all cost one argon2id verification and answer alike.
+//! The store is asked three times in sequence: the email's partition (its claim) together
+//! with the increments of the client's and the account's attempt counters, then the user's
+//! partition (the user and its sessions), then the new session in one transaction, which also
+//! clears the account's count. A wrong password and an unknown address cost one argon2id
+//! verification each and answer alike; a malformed address, which can never be an account,
+//! answers the same at once.
 //!
 //! A user keeps at most [`MAX_SESSIONS`] live sessions: the transaction that starts one more
 //! ends the least recently used. Every authenticated request reads the user's sessions with
@@ -17,7 +19,7 @@ use crate::auth::access_token::IssuedToken;
 use crate::auth::opaque::OpaqueToken;
 use crate::auth::password::Verified;
 use crate::auth::session::{Session, session_key, start_writes};
-use crate::auth::throttle::{self, Decision, LOGIN_FAILURES_PER_ACCOUNT, LOGINS_PER_IP};
+use crate::auth::throttle::{self, LOGIN_FAILURES_PER_ACCOUNT, LOGINS_PER_IP};
 use crate::store::{Query, SortKey, Write};
 use crate::users::repo::{email_key, update_write};
 use crate::users::{Email, User, UserRepo, UserStatus};
@@ -43,35 +45,36 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<SignedIn, AccountError> {
         let now = self.clock.now();
+        let ip_partition = client.ip_partition();
         let Ok(email) = Email::parse(email) else {
-            hashing::verify_nobody(password).await?;
+            // A malformed address can never be an account: counted against the client, and
+            // answered at once, with no hash for anyone to make us compute.
+            throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &ip_partition, now)
+                .await?
+                .or_refuse()?;
             return Err(AccountError::InvalidCredentials);
         };
         let email_partition = email_key(&email).pk;
-        let failures_sk = LOGIN_FAILURES_PER_ACCOUNT.counter_sk(now);
-        let ip_partition = client.ip_partition();
-        let (by_ip, partition) = tokio::join!(
+        // Every attempt is counted against the account before its password is checked, and
+        // decided on the count the increment returns: parallel guesses each see their own
+        // place in line, so no more than the limit reach the hash. A success clears the count.
+        let (by_ip, by_account, partition) = tokio::join!(
             throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &ip_partition, now),
+            throttle::hit(
+                self.store.as_ref(),
+                &LOGIN_FAILURES_PER_ACCOUNT,
+                &email_partition,
+                now
+            ),
             self.store.query(
                 Query::partition(&email_partition)
                     .sort_key(SortKey::Any)
                     .limit(100)
             ),
         );
-        if let Decision::Limited { retry_after } = by_ip? {
-            return Err(AccountError::RateLimited { retry_after });
-        }
+        by_ip?.or_refuse()?;
+        by_account?.or_refuse()?;
         let partition = partition?;
-        let failures = partition
-            .items
-            .iter()
-            .find(|item| item.key.sk == failures_sk)
-            .map_or(0, throttle::count_in);
-        if let Decision::Limited { retry_after } =
-            LOGIN_FAILURES_PER_ACCOUNT.check_count(failures, now)
-        {
-            return Err(AccountError::RateLimited { retry_after });
-        }
         let claim = email_key(&email);
         let user_id = partition
             .items
@@ -87,16 +90,12 @@ impl Accounts {
         };
         let Some(read) = read else {
             hashing::verify_nobody(password).await?;
-            self.count_failure(&email_partition).await?;
             return Err(AccountError::InvalidCredentials);
         };
         let user = read.user;
         let needs_rehash = match hashing::verify(password, &user.password_hash).await? {
             Verified::Match { needs_rehash } => needs_rehash,
-            Verified::Mismatch => {
-                self.count_failure(&email_partition).await?;
-                return Err(AccountError::InvalidCredentials);
-            }
+            Verified::Mismatch => return Err(AccountError::InvalidCredentials),
         };
         // Only someone who knows the password learns the account's state.
         if user.status == UserStatus::Disabled {
@@ -105,10 +104,12 @@ impl Accounts {
         if !user.email_verified {
             return Err(AccountError::EmailNotVerified);
         }
-        let ending = least_recently_used(&user, &read.sessions);
+        let mut also = least_recently_used(&user, &read.sessions);
+        also.push(Write::delete(
+            LOGIN_FAILURES_PER_ACCOUNT.counter_key(&email_partition, now),
+        ));
         let rehash = needs_rehash.then_some(password);
-        self.start_session(issuer, user, rehash, client, ending)
-            .await
+        self.start_session(issuer, user, rehash, client, also).await
     }
 
     /// Stores the password hashed with the current parameters. Best effort: a login does not
@@ -134,26 +135,14 @@ impl Accounts {
         }
     }
 
-    async fn count_failure(&self, email_partition: &str) -> Result<(), AccountError> {
-        let now = self.clock.now();
-        throttle::hit(
-            self.store.as_ref(),
-            &LOGIN_FAILURES_PER_ACCOUNT,
-            email_partition,
-            now,
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Stores a new session and issues its tokens.
+    /// Stores a new session, with `also` in its transaction, and issues its tokens.
     async fn start_session(
         &self,
         issuer: &TokenIssuer,
         user: User,
         rehash: Option<&str>,
         client: &ClientInfo,
-        ending: Vec<Write>,
+        also: Vec<Write>,
     ) -> Result<SignedIn, AccountError> {
         let now = self.clock.now();
         let refresh = OpaqueToken::generate(self.random.as_ref());
@@ -168,7 +157,7 @@ impl Accounts {
             client.user_agent.clone(),
         );
         let mut writes = start_writes(&session)?;
-        writes.extend(ending);
+        writes.extend(also);
         let access = issuer
             .issue_for(&user, session.id, now, self.random.id())
             .await?;

@@ -4,6 +4,7 @@
 //! under `THROTTLE#<rule>#<window>`, so a read that needs the subject anyway (login reads the
 //! email's partition) gets its counters in the same query.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -96,11 +97,6 @@ impl Rule {
             retry_after: Duration::from_secs(left.unsigned_abs()),
         }
     }
-
-    /// Whether the attempts counted so far leave room for one more.
-    pub fn check_count(&self, count: i64, now: DateTime<Utc>) -> Decision {
-        self.decide(count + 1, now)
-    }
 }
 
 /// The counter value held by an item read from the subject's partition.
@@ -110,8 +106,22 @@ pub fn count_in(item: &Item) -> i64 {
 
 const COUNT: &str = "count";
 
+/// The partition of a client address's counters: an IPv4 address, or the /64 network of an
+/// IPv6 one. One IPv6 host is usually given a whole /64 and picks any address in it, so keying
+/// the full address would hand it 2^64 fresh budgets. An IPv4 address written as IPv6
+/// (`::ffff:a.b.c.d`) counts as that IPv4 address; what does not parse is keyed as given.
 pub fn ip_partition(ip: &str) -> String {
-    format!("IP#{ip}")
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => format!("IP#{v4}"),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("IP#{v4}"),
+            None => {
+                let network = u128::from(v6) & !(u128::from(u64::MAX));
+                format!("IP#{}/64", Ipv6Addr::from(network))
+            }
+        },
+        Err(_) => format!("IP#{ip}"),
+    }
 }
 
 /// Counts one attempt and decides on it.
@@ -181,8 +191,18 @@ mod tests {
                 retry_after: Duration::from_secs(800)
             }
         );
-        assert_eq!(rule.check_count(2, now), Decision::Allowed);
-        assert!(matches!(rule.check_count(3, now), Decision::Limited { .. }));
         assert_eq!(rule.counter_sk(now), "THROTTLE#t#900000");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_network_and_a_mapped_ipv4_as_ipv4() {
+        let one = ip_partition("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
+        assert_eq!(one, "IP#2001:db8:1:2::/64");
+        assert_eq!(ip_partition("2001:db8:1:2::1"), one, "same /64");
+        assert_ne!(ip_partition("2001:db8:1:3::1"), one, "another /64");
+        assert_eq!(ip_partition("::ffff:192.0.2.7"), "IP#192.0.2.7");
+        assert_eq!(ip_partition("192.0.2.7"), "IP#192.0.2.7");
+        assert_ne!(ip_partition("192.0.2.8"), ip_partition("192.0.2.7"));
+        assert_eq!(ip_partition("unknown"), "IP#unknown");
     }
 }

@@ -286,6 +286,73 @@ async fn the_eleventh_failed_login_of_an_account_is_throttled(
     Ok(())
 }
 
+async fn parallel_wrong_passwords_reach_the_hash_no_more_than_the_account_limit(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    use shared::auth::throttle::LOGIN_FAILURES_PER_ACCOUNT;
+
+    app.signed_up("linus@example.com").await?;
+    let mut running = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let request = app
+            .client()
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": "linus@example.com", "password": "not the password"}));
+        running.spawn(async move { anyhow::Ok(request.send().await?.status()) });
+    }
+    let (mut refused, mut limited) = (0, 0);
+    while let Some(status) = running.join_next().await {
+        match status?? {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => anyhow::bail!("a wrong password answered {other}"),
+        }
+    }
+    assert!(
+        (1..=LOGIN_FAILURES_PER_ACCOUNT.limit).contains(&refused),
+        "{refused} of 50 parallel guesses were checked, {limited} refused as too many"
+    );
+    assert_eq!(refused + limited, 50);
+    let right = app.login("linus@example.com", PASSWORD).await?;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    Ok(())
+}
+
+async fn malformed_addresses_count_against_the_client_like_any_login(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    use shared::auth::throttle::LOGINS_PER_IP;
+
+    for _ in 0..LOGINS_PER_IP.limit {
+        let refused = app.login("not an address", "whatever it is").await?;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            refused.json::<Value>().await?["code"],
+            "invalid_credentials"
+        );
+    }
+    let limited = app.login("not an address", "whatever it is").await?;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    Ok(())
+}
+
+async fn a_successful_login_clears_the_accounts_failures(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    use shared::auth::throttle::LOGIN_FAILURES_PER_ACCOUNT;
+
+    app.signed_up("ken@example.com").await?;
+    for round in 0..2 {
+        for _ in 0..LOGIN_FAILURES_PER_ACCOUNT.limit - 1 {
+            let failed = app.login("ken@example.com", "not the password").await?;
+            assert_eq!(failed.status(), StatusCode::UNAUTHORIZED, "round {round}");
+        }
+        let login = app.login("ken@example.com", PASSWORD).await?;
+        assert_eq!(login.status(), StatusCode::OK, "round {round}");
+    }
+    Ok(())
+}
+
 async fn a_login_beyond_the_session_limit_ends_the_least_recently_used_session(
     app: &impl AuthSystem,
 ) -> anyhow::Result<()> {
@@ -343,5 +410,8 @@ on_both_systems!(
     change_password_keeps_this_session_and_ends_the_others,
     a_wrong_password_and_an_unknown_email_get_the_same_answer,
     the_eleventh_failed_login_of_an_account_is_throttled,
+    parallel_wrong_passwords_reach_the_hash_no_more_than_the_account_limit,
+    malformed_addresses_count_against_the_client_like_any_login,
+    a_successful_login_clears_the_accounts_failures,
     registration_names_every_invalid_field,
 );
