@@ -141,7 +141,8 @@ impl Item {
 
     /// Reads the attributes back as a record.
     pub fn record<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_value(Value::Object(self.attrs.clone())).map_err(|e| {
+        // From the attributes in place: every authenticated request reads its caller this way.
+        T::deserialize(&self.attrs).map_err(|e| {
             StoreError::Unexpected(anyhow::Error::new(e).context(format!(
                 "item {}/{} does not hold the expected record",
                 self.key.pk, self.key.sk

@@ -7,7 +7,7 @@ use shared::accounts::Accounts;
 use shared::auth::password::Password;
 
 use crate::auth::errors::field;
-use crate::auth::guard::Caller;
+use crate::auth::guard::{Caller, Client};
 use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds passwords.
@@ -25,6 +25,7 @@ pub fn handler(accounts: Accounts) -> Handler {
 async fn handle(
     State(accounts): State<Accounts>,
     caller: Caller,
+    Client(client): Client,
     Json(body): Json<Body>,
 ) -> Result<StatusCode, ApiError> {
     let password = field("new_password", Password::parse(body.new_password))?;
@@ -34,6 +35,7 @@ async fn handle(
             caller.session_id,
             &body.current_password,
             &password,
+            &client,
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

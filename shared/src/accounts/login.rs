@@ -3,7 +3,7 @@
 //! The store is asked three times in sequence: the email's partition (its claim) together
 //! with the increments of the client's and the account's attempt counters, then the user's
 //! partition (the user and its sessions), then the new session in one transaction, which also
-//! clears the account's count. A wrong password and an unknown address cost one argon2id
+//! clears the account's count and holds only if the user is still as read. A wrong password and an unknown address cost one argon2id
 //! verification each and answer alike; a malformed address, which can never be an account,
 //! answers the same at once.
 //!
@@ -20,8 +20,10 @@ use crate::auth::opaque::OpaqueToken;
 use crate::auth::password::Verified;
 use crate::auth::session::{Session, session_key, start_writes};
 use crate::auth::throttle::{self, LOGIN_FAILURES_PER_ACCOUNT, LOGINS_PER_IP};
-use crate::store::{Query, SortKey, Write};
-use crate::users::repo::{email_key, update_write};
+use serde_json::json;
+
+use crate::store::{Condition, Key, Query, SortKey, StoreError, Write};
+use crate::users::repo::{email_key, update_write, user_key};
 use crate::users::{Email, User, UserRepo, UserStatus};
 
 /// The most live sessions a user keeps; a login beyond them ends the least recently used.
@@ -83,12 +85,39 @@ impl Accounts {
             .and_then(|item| item.attrs.get("user_id"))
             .and_then(|v| v.as_str())
             .and_then(|s| Uuid::parse_str(s).ok());
-        let users = UserRepo::new(self.store.clone());
-        let read = match user_id {
-            Some(id) => users.with_roles(id).await?,
-            None => None,
+        let Some(user_id) = user_id else {
+            hashing::verify_nobody(password).await?;
+            return Err(AccountError::InvalidCredentials);
         };
-        let Some(read) = read else {
+        let counter = LOGIN_FAILURES_PER_ACCOUNT.counter_key(&email_partition, now);
+        // A change to the user between its read and the new session's commit (a password
+        // change, a disable, a logout everywhere) fails the commit; the login starts over from
+        // the read, once, and answers as the user now is.
+        for _ in 0..2 {
+            match self
+                .sign_in(issuer, user_id, password, client, &counter)
+                .await?
+            {
+                Attempt::SignedIn(signed_in) => return Ok(*signed_in),
+                Attempt::UserChanged => continue,
+            }
+        }
+        Err(anyhow::anyhow!("the user changed during each of two logins in a row").into())
+    }
+
+    /// Checks the password against the user as read now and starts a session on that read.
+    async fn sign_in(
+        &self,
+        issuer: &TokenIssuer,
+        user_id: Uuid,
+        password: &str,
+        client: &ClientInfo,
+        counter: &Key,
+    ) -> Result<Attempt, AccountError> {
+        let Some(read) = UserRepo::new(self.store.clone())
+            .with_roles(user_id)
+            .await?
+        else {
             hashing::verify_nobody(password).await?;
             return Err(AccountError::InvalidCredentials);
         };
@@ -105,9 +134,8 @@ impl Accounts {
             return Err(AccountError::EmailNotVerified);
         }
         let mut also = least_recently_used(&user, &read.sessions);
-        also.push(Write::delete(
-            LOGIN_FAILURES_PER_ACCOUNT.counter_key(&email_partition, now),
-        ));
+        // The password was right: the account's failures are forgiven.
+        also.push(Write::delete(counter.clone()));
         let rehash = needs_rehash.then_some(password);
         self.start_session(issuer, user, rehash, client, also).await
     }
@@ -135,7 +163,8 @@ impl Accounts {
         }
     }
 
-    /// Stores a new session, with `also` in its transaction, and issues its tokens.
+    /// Stores a new session, with `also` in its transaction, if the user is still as read;
+    /// and issues its tokens.
     async fn start_session(
         &self,
         issuer: &TokenIssuer,
@@ -143,7 +172,7 @@ impl Accounts {
         rehash: Option<&str>,
         client: &ClientInfo,
         also: Vec<Write>,
-    ) -> Result<SignedIn, AccountError> {
+    ) -> Result<Attempt, AccountError> {
         let now = self.clock.now();
         let refresh = OpaqueToken::generate(self.random.as_ref());
         let session = Session::start(
@@ -158,21 +187,39 @@ impl Accounts {
         );
         let mut writes = start_writes(&session)?;
         writes.extend(also);
+        let unchanged = writes.len();
+        writes.push(Write::Check {
+            key: user_key(user.id),
+            condition: Condition::Equals("version".into(), json!(user.version)),
+        });
         let access = issuer
             .issue_for(&user, session.id, now, self.random.id())
             .await?;
-        self.store.transact(writes).await?;
+        match self.store.transact(writes).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { index }) if index == unchanged => {
+                return Ok(Attempt::UserChanged);
+            }
+            Err(error) => return Err(error.into()),
+        }
         tracing::info!(user_id = %user.id, session_id = %session.id, "logged in");
         if let Some(password) = rehash {
             self.rehash(&user, password).await;
         }
-        Ok(SignedIn {
+        Ok(Attempt::SignedIn(Box::new(SignedIn {
             user,
             session_id: session.id,
             access,
             refresh,
-        })
+        })))
     }
+}
+
+/// How one try at starting a session ended.
+enum Attempt {
+    SignedIn(Box<SignedIn>),
+    /// The user changed after it was read: nothing was stored.
+    UserChanged,
 }
 
 /// The deletes that leave room for one more session among `sessions`: the least recently used

@@ -50,8 +50,14 @@ impl Accounts {
                 access,
                 refresh: successor,
             }),
-            // A concurrent refresh of the same token won, or the session ended or expired.
-            Err(StoreError::ConditionFailed { .. }) => Err(AccountError::InvalidRefreshToken),
+            // A concurrent refresh of the same token won (or the session ended meanwhile): the
+            // token was presented twice, as a replayed one would be, so its session ends like a
+            // reused token's (RFC 9700, 4.14.2), the winner's successor with it.
+            Err(StoreError::ConditionFailed { .. }) => {
+                sessions.end(session.user_id, session.id).await?;
+                tracing::warn!(user_id = %session.user_id, session_id = %session.id, "a refresh token was presented twice at once; its session is ended");
+                Err(AccountError::RefreshTokenReused)
+            }
             Err(e) => Err(e.into()),
         }
     }

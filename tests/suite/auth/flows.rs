@@ -353,6 +353,43 @@ async fn a_successful_login_clears_the_accounts_failures(
     Ok(())
 }
 
+async fn guessing_the_current_password_is_throttled_and_ends_the_session(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    use shared::auth::throttle::LOGIN_FAILURES_PER_ACCOUNT;
+
+    let login = app.signed_up("mallory@example.com").await?;
+    let token = bearer(&login);
+    let guess = |n: i64| json!({"current_password": format!("guess number {n}"), "new_password": "a fresh passphrase"});
+    for n in 0..LOGIN_FAILURES_PER_ACCOUNT.limit {
+        let wrong = app
+            .call(
+                Method::PUT,
+                "/api/v1/auth/change-password",
+                Some(&token),
+                Some(guess(n)),
+            )
+            .await?;
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST, "guess {n}");
+    }
+    let limited = app
+        .call(
+            Method::PUT,
+            "/api/v1/auth/change-password",
+            Some(&token),
+            Some(guess(LOGIN_FAILURES_PER_ACCOUNT.limit)),
+        )
+        .await?;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    // The token's holder guessed too often: its session is over, and the account is locked
+    // for logins as well until the window ends.
+    assert_eq!(app.profile(&token).await?, StatusCode::UNAUTHORIZED);
+    let right = app.login("mallory@example.com", PASSWORD).await?;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    Ok(())
+}
+
 async fn a_login_beyond_the_session_limit_ends_the_least_recently_used_session(
     app: &impl AuthSystem,
 ) -> anyhow::Result<()> {
@@ -413,5 +450,6 @@ on_both_systems!(
     parallel_wrong_passwords_reach_the_hash_no_more_than_the_account_limit,
     malformed_addresses_count_against_the_client_like_any_login,
     a_successful_login_clears_the_accounts_failures,
+    guessing_the_current_password_is_throttled_and_ends_the_session,
     registration_names_every_invalid_field,
 );

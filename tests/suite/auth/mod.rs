@@ -7,6 +7,7 @@ mod accounts_race;
 mod expiry;
 mod flows;
 mod guard;
+mod interleaved;
 mod jwt;
 mod logs;
 mod races;

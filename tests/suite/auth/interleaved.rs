@@ -1,0 +1,233 @@
+//! Races forced into one order at the use-case level: a store that runs another flow to its end
+//! just before a transaction of the flow under test, which then commits (or not) after it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use infra::compose::{Backend as _, LocalBackend};
+use infra::config::LocalConfig;
+use shared::accounts::{AccountError, Accounts, ClientInfo, TokenIssuer};
+use shared::auth::password::Password;
+use shared::auth::session::{SESSION_PREFIX, SessionRepo};
+use shared::clock::{OsRandom, SystemClock};
+use shared::store::{Condition, Item, ItemStore, Key, Page, Query, StoreError, Write};
+use shared::users::UserRepo;
+
+use super::{AuthSystem, PASSWORD, on_both_systems};
+
+type Flow = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Runs `flow` once, before the first transaction that `at` picks, then passes every call on.
+struct Interleaved {
+    inner: Arc<dyn ItemStore>,
+    at: fn(&[Write]) -> bool,
+    flow: Mutex<Option<Flow>>,
+}
+
+impl Interleaved {
+    fn new(inner: Arc<dyn ItemStore>, at: fn(&[Write]) -> bool, flow: Flow) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            at,
+            flow: Mutex::new(Some(flow)),
+        })
+    }
+
+    /// Whether the flow has run.
+    fn ran(&self) -> bool {
+        self.flow
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+    }
+}
+
+impl std::fmt::Debug for Interleaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interleaved").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl ItemStore for Interleaved {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.put(item, condition).await
+    }
+
+    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.inner.delete(key, condition).await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let flow = if (self.at)(&writes) {
+            self.flow
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        } else {
+            None
+        };
+        if let Some(flow) = flow {
+            flow.await.map_err(StoreError::Unexpected)?;
+        }
+        self.inner.transact(writes).await
+    }
+
+    async fn add(
+        &self,
+        key: &Key,
+        attribute: &str,
+        delta: i64,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<i64, StoreError> {
+        self.inner.add(key, attribute, delta, expires_at).await
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+
+    async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
+        self.inner.purge_expired(limit).await
+    }
+}
+
+/// A transaction that creates a session (a login's) or rewrites one (a refresh's rotation).
+fn writes_a_session(writes: &[Write]) -> bool {
+    writes.iter().any(|write| match write {
+        Write::Put { item, .. } => item.key.sk.starts_with(SESSION_PREFIX),
+        _ => false,
+    })
+}
+
+fn accounts_over(store: Arc<dyn ItemStore>) -> Accounts {
+    Accounts::new(store, Arc::new(SystemClock), Arc::new(OsRandom))
+}
+
+/// What signs the tokens: keys of a throwaway local backend (tokens are not checked here).
+async fn issuer() -> anyhow::Result<(TokenIssuer, tempfile::TempDir)> {
+    let dir = tempfile::tempdir()?;
+    let backend =
+        LocalBackend::open_default(LocalConfig::new(dir.path(), "http://127.0.0.1:0")).await?;
+    tests::local::prepare_identity(&backend).await?;
+    Ok((backend.token_issuer()?, dir))
+}
+
+async fn a_login_racing_a_password_change_does_not_outlive_it(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    let (issuer, _keys) = issuer().await?;
+    let store = app.store().await?;
+    let email = "racer@example.com";
+    let user_id = app.create_user(email, Vec::new()).await?;
+    let accounts = accounts_over(store.clone());
+    let client = ClientInfo::default();
+    let owner = accounts.login(&issuer, email, PASSWORD, &client).await?;
+
+    // The owner changes the password just as another login, which read the user (and checked
+    // the old password) before the change, stores its session.
+    let user = UserRepo::new(store.clone())
+        .get(user_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user"))?;
+    let change: Flow = Box::pin({
+        let (accounts, client) = (accounts.clone(), client.clone());
+        let new_password = Password::parse("a brand new passphrase".to_owned())?;
+        async move {
+            let changed = accounts
+                .change_password(&user, owner.session_id, PASSWORD, &new_password, &client)
+                .await;
+            Ok(changed?)
+        }
+    });
+    let racing = Interleaved::new(store.clone(), writes_a_session, change);
+    let outcome = accounts_over(racing.clone())
+        .login(&issuer, email, PASSWORD, &client)
+        .await;
+    assert!(racing.ran(), "the password change never ran");
+    assert!(
+        matches!(outcome, Err(AccountError::InvalidCredentials)),
+        "the old password logged in after the change: {outcome:?}"
+    );
+    let live: Vec<_> = SessionRepo::new(store.as_ref())
+        .list(user_id)
+        .await?
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, [owner.session_id], "only the owner's session is left");
+    Ok(())
+}
+
+async fn a_refresh_that_loses_the_rotation_race_ends_the_session(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    let (issuer, _keys) = issuer().await?;
+    let store = app.store().await?;
+    let email = "twice@example.com";
+    let user_id = app.create_user(email, Vec::new()).await?;
+    let accounts = accounts_over(store.clone());
+    let login = accounts
+        .login(&issuer, email, PASSWORD, &ClientInfo::default())
+        .await?;
+    let presented = login.refresh.expose().to_owned();
+
+    // The same token is refreshed twice: the second read it before the first rotated it.
+    let winner = Arc::new(Mutex::new(None));
+    let first: Flow = Box::pin({
+        let (accounts, issuer, presented, winner) = (
+            accounts.clone(),
+            issuer.clone(),
+            presented.clone(),
+            winner.clone(),
+        );
+        async move {
+            let refreshed = accounts.refresh(&issuer, &presented).await?;
+            *winner.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(refreshed.refresh.expose().to_owned());
+            Ok(())
+        }
+    });
+    let racing = Interleaved::new(store.clone(), writes_a_session, first);
+    let outcome = accounts_over(racing.clone())
+        .refresh(&issuer, &presented)
+        .await;
+    assert!(racing.ran(), "the first refresh never ran");
+    assert!(
+        matches!(outcome, Err(AccountError::RefreshTokenReused)),
+        "{outcome:?}"
+    );
+    let successor = winner
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the first refresh did not succeed"))?;
+    assert!(
+        SessionRepo::new(store.as_ref())
+            .list(user_id)
+            .await?
+            .is_empty(),
+        "the session outlived a token presented twice"
+    );
+    let after = accounts.refresh(&issuer, &successor).await;
+    assert!(
+        matches!(
+            after,
+            Err(AccountError::InvalidRefreshToken | AccountError::RefreshTokenReused)
+        ),
+        "the winner's successor still refreshes: {after:?}"
+    );
+    Ok(())
+}
+
+on_both_systems!(
+    a_login_racing_a_password_change_does_not_outlive_it,
+    a_refresh_that_loses_the_rotation_race_ends_the_session,
+);
