@@ -147,7 +147,7 @@ impl LocalConfig {
             },
             data_dir: data_dir.into(),
             base_url,
-            max_receives: 5,
+            max_receives: shared::jobs::enqueue::MAX_RECEIVES,
         }
     }
 }

@@ -167,3 +167,35 @@ fn the_job_queue_hides_a_message_for_six_worker_timeouts() -> anyhow::Result<()>
     );
     Ok(())
 }
+
+#[test]
+fn the_job_queue_receives_a_message_as_often_as_a_job_may_be_attempted() -> anyhow::Result<()> {
+    use shared::jobs::enqueue::{DEFAULT_MAX_ATTEMPTS, MAX_RECEIVES, NewJob};
+
+    let template = Template::load()?;
+    let (_, queue) = template
+        .resources_of_type("AWS::SQS::Queue")
+        .find(|(id, _)| *id == "JobsQueue")
+        .context("JobsQueue")?;
+    let receives = queue
+        .get("Properties")
+        .and_then(|p| p.get("RedrivePolicy"))
+        .and_then(|r| r.get("maxReceiveCount"))
+        .and_then(Value::as_u64)
+        .context("JobsQueue's maxReceiveCount is not a number")?;
+    assert_eq!(
+        receives,
+        u64::from(MAX_RECEIVES),
+        "the job queue's maxReceiveCount and shared::jobs::enqueue::MAX_RECEIVES differ"
+    );
+    assert_eq!(DEFAULT_MAX_ATTEMPTS, MAX_RECEIVES);
+    let asked = NewJob {
+        job_type: "any",
+        payload: serde_json::Value::Null,
+        max_attempts: 1,
+        delay: std::time::Duration::ZERO,
+    }
+    .max_attempts(MAX_RECEIVES + 10);
+    assert_eq!(asked.max_attempts, MAX_RECEIVES);
+    Ok(())
+}

@@ -32,7 +32,7 @@ use crate::moto::{Moto, moto};
 use crate::provision;
 
 /// Receives before a message dead-letters, as in the template.
-const MAX_RECEIVES: u32 = 5;
+const MAX_RECEIVES: u32 = shared::jobs::enqueue::MAX_RECEIVES;
 
 /// How long a received message stays hidden: a message a handler failed comes back after this.
 const VISIBILITY: Duration = Duration::from_secs(30);

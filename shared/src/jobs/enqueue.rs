@@ -21,8 +21,14 @@ use crate::messaging::outbox::outbox_write;
 use crate::queue::MAX_DELAY;
 use crate::store::{ItemStore, Write};
 
-/// Attempts a job gets unless its enqueuer says otherwise; the job queue's `maxReceiveCount`.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Receives of a job message before the queue moves it to its dead-letter queue: the one
+/// value behind the job queue's `maxReceiveCount` in template.yaml (a test compares them), the
+/// local queues' limit, and the most attempts a job can get. A job allowed more attempts than
+/// its message has receives would be dead-lettered while still `retrying`.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// Attempts a job gets unless its enqueuer says otherwise: every receive of its message.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = MAX_RECEIVES;
 
 /// The input of one job type: its payload and its name come together, so a job is enqueued by
 /// its type and the worker reads back exactly what was enqueued.
@@ -57,9 +63,10 @@ impl NewJob {
         })
     }
 
+    /// At most [`MAX_RECEIVES`]: a message is not received more often than that.
     pub fn max_attempts(self, max_attempts: u32) -> Self {
         Self {
-            max_attempts,
+            max_attempts: max_attempts.min(MAX_RECEIVES),
             ..self
         }
     }
