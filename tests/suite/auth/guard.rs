@@ -70,3 +70,43 @@ on_both_systems!(
     every_protected_endpoint_refuses_a_request_without_a_valid_token,
     a_tampered_access_token_is_refused,
 );
+
+/// What the HTTP test above shows for the router, for each function as its Lambda main builds
+/// it: a protected route mounted without its guard fails here, whichever way it is served.
+#[tokio::test]
+async fn every_protected_function_as_its_lambda_main_builds_it_refuses_a_call_without_a_token()
+-> anyhow::Result<()> {
+    use axum::body::Body;
+    use functions::wiring::lambda::build_http_app;
+    use tower::ServiceExt;
+
+    let dir = tempfile::tempdir()?;
+    let backend = tests::local::identity_backend(dir.path()).await?;
+    let mut checked = 0;
+    for function in FUNCTIONS {
+        let Some(route) = function.route() else {
+            continue;
+        };
+        if route.access == Access::Public {
+            continue;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let path = route.path.replace("{id}", &id).replace("{role_id}", &id);
+        let request = http::Request::builder()
+            .method(route.method)
+            .uri(&path)
+            .body(Body::empty())?;
+        let response = build_http_app(function, &backend)?.oneshot(request).await?;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "{} ({} {}) answered without a token",
+            function.name,
+            route.method,
+            route.path
+        );
+        checked += 1;
+    }
+    assert!(checked > 30, "only {checked} protected functions");
+    Ok(())
+}
