@@ -23,6 +23,8 @@ pub mod config;
 #[cfg(feature = "local")]
 pub mod local_db;
 pub mod mail;
+#[cfg(feature = "local")]
+mod private;
 pub mod queue;
 #[cfg(feature = "aws")]
 pub mod sdk;

@@ -93,8 +93,16 @@ impl LocalDb {
     /// Opens (creating when missing) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
+            crate::private::dir(parent)?;
+        }
+        // SQLite gives its -wal and -shm files the database file's permissions.
+        crate::private::create_or_keep(path)?;
+        for file in [
+            path.to_owned(),
+            with_suffix(path, "-wal"),
+            with_suffix(path, "-shm"),
+        ] {
+            crate::private::restrict(&file)?;
         }
         let mut conn = Connection::open(path)
             .with_context(|| format!("opening the database {}", path.display()))?;
@@ -180,6 +188,13 @@ impl LocalDb {
         let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(arrivals.entry(queue.to_owned()).or_default())
     }
+}
+
+/// `path` with `suffix` appended to its file name, as SQLite names its companion files.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// A read-only connection to the database at `path`, which the writer has set up (WAL, schema).

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod blobs;
 pub mod feed_pump;
+pub mod hosts;
 pub mod mailbox;
 pub mod options;
 pub mod queue_pump;

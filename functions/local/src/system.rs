@@ -4,6 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use anyhow::Context;
+use axum::middleware::from_fn_with_state;
 use functions::http;
 use functions::wiring::{self, FUNCTIONS};
 use infra::compose::{Backend, LocalBackend};
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::hosts::{self, Hosts};
 use crate::options::Options;
 use crate::runtime::Runtime;
 use crate::{blobs, mailbox};
@@ -81,8 +83,12 @@ impl LocalSystem {
 
         let api = wiring::router(&backend, FUNCTIONS)?.merge(mailbox::routes(backend.mailbox()));
         let uploads = blobs::routes(backend.local_blobs());
-        let routes =
-            http::limit(api, http::MAX_BODY_BYTES).merge(http::limit(uploads, UPLOAD_LIMIT));
+        let routes = http::limit(api, http::MAX_BODY_BYTES)
+            .merge(http::limit(uploads, UPLOAD_LIMIT))
+            .layer(from_fn_with_state(
+                Hosts::of(addr, options.app_url.as_deref()),
+                hosts::only_own,
+            ));
         let declared = [wiring::routes(FUNCTIONS), crate::ROUTES.to_vec()].concat();
         let (stop, stopped) = watch::channel(false);
         let runtime = Runtime::new(&backend, FUNCTIONS)?.spawn(&stopped);

@@ -248,9 +248,9 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn write_atomically(dir: &Path, path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::private::dir(dir)?;
     let temp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-    let written = std::fs::File::create_new(&temp)
+    let written = crate::private::create_new(&temp)
         .and_then(|mut file| {
             file.write_all(contents)?;
             file.sync_all()
@@ -360,9 +360,10 @@ impl BlobStore for LocalBlobs {
         let staging = self.staging(&id);
         let meta = format!("{key}\n{content_type}");
         blocking(move || {
-            std::fs::create_dir_all(&staging)
-                .with_context(|| format!("creating {}", staging.display()))?;
-            std::fs::write(staging.join("meta"), meta).context("writing an upload's metadata")
+            crate::private::dir(&staging)?;
+            crate::private::create_new(&staging.join("meta"))
+                .and_then(|mut file| file.write_all(meta.as_bytes()))
+                .context("writing an upload's metadata")
         })
         .await?;
         Ok(UploadId(id))
@@ -392,7 +393,7 @@ impl BlobStore for LocalBlobs {
         let (dir, path) = (self.dir.clone(), self.path_of(key));
         blocking(move || {
             let temp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-            let mut file = std::fs::File::create_new(&temp)
+            let mut file = crate::private::create_new(&temp)
                 .with_context(|| format!("creating {}", temp.display()))?;
             file.write_all(content_type.as_bytes())?;
             file.write_all(b"\n")?;

@@ -55,8 +55,8 @@ impl LocalBackend {
             config.settings.public_blob_url = Some(format!("{base}{PUBLIC_ROUTE}"));
         }
         let dir = &config.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the data directory {}", dir.display()))?;
+        crate::private::dir(dir)
+            .with_context(|| format!("preparing the data directory {}", dir.display()))?;
         let db = LocalDb::open(&dir.join("data.sqlite"))?;
         let secrets = Arc::new(LocalSecrets::new(dir.join("secrets")));
         let blob_key = blob_signing_key(secrets.as_ref()).await?;
@@ -187,4 +187,69 @@ async fn blob_signing_key(secrets: &dyn Secrets) -> anyhow::Result<[u8; 32]> {
     bytes
         .try_into()
         .map_err(|_| anyhow::anyhow!("the local blob signing key is not 32 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    use shared::mail::Mail;
+    use shared::store::{Item, Key};
+
+    use super::*;
+
+    /// Every directory and file under `dir` with a permission bit for group or others.
+    fn shared_with_others(dir: &Path, found: &mut Vec<String>) -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let metadata = std::fs::symlink_metadata(&path)?;
+            if metadata.permissions().mode() & 0o077 != 0 {
+                found.push(format!(
+                    "{} {:o}",
+                    path.display(),
+                    metadata.permissions().mode() & 0o777
+                ));
+            }
+            if metadata.is_dir() {
+                shared_with_others(&path, found)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_data_directory_and_everything_in_it_are_the_owners_alone() -> anyhow::Result<()> {
+        let root = tempfile::tempdir()?;
+        let dir = root.path().join("data");
+        std::fs::create_dir(&dir)?;
+        std::fs::set_permissions(&dir, Permissions::from_mode(0o755))?;
+        let backend =
+            LocalBackend::open_default(LocalConfig::new(&dir, "http://127.0.0.1:1")).await?;
+        backend
+            .store()?
+            .put(Item::new(Key::new("a", "b"), Default::default()), None)
+            .await?;
+        backend
+            .mailer()?
+            .send(&Mail {
+                to: "someone@example.com".into(),
+                subject: "a link".into(),
+                text: "https://example.com/reset-password?token=secret".into(),
+                html: String::new(),
+            })
+            .await?;
+        backend
+            .blobs()?
+            .put("uploads/avatars/x/y", b"image".to_vec(), "image/png")
+            .await?;
+        backend.secrets()?.put("a-secret", "value").await?;
+
+        assert_eq!(std::fs::metadata(&dir)?.permissions().mode() & 0o777, 0o700);
+        let mut found = Vec::new();
+        shared_with_others(&dir, &mut found)?;
+        assert!(found.is_empty(), "readable by others: {found:?}");
+        Ok(())
+    }
 }

@@ -115,11 +115,11 @@ impl Mailer for Mailbox {
 }
 
 fn write_atomically(dir: &Path, name: &str, contents: &[u8]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::private::dir(dir)?;
     // Readers skip anything but *.json, so they never see a half-written mail.
     let temp = dir.join(format!(".{name}.tmp"));
     let mut file =
-        std::fs::File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+        crate::private::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
     file.write_all(contents)
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing {}", temp.display()))?;

@@ -5,9 +5,8 @@
 //! the new file to the name, which fails when the name exists, so of two racing creators
 //! exactly one wins and the loser reads the winner's value.
 
-use std::fs::{DirBuilder, File, OpenOptions, Permissions};
+use std::fs::File;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -52,30 +51,14 @@ impl LocalSecrets {
     }
 }
 
-/// Creates the directory owner-only, and takes back an existing one that is not.
-fn prepare(dir: &Path) -> anyhow::Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, Permissions::from_mode(0o700))
-        .with_context(|| format!("restricting {}", dir.display()))
-}
-
 /// Writes `value` to a new owner-only temporary file in `dir`, synced, and returns its path.
 fn write_temp(dir: &Path, value: &str) -> anyhow::Result<PathBuf> {
-    prepare(dir)?;
+    crate::private::dir(dir)?;
     let temp = dir.join(format!("#tmp-{}", uuid::Uuid::new_v4().simple()));
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .and_then(|mut file| {
-            file.write_all(value.as_bytes())?;
-            file.sync_all()
-        });
+    let written = crate::private::create_new(&temp).and_then(|mut file| {
+        file.write_all(value.as_bytes())?;
+        file.sync_all()
+    });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
         return Err(anyhow::Error::new(e).context(format!("writing {}", temp.display())));
@@ -133,6 +116,9 @@ impl Secrets for LocalSecrets {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::Permissions;
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     fn mode(path: &Path) -> anyhow::Result<u32> {

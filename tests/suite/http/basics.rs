@@ -86,3 +86,33 @@ async fn the_local_blob_store_is_mounted_and_refuses_unsigned_downloads() -> any
     assert!(response.headers().contains_key("x-request-id"));
     app.stop().await
 }
+
+#[tokio::test]
+async fn a_request_for_another_host_is_refused_as_a_rebinding_page_would_send_it()
+-> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let port = app
+        .address
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    for (host, expected) in [
+        (format!("evil.example:{port}"), 400),
+        (format!("localhost:{port}"), 200),
+        (format!("127.0.0.1:{port}"), 200),
+    ] {
+        let response = app
+            .client
+            .get(format!("{}/_local/mailbox", app.address))
+            .header("host", &host)
+            .send()
+            .await?;
+        assert_eq!(response.status(), expected, "Host: {host}");
+        if expected == 400 {
+            let body: Value = response.json().await?;
+            assert_eq!(body["code"], "unknown_host", "{body}");
+        }
+    }
+    app.stop().await
+}
