@@ -15,7 +15,7 @@ use shared::clock::{Clock, Random};
 use shared::emails::{EmailRequest, Template, render};
 use shared::mail::{MailError, Mailer};
 use shared::store::ItemStore;
-use shared::users::UserRepo;
+use shared::users::{Email, UserRepo};
 use uuid::Uuid;
 
 use crate::jobs::{JobFailure, JobPayload, JobType};
@@ -25,6 +25,8 @@ use crate::jobs::{JobFailure, JobPayload, JobType};
 pub enum SendEmailPayload {
     /// A mail to an account.
     ToUser { template: Template, user_id: Uuid },
+    /// A mail to the account at an address, if there is one (a link asked for by address).
+    ToAccountAt { template: Template, email: Email },
     /// A mail to an address, without a one-time link.
     ToAddress(EmailRequest),
 }
@@ -76,6 +78,8 @@ impl SendEmail {
             return Ok(None);
         };
         let purpose = match template {
+            // A link is for an account that can still use it.
+            Template::Verification | Template::Reset if !user.is_active() => return Ok(None),
             Template::Verification if user.email_verified => return Ok(None),
             Template::Verification => Some(Purpose::VerifyEmail),
             Template::Reset => Some(Purpose::ResetPassword),
@@ -87,7 +91,7 @@ impl SendEmail {
                     self.store.as_ref(),
                     self.random.as_ref(),
                     purpose,
-                    user.id,
+                    &user,
                     self.clock.now(),
                 )
                 .await
@@ -115,6 +119,22 @@ impl JobType for SendEmail {
         let request = match payload {
             SendEmailPayload::ToUser { template, user_id } => {
                 match self.to_user(template, user_id).await? {
+                    Some(request) => request,
+                    None => return Ok(json!({ "template": template, "skipped": true })),
+                }
+            }
+            SendEmailPayload::ToAccountAt { template, email } => {
+                let user_id = UserRepo::new(self.store.clone())
+                    .id_by_email(&email)
+                    .await
+                    .map_err(|e| {
+                        JobFailure::Retryable(anyhow::Error::new(e).context("finding the account"))
+                    })?;
+                let request = match user_id {
+                    Some(user_id) => self.to_user(template, user_id).await?,
+                    None => None,
+                };
+                match request {
                     Some(request) => request,
                     None => return Ok(json!({ "template": template, "skipped": true })),
                 }
@@ -251,6 +271,60 @@ mod tests {
         let result = job.run(payload).await.map_err(|e| anyhow!("{e:?}"))?;
         assert_eq!(result["skipped"], true);
         assert!(outbox.sent().is_empty());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_link_asked_for_by_address_goes_to_an_active_account_there_only() -> anyhow::Result<()>
+    {
+        let outbox = Arc::new(Outbox::default());
+        let (job, backend, _dir) = job(outbox.clone()).await?;
+        let now = backend.clock().now();
+        let user = |address: &str, status| -> anyhow::Result<User> {
+            Ok(User {
+                id: OsRandom.id(),
+                email: Email::parse(address)?,
+                name: Name::parse("Ada")?,
+                phone: None,
+                status,
+                email_verified: true,
+                password_hash: PasswordHash("$argon2id$unused".into()),
+                token_version: 0,
+                avatar_url: None,
+                avatar_key: None,
+                created_at: now,
+                updated_at: now,
+                version: 0,
+            })
+        };
+        let store = backend.store()?;
+        for user in [
+            user("ada@example.com", UserStatus::Active)?,
+            user("off@example.com", UserStatus::Disabled)?,
+        ] {
+            store
+                .transact(shared::users::repo::insert_writes(&user, &[])?)
+                .await?;
+        }
+        for (address, sends) in [
+            ("ada@example.com", true),
+            ("off@example.com", false),
+            ("nobody@example.com", false),
+        ] {
+            let payload: SendEmailPayload =
+                serde_json::from_value(json!({"template": "reset", "email": address}))?;
+            assert!(matches!(payload, SendEmailPayload::ToAccountAt { .. }));
+            let result = job.run(payload).await.map_err(|e| anyhow!("{e:?}"))?;
+            assert_eq!(
+                result.get("skipped").is_none(),
+                sends,
+                "{address}: {result}"
+            );
+        }
+        let sent = outbox.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].to, "ada@example.com");
+        assert!(sent[0].text.contains("reset-password?token="));
         Ok(())
     }
 

@@ -8,9 +8,12 @@ use shared::emails::Template;
 use shared::jobs::enqueue::{NewJob, enqueue_writes};
 use shared::messaging::event::{Event, EventType};
 use shared::store::Write;
+use shared::users::Email;
 use shared::users::events::{
     EmailVerificationRequested, PasswordChanged, PasswordResetRequested, UserRegistered,
 };
+
+use uuid::Uuid;
 
 use crate::jobs::send_email::SendEmailPayload;
 use crate::messaging::reaction::{Reaction, Reactions};
@@ -51,7 +54,16 @@ impl Reaction for AccountMails {
     }
 
     async fn react(&self, event: &Event) -> anyhow::Result<Vec<Write>> {
-        let (template, user_id) = match event.event_type {
+        let to_account =
+            |template, email: Option<Email>, user_id: Option<Uuid>| match (email, user_id) {
+                (Some(email), _) => Ok(SendEmailPayload::ToAccountAt { template, email }),
+                (None, Some(user_id)) => Ok(SendEmailPayload::ToUser { template, user_id }),
+                (None, None) => Err(anyhow::anyhow!(
+                    "a {} event names neither an address nor a user",
+                    event.event_type.as_str()
+                )),
+            };
+        let payload = match event.event_type {
             EventType::UserRegistered => {
                 let registered: UserRegistered = event.payload()?;
                 let template = if registered.verified {
@@ -59,23 +71,26 @@ impl Reaction for AccountMails {
                 } else {
                     Template::Verification
                 };
-                (template, registered.user_id)
+                SendEmailPayload::ToUser {
+                    template,
+                    user_id: registered.user_id,
+                }
             }
-            EventType::UserEmailVerificationRequested => (
-                Template::Verification,
-                event.payload::<EmailVerificationRequested>()?.user_id,
-            ),
-            EventType::UserPasswordResetRequested => (
-                Template::Reset,
-                event.payload::<PasswordResetRequested>()?.user_id,
-            ),
-            EventType::UserPasswordChanged => (
-                Template::PasswordChanged,
-                event.payload::<PasswordChanged>()?.user_id,
-            ),
+            EventType::UserEmailVerificationRequested => {
+                let asked: EmailVerificationRequested = event.payload()?;
+                to_account(Template::Verification, asked.email, asked.user_id)?
+            }
+            EventType::UserPasswordResetRequested => {
+                let asked: PasswordResetRequested = event.payload()?;
+                to_account(Template::Reset, asked.email, asked.user_id)?
+            }
+            EventType::UserPasswordChanged => SendEmailPayload::ToUser {
+                template: Template::PasswordChanged,
+                user_id: event.payload::<PasswordChanged>()?.user_id,
+            },
             EventType::UserDeleted | EventType::JobEnqueued => return Ok(Vec::new()),
         };
-        let job = NewJob::of(&SendEmailPayload::ToUser { template, user_id })?;
+        let job = NewJob::of(&payload)?;
         let (_, writes) = enqueue_writes(job, self.clock.now(), self.random.as_ref())?;
         Ok(writes.into())
     }

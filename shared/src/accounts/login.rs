@@ -3,9 +3,9 @@
 //! The store is asked three times in sequence: the email's partition (its claim) together
 //! with the increments of the client's and the account's attempt counters, then the user's
 //! partition (the user and its sessions), then the new session in one transaction, which also
-//! clears the account's count and holds only if the user is still as read. A wrong password and an unknown address cost one argon2id
-//! verification each and answer alike; a malformed address, which can never be an account,
-//! answers the same at once.
+//! clears the account's count and holds only if the user is still as read. A wrong password
+//! and an unknown address cost the same reads and one argon2id verification each, and answer
+//! alike; a malformed address, which can never be an account, answers the same at once.
 //!
 //! A user keeps at most [`MAX_SESSIONS`] live sessions: the transaction that starts one more
 //! ends the least recently used. Every authenticated request reads the user's sessions with
@@ -86,6 +86,11 @@ impl Accounts {
             .and_then(|v| v.as_str())
             .and_then(|s| Uuid::parse_str(s).ok());
         let Some(user_id) = user_id else {
+            // The read a known address makes next, of a partition that holds nothing, so an
+            // unknown address costs the same round trips as a known one with a wrong password.
+            UserRepo::new(self.store.clone())
+                .with_roles(self.random.id())
+                .await?;
             hashing::verify_nobody(password).await?;
             return Err(AccountError::InvalidCredentials);
         };

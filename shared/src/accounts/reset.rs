@@ -11,22 +11,20 @@ use crate::users::repo::update_write;
 use crate::users::{Email, User, UserRepo};
 
 impl Accounts {
-    /// Sends a reset mail if the address belongs to an active account; the answer is the same
-    /// either way.
+    /// Asks for a reset mail to the address, which goes out if it belongs to an active
+    /// account. The request does the same work and answers the same either way: the mail job
+    /// looks the account up.
     pub async fn request_reset(
         &self,
         email: &Email,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         self.throttle_mail(email, client).await?;
-        let users = UserRepo::new(self.store.clone());
-        if let Some(user) = users.by_email(email).await?
-            && user.is_active()
-        {
-            self.emit(&user, &PasswordResetRequested { user_id: user.id })
-                .await?;
-        }
-        Ok(())
+        let payload = PasswordResetRequested {
+            email: Some(email.clone()),
+            user_id: None,
+        };
+        self.emit_for_address(email, &payload).await
     }
 
     /// Sets a new password with a reset token. Every session and access token of the user ends
@@ -42,7 +40,13 @@ impl Accounts {
             return Err(AccountError::InvalidToken);
         };
         let users = UserRepo::new(self.store.clone());
-        let Some(user) = users.get(record.user_id).await? else {
+        let Some(user) = users
+            .get(record.user_id)
+            .await?
+            .filter(|user| record.fits(user))
+        else {
+            // Gone, or the password changed since the mail: another token was used, or the
+            // user changed it.
             return Err(AccountError::InvalidToken);
         };
         let password_hash = hashing::hash(new_password, self.random.as_ref()).await?;

@@ -3,7 +3,7 @@
 use crate::accounts::{AccountError, Accounts, ClientInfo};
 use crate::auth::one_time::{self, Purpose};
 use crate::auth::throttle::{self, Decision, MAILS_PER_EMAIL, MAILS_PER_IP};
-use crate::messaging::event::EventPayload;
+use crate::messaging::event::{Event, EventPayload};
 use crate::messaging::outbox::outbox_write;
 use crate::store::StoreError;
 use crate::users::events::EmailVerificationRequested;
@@ -23,7 +23,12 @@ impl Accounts {
             else {
                 return Err(AccountError::InvalidToken);
             };
-            let Some(user) = users.get(record.user_id).await? else {
+            let Some(user) = users
+                .get(record.user_id)
+                .await?
+                .filter(|user| record.fits(user))
+            else {
+                // Gone, verified with another token, or at another address now.
                 return Err(AccountError::InvalidToken);
             };
             let changed = User {
@@ -56,15 +61,11 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         self.throttle_mail(email, client).await?;
-        let users = UserRepo::new(self.store.clone());
-        if let Some(user) = users.by_email(email).await?
-            && !user.email_verified
-            && user.is_active()
-        {
-            self.emit(&user, &EmailVerificationRequested { user_id: user.id })
-                .await?;
-        }
-        Ok(())
+        let payload = EmailVerificationRequested {
+            email: Some(email.clone()),
+            user_id: None,
+        };
+        self.emit_for_address(email, &payload).await
     }
 
     /// Mails asked for by address (verification, reset) are throttled per client and per
@@ -89,13 +90,18 @@ impl Accounts {
         Ok(())
     }
 
-    /// Publishes a `user.*` event about a user, on its own.
-    pub(crate) async fn emit<P: EventPayload>(
+    /// Publishes an event about whatever account has `email`, if any, on its own.
+    pub(crate) async fn emit_for_address<P: EventPayload>(
         &self,
-        user: &User,
+        email: &Email,
         payload: &P,
     ) -> Result<(), AccountError> {
-        let event = self.user_event(user, payload);
+        let event = Event::of(
+            self.random.id(),
+            email_key(email).pk,
+            payload,
+            self.clock.now(),
+        );
         self.store.transact(vec![outbox_write(&event)]).await?;
         Ok(())
     }

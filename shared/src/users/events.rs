@@ -1,12 +1,14 @@
 //! What happens to users, as events: each payload declared once here, written by the use case
 //! that makes the change and read by every reaction to it.
 //!
-//! Payloads name the user and carry facts, never an address, a token or a password.
+//! Payloads name the user and carry facts, never a token or a password, and an address only
+//! where a request names no account: a reset or a verification link asked for by address.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::messaging::event::{EventPayload, EventType};
+use crate::users::Email;
 
 /// `user.registered`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,16 +19,27 @@ pub struct UserRegistered {
     pub verified: bool,
 }
 
-/// `user.email_verification_requested`: a new verification link was asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `user.email_verification_requested`: a new verification link was asked for, by address.
+///
+/// Written whether an account has the address or not, so the request does the same work
+/// either way and its timing tells nothing; the mail job looks the account up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailVerificationRequested {
-    pub user_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    /// Set by events written before requests were by address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
 }
 
-/// `user.password_reset_requested`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `user.password_reset_requested`, by address, like [`EmailVerificationRequested`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordResetRequested {
-    pub user_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<Email>,
+    /// Set by events written before requests were by address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
 }
 
 /// `user.password_changed`, by the user or through a reset.

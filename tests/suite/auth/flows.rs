@@ -390,6 +390,57 @@ async fn guessing_the_current_password_is_throttled_and_ends_the_session(
     Ok(())
 }
 
+async fn using_one_reset_token_voids_the_others_and_so_does_a_password_change(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    let email = "edsger@example.com";
+    app.signed_up(email).await?;
+    let ask = async || -> anyhow::Result<()> {
+        let asked = app.post("/reset-password", json!({"email": email})).await?;
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+        Ok(())
+    };
+    ask().await?;
+    let first = app.mailed_token(email, "reset-password", 0).await?;
+    ask().await?;
+    let second = app.mailed_token(email, "reset-password", 1).await?;
+    assert_ne!(first, second);
+    let confirm = async |token: &str, password: &str| {
+        app.post(
+            "/confirm-reset",
+            json!({"token": token, "new_password": password}),
+        )
+        .await
+    };
+    let renewed = "a renewed passphrase";
+    assert_eq!(
+        confirm(&second, renewed).await?.status(),
+        StatusCode::NO_CONTENT
+    );
+    let stale = confirm(&first, "an older mail's passphrase").await?;
+    assert_eq!(stale.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(stale.json::<Value>().await?["code"], "invalid_token");
+
+    // A token asked for before a password change is void after it.
+    ask().await?;
+    let pending = app.mailed_token(email, "reset-password", 2).await?;
+    let login: Value = app.login(email, renewed).await?.json().await?;
+    let changed = app
+        .call(
+            Method::PUT,
+            "/api/v1/auth/change-password",
+            Some(&bearer(&login)),
+            Some(
+                json!({"current_password": renewed, "new_password": "changed while a mail waited"}),
+            ),
+        )
+        .await?;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    let void = confirm(&pending, "the waiting mail's passphrase").await?;
+    assert_eq!(void.status(), StatusCode::BAD_REQUEST);
+    Ok(())
+}
+
 async fn a_login_beyond_the_session_limit_ends_the_least_recently_used_session(
     app: &impl AuthSystem,
 ) -> anyhow::Result<()> {
@@ -451,5 +502,6 @@ on_both_systems!(
     malformed_addresses_count_against_the_client_like_any_login,
     a_successful_login_clears_the_accounts_failures,
     guessing_the_current_password_is_throttled_and_ends_the_session,
+    using_one_reset_token_voids_the_others_and_so_does_a_password_change,
     registration_names_every_invalid_field,
 );

@@ -1,5 +1,6 @@
 //! Races forced into one order at the use-case level: a store that runs another flow to its end
-//! just before a transaction of the flow under test, which then commits (or not) after it.
+//! just before a transaction of the flow under test, which then commits (or not) after it. The
+//! same store records the calls it passes on, to compare the work two requests do.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,11 +21,13 @@ use super::{AuthSystem, PASSWORD, on_both_systems};
 
 type Flow = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
-/// Runs `flow` once, before the first transaction that `at` picks, then passes every call on.
+/// Runs `flow` once, before the first transaction that `at` picks, then passes every call on;
+/// records each call's method (and a transaction's number of writes).
 struct Interleaved {
     inner: Arc<dyn ItemStore>,
     at: fn(&[Write]) -> bool,
     flow: Mutex<Option<Flow>>,
+    calls: Mutex<Vec<String>>,
 }
 
 impl Interleaved {
@@ -33,7 +36,25 @@ impl Interleaved {
             inner,
             at,
             flow: Mutex::new(Some(flow)),
+            calls: Mutex::default(),
         })
+    }
+
+    /// Passes every call on, and records it.
+    fn recording(inner: Arc<dyn ItemStore>) -> Arc<Self> {
+        Self::new(inner, |_| false, Box::pin(async { Ok(()) }))
+    }
+
+    /// The calls so far, emptied.
+    fn take_calls(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn record(&self, call: impl Into<String>) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(call.into());
     }
 
     /// Whether the flow has run.
@@ -54,18 +75,22 @@ impl std::fmt::Debug for Interleaved {
 #[async_trait]
 impl ItemStore for Interleaved {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.record("get");
         self.inner.get(key).await
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.record("put");
         self.inner.put(item, condition).await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.record("delete");
         self.inner.delete(key, condition).await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.record(format!("transact of {}", writes.len()));
         let flow = if (self.at)(&writes) {
             self.flow
                 .lock()
@@ -87,10 +112,12 @@ impl ItemStore for Interleaved {
         delta: i64,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<i64, StoreError> {
+        self.record("add");
         self.inner.add(key, attribute, delta, expires_at).await
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        self.record("query");
         self.inner.query(query).await
     }
 
@@ -227,7 +254,45 @@ async fn a_refresh_that_loses_the_rotation_race_ends_the_session(
     Ok(())
 }
 
+/// What would tell an attacker which addresses have accounts, beside the answer: a request
+/// for a known address doing other store calls than one for an unknown address. (Their times,
+/// which follow from the calls, are printed by the `auth` bench.)
+async fn known_and_unknown_addresses_cost_the_same_store_calls(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    let (issuer, _keys) = issuer().await?;
+    let known = "known@example.com";
+    app.create_user(known, Vec::new()).await?;
+    let store = Interleaved::recording(app.store().await?);
+    let accounts = accounts_over(store.clone());
+    let client = ClientInfo::default();
+    let mut work = Vec::new();
+    for address in [known, "unknown@example.com"] {
+        let email = shared::users::Email::parse(address)?;
+        accounts.request_reset(&email, &client).await?;
+        let reset = store.take_calls();
+        accounts.resend_verification(&email, &client).await?;
+        let resend = store.take_calls();
+        let login = accounts
+            .login(&issuer, address, "not the password", &client)
+            .await;
+        assert!(matches!(login, Err(AccountError::InvalidCredentials)));
+        work.push([reset, resend, store.take_calls()]);
+    }
+    for (i, what) in ["reset-password", "resend-verification", "a wrong login"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            work[0][i], work[1][i],
+            "{what}: known, then unknown address"
+        );
+    }
+    Ok(())
+}
+
 on_both_systems!(
     a_login_racing_a_password_change_does_not_outlive_it,
     a_refresh_that_loses_the_rotation_race_ends_the_session,
+    known_and_unknown_addresses_cost_the_same_store_calls,
 );
