@@ -209,6 +209,29 @@ mod tests {
         Ok((job, backend, dir))
     }
 
+    /// A verified user at `address`, created at `now`.
+    fn user(
+        address: &str,
+        status: UserStatus,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<User> {
+        Ok(User {
+            id: OsRandom.id(),
+            email: Email::parse(address)?,
+            name: Name::parse("Ada")?,
+            phone: None,
+            status,
+            email_verified: true,
+            password_hash: PasswordHash("$argon2id$unused".into()),
+            token_version: 0,
+            avatar_url: None,
+            avatar_key: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        })
+    }
+
     fn to_address(template: Template, token: Option<&str>) -> SendEmailPayload {
         SendEmailPayload::ToAddress(EmailRequest {
             template,
@@ -222,21 +245,9 @@ mod tests {
     async fn a_verification_mail_carries_a_token_minted_when_it_is_sent() -> anyhow::Result<()> {
         let outbox = Arc::new(Outbox::default());
         let (job, backend, _dir) = job(outbox.clone()).await?;
-        let now = backend.clock().now();
         let user = User {
-            id: OsRandom.id(),
-            email: Email::parse("ada@example.com")?,
-            name: Name::parse("Ada")?,
-            phone: None,
-            status: UserStatus::Active,
             email_verified: false,
-            password_hash: PasswordHash("$argon2id$unused".into()),
-            token_version: 0,
-            avatar_url: None,
-            avatar_key: None,
-            created_at: now,
-            updated_at: now,
-            version: 0,
+            ..user("ada@example.com", UserStatus::Active, backend.clock().now())?
         };
         let store = backend.store()?;
         store
@@ -280,27 +291,10 @@ mod tests {
         let outbox = Arc::new(Outbox::default());
         let (job, backend, _dir) = job(outbox.clone()).await?;
         let now = backend.clock().now();
-        let user = |address: &str, status| -> anyhow::Result<User> {
-            Ok(User {
-                id: OsRandom.id(),
-                email: Email::parse(address)?,
-                name: Name::parse("Ada")?,
-                phone: None,
-                status,
-                email_verified: true,
-                password_hash: PasswordHash("$argon2id$unused".into()),
-                token_version: 0,
-                avatar_url: None,
-                avatar_key: None,
-                created_at: now,
-                updated_at: now,
-                version: 0,
-            })
-        };
         let store = backend.store()?;
         for user in [
-            user("ada@example.com", UserStatus::Active)?,
-            user("off@example.com", UserStatus::Disabled)?,
+            user("ada@example.com", UserStatus::Active, now)?,
+            user("off@example.com", UserStatus::Disabled, now)?,
         ] {
             store
                 .transact(shared::users::repo::insert_writes(&user, &[])?)
