@@ -19,6 +19,11 @@ pub enum MailError {
     /// same mail will not help.
     #[error("the mail was rejected: {0}")]
     Rejected(String),
+    /// The provider will not send for now, for a reason an operator can fix: the sender is
+    /// not verified, the account may send only to verified recipients (SES's sandbox), or
+    /// sending is paused. Retrying after the fix sends the mail.
+    #[error("the mail provider refused to send: {0}")]
+    Refused(String),
     /// Anything else; retrying later may help.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

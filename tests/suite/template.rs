@@ -199,3 +199,32 @@ fn the_job_queue_receives_a_message_as_often_as_a_job_may_be_attempted() -> anyh
     assert_eq!(asked.max_attempts, MAX_RECEIVES);
     Ok(())
 }
+
+#[test]
+fn no_parameter_defaults_to_a_placeholder_that_cannot_work_and_the_sender_domain_is_an_identity()
+-> anyhow::Result<()> {
+    let template = Template::load()?;
+    let parameters = template
+        .doc
+        .get("Parameters")
+        .context("the template has parameters")?;
+    for name in ["AppUrl", "AllowedOrigins", "MailFrom"] {
+        let parameter = parameters.get(name).context(name.to_owned())?;
+        assert!(
+            parameter.get("Default").is_none(),
+            "{name} has a default, which a deployment would keep without noticing"
+        );
+    }
+    let (_, identity) = template
+        .resources_of_type("AWS::SES::EmailIdentity")
+        .next()
+        .context("no SES identity for the sender")?;
+    let dkim = identity
+        .get("Properties")
+        .and_then(|p| p.get("DkimSigningAttributes"));
+    ensure!(
+        dkim.is_some(),
+        "the sender identity is not signed with DKIM"
+    );
+    Ok(())
+}

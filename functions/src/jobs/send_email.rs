@@ -150,6 +150,16 @@ impl JobType for SendEmail {
             render(&request, &self.app_url).map_err(|e| JobFailure::Permanent(anyhow!(e)))?;
         let message_id = self.mailer.send(&mail).await.map_err(|e| match e {
             MailError::Rejected(_) => JobFailure::Permanent(anyhow!(e)),
+            MailError::Refused(reason) => {
+                tracing::error!(
+                    template = ?request.template,
+                    reason,
+                    "the mail provider refused to send; the job will retry. On SES: is MAIL_FROM's \
+                     identity verified, and is the account out of the sandbox (README, \"Mail on \
+                     a new AWS account\")?"
+                );
+                JobFailure::Retryable(anyhow!("the mail provider refused to send: {reason}"))
+            }
             MailError::Unexpected(e) => JobFailure::Retryable(e.context("sending a mail")),
         })?;
         Ok(json!({ "template": request.template, "message_id": message_id }))
@@ -170,6 +180,7 @@ mod tests {
     struct Outbox {
         sent: Mutex<Vec<Mail>>,
         reject: bool,
+        refuse: bool,
     }
 
     #[async_trait]
@@ -177,6 +188,9 @@ mod tests {
         async fn send(&self, mail: &Mail) -> Result<String, MailError> {
             if self.reject {
                 return Err(MailError::Rejected("no such address".into()));
+            }
+            if self.refuse {
+                return Err(MailError::Refused("Email address is not verified".into()));
             }
             self.sent.lock().unwrap().push(mail.clone());
             Ok("m-1".into())
@@ -344,6 +358,21 @@ mod tests {
             job.run(to_address(Template::Welcome, None)).await,
             Err(JobFailure::Permanent(_))
         ));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_send_the_provider_refuses_for_now_is_retried() -> anyhow::Result<()> {
+        let refusing = Arc::new(Outbox {
+            refuse: true,
+            ..Outbox::default()
+        });
+        let (job, _backend, _dir) = job(refusing).await?;
+        let outcome = job.run(to_address(Template::Welcome, None)).await;
+        let Err(JobFailure::Retryable(error)) = outcome else {
+            panic!("a refused send is not retried: {outcome:?}");
+        };
+        assert!(format!("{error:#}").contains("not verified"), "{error:#}");
         Ok(())
     }
 }

@@ -45,14 +45,29 @@ impl Mailer for SesMailer {
             .await;
         match result {
             Ok(output) => Ok(output.message_id),
+            // What SES refuses on a fresh or misconfigured account (an unverified sender or
+            // recipient in the sandbox, paused sending) is fixed by an operator, not by the
+            // mail: the job retries and says why.
             Err(err) => match err.as_service_error() {
-                Some(SendEmailError::MessageRejected(e)) => Err(MailError::Rejected(
+                Some(SendEmailError::MessageRejected(e)) => Err(MailError::Refused(
                     e.message().unwrap_or("message rejected").to_owned(),
                 )),
                 Some(SendEmailError::MailFromDomainNotVerifiedException(e)) => {
-                    Err(MailError::Rejected(
+                    Err(MailError::Refused(
                         e.message()
                             .unwrap_or("sender domain not verified")
+                            .to_owned(),
+                    ))
+                }
+                Some(SendEmailError::AccountSendingPausedException(e)) => Err(MailError::Refused(
+                    e.message()
+                        .unwrap_or("sending is paused for the account")
+                        .to_owned(),
+                )),
+                Some(SendEmailError::ConfigurationSetSendingPausedException(e)) => {
+                    Err(MailError::Refused(
+                        e.message()
+                            .unwrap_or("sending is paused for the configuration set")
                             .to_owned(),
                     ))
                 }
