@@ -3,6 +3,7 @@
 //! ```text
 //! admin [--data-dir DIR] init-keys
 //! admin [--data-dir DIR] rotate-keys
+//! admin [--data-dir DIR] revoke-key KID
 //! admin [--data-dir DIR] seed
 //! ADMIN_PASSWORD=... admin [--data-dir DIR] create-admin EMAIL
 //! ```
@@ -27,6 +28,8 @@ pub const USAGE: &str = "usage: admin [--data-dir DIR] <command>
 commands:
   init-keys           create the token signing key set (current + next key) unless one exists; prints its kid
   rotate-keys         retire the current signing key, promote the next one and add a new next key
+  revoke-key KID      drop a leaked signing key at once, whatever its state (a dropped current key is
+                      replaced by the next one); its tokens stop verifying within a minute
   seed                create the seeded permissions and roles (ADMIN, MODERATOR, USER) that are missing
   create-admin EMAIL  seed, then create a verified user with the ADMIN role (password from ADMIN_PASSWORD),
                       or give the ADMIN role to the existing user with that address
@@ -37,6 +40,7 @@ options:
 pub enum Command {
     InitKeys,
     RotateKeys,
+    RevokeKey { kid: String },
     Seed,
     CreateAdmin { email: String },
 }
@@ -60,6 +64,10 @@ impl Invocation {
                 }
                 "init-keys" if command.is_none() => command = Some(Command::InitKeys),
                 "rotate-keys" if command.is_none() => command = Some(Command::RotateKeys),
+                "revoke-key" if command.is_none() => {
+                    let kid = args.next().context("revoke-key needs the key's id (kid)")?;
+                    command = Some(Command::RevokeKey { kid });
+                }
                 "seed" if command.is_none() => command = Some(Command::Seed),
                 "create-admin" if command.is_none() => {
                     let email = args.next().context("create-admin needs an email address")?;
@@ -113,6 +121,21 @@ pub async fn run_with_env(
             Ok(format!(
                 "signing key set {name} rotated: current kid {}",
                 set.current().kid
+            ))
+        }
+        Command::RevokeKey { kid } => {
+            // Functions read the set again within key_cache::CACHE_TTL (a minute): until then
+            // a warm function still trusts the key. Tokens it signed stop then, cached
+            // verifications included, since those check the set on every use.
+            let secrets = backend.secrets()?;
+            let mut set = KeySet::load(secrets.as_ref(), name).await?;
+            let state = set.revoke(&kid, backend.clock().now(), &OsRandom)?;
+            secrets.put(name, &serde_json::to_string(&set)?).await?;
+            Ok(format!(
+                "signing key {kid} ({state:?}) revoked from {name}: current kid {}; warm functions \
+                 stop trusting it within {} s",
+                set.current().kid,
+                shared::auth::key_cache::CACHE_TTL.as_secs()
             ))
         }
         Command::Seed => {
@@ -252,6 +275,45 @@ mod tests {
             after.find(&before.current().kid).is_some(),
             "the old key still verifies"
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn revoke_key_drops_the_key_and_a_token_it_signed_stops_verifying() -> anyhow::Result<()>
+    {
+        let dir = tempfile::tempdir()?;
+        let invocation = |command| Invocation {
+            data_dir: Some(dir.path().to_owned()),
+            command,
+        };
+        run(invocation(Command::InitKeys)).await?;
+        let backend = LocalBackend::open_default(local_config(dir.path())).await?;
+        let (secrets, name) = (backend.secrets()?, &backend.settings().signing_keys_secret);
+        let before = KeySet::load(secrets.as_ref(), name).await?;
+        let leaked = before.current().kid.clone();
+        let tokens = backend.access_tokens()?;
+        let now = backend.clock().now();
+        let (user, session) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let token = tokens.issue(
+            &before,
+            &user.to_string(),
+            &session.to_string(),
+            0,
+            now,
+            uuid::Uuid::new_v4(),
+        )?;
+        assert!(tokens.verify(&before, &token.token, now).is_ok());
+
+        let said = run(invocation(Command::RevokeKey {
+            kid: leaked.clone(),
+        }))
+        .await?;
+        assert!(said.contains("revoked"), "{said}");
+        let after = KeySet::load(secrets.as_ref(), name).await?;
+        assert!(after.find(&leaked).is_none());
+        assert!(tokens.verify(&after, &token.token, now).is_err());
+        let unknown = run(invocation(Command::RevokeKey { kid: leaked })).await;
+        assert!(unknown.is_err(), "revoking twice: {unknown:?}");
         Ok(())
     }
 }

@@ -240,7 +240,7 @@ impl AccessTokens {
             .as_deref()
             .ok_or(TokenError::Invalid("no key id"))?;
         let key = keys
-            .find(kid)
+            .verifying(kid, now, self.max_token_lifetime())
             .ok_or(TokenError::Invalid("unknown key id"))?;
         let verifying_key = DecodingKey::from_ed_components(&key.public_x()?)
             .map_err(|_| KeySetError::Malformed(format!("key {kid} has a malformed public key")))?;

@@ -111,6 +111,8 @@ pub enum KeySetError {
     Missing(String),
     #[error("the signing key set is malformed: {0}")]
     Malformed(String),
+    #[error("the signing key set holds no key {0:?}")]
+    UnknownKey(String),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
 }
@@ -161,9 +163,64 @@ impl KeySet {
             .expect("a key set has a current key")
     }
 
-    /// The key with this id, whatever its state: the only keys a token may name.
+    /// The key with this id, whatever its state.
     pub fn find(&self, kid: &str) -> Option<&StoredKey> {
         self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// The key a token naming `kid` may be verified with at `now`: the current and the next
+    /// key, and a retired one only while a token it signed can still be accepted
+    /// (`max_token_lifetime` after its retirement), even if the set still lists it. A retired
+    /// key that leaked then mints nothing that verifies.
+    pub fn verifying(
+        &self,
+        kid: &str,
+        now: DateTime<Utc>,
+        max_token_lifetime: TimeDelta,
+    ) -> Option<&StoredKey> {
+        self.find(kid)
+            .filter(|key| match (key.state, key.retired_at) {
+                (KeyState::Retired, Some(retired_at)) => retired_at + max_token_lifetime > now,
+                _ => true,
+            })
+    }
+
+    /// Drops the key `kid` from the set at once, whatever its state: for a key that leaked.
+    /// Dropping the current key promotes the next one (verifiers trust it already); a new next
+    /// key replaces whichever was promoted or dropped. Tokens the key signed stop verifying as
+    /// soon as a function reads the set again (within [`crate::auth::key_cache::CACHE_TTL`]).
+    pub fn revoke(
+        &mut self,
+        kid: &str,
+        now: DateTime<Utc>,
+        random: &dyn Random,
+    ) -> Result<KeyState, KeySetError> {
+        let index = self
+            .keys
+            .iter()
+            .position(|k| k.kid == kid)
+            .ok_or_else(|| KeySetError::UnknownKey(kid.to_owned()))?;
+        let revoked = self.keys.remove(index);
+        let promoted = match revoked.state {
+            KeyState::Current => match self.keys.iter_mut().find(|k| k.state == KeyState::Next) {
+                Some(next) => {
+                    next.state = KeyState::Current;
+                    true
+                }
+                None => {
+                    self.keys
+                        .push(StoredKey::generate(KeyState::Current, now, random));
+                    false
+                }
+            },
+            KeyState::Next => true,
+            KeyState::Retired => false,
+        };
+        if promoted {
+            self.keys
+                .push(StoredKey::generate(KeyState::Next, now, random));
+        }
+        Ok(revoked.state)
     }
 
     /// Retires the current key, promotes the next one and generates a new next key.
@@ -413,6 +470,62 @@ mod tests {
             assert_eq!(set.keys[0].retired_at, Some(now));
             assert_eq!(set.keys.len(), 4);
         }
+    }
+
+    #[test]
+    fn a_retired_key_stops_verifying_once_its_tokens_can_have_expired() {
+        let start = Utc::now();
+        let lifetime = TimeDelta::minutes(16);
+        let mut set = KeySet::generate(start, &OsRandom);
+        let first = set.current().kid.clone();
+        set.rotate(start, &OsRandom, lifetime);
+        let at = |offset: TimeDelta| start + offset;
+        assert!(
+            set.verifying(&first, at(lifetime - TimeDelta::seconds(1)), lifetime)
+                .is_some()
+        );
+        assert!(set.find(&first).is_some(), "still listed");
+        assert!(set.verifying(&first, at(lifetime), lifetime).is_none());
+        let current = set.current().kid.clone();
+        assert!(
+            set.verifying(&current, at(TimeDelta::days(400)), lifetime)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn revoking_a_key_drops_it_and_keeps_one_current_and_one_next() {
+        let now = Utc::now();
+        for state in [KeyState::Current, KeyState::Next, KeyState::Retired] {
+            let mut set = KeySet::generate(now, &OsRandom);
+            set.rotate(now, &OsRandom, TimeDelta::minutes(16));
+            let kid = set
+                .keys
+                .iter()
+                .find(|k| k.state == state)
+                .map(|k| k.kid.clone())
+                .unwrap();
+            let next_before = set
+                .keys
+                .iter()
+                .find(|k| k.state == KeyState::Next)
+                .map(|k| k.kid.clone())
+                .unwrap();
+            assert_eq!(set.revoke(&kid, now, &OsRandom).ok(), Some(state));
+            assert!(set.find(&kid).is_none(), "{state:?} still there");
+            let count = |s: KeyState| set.keys.iter().filter(|k| k.state == s).count();
+            assert_eq!((count(KeyState::Current), count(KeyState::Next)), (1, 1));
+            if state == KeyState::Current {
+                assert_eq!(set.current().kid, next_before, "the next key takes over");
+            }
+            let reparsed = KeySet::parse(&serde_json::to_string(&set).unwrap());
+            assert!(reparsed.is_ok(), "{reparsed:?}");
+        }
+        let mut set = KeySet::generate(now, &OsRandom);
+        assert!(matches!(
+            set.revoke("no-such-kid", now, &OsRandom),
+            Err(KeySetError::UnknownKey(_))
+        ));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //!
 //! Only what the token proves about itself is remembered: genuine, ours, for us. What can
 //! change while it lives is checked on every use: expiry against the caller's clock, and that
-//! the key it was signed with is still in the key set (a key dropped from the set stops its
-//! tokens at once, as without the cache). Whether the session and token version still stand
+//! the key it was signed with still verifies (a key revoked from the set stops its tokens at
+//! once, as without the cache). Whether the session and token version still stand
 //! is never cached: the caller query still runs on every request, so logout stays immediate.
 //!
 //! Keyed by the token's SHA-256, so no bearer credential is held in memory; bounded, and
@@ -50,7 +50,10 @@ impl VerifiedTokens {
     ) -> Result<Claims, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(known) = self.lookup(&digest) {
-            if keys.find(&known.kid).is_some() {
+            if keys
+                .verifying(&known.kid, now, tokens.max_token_lifetime())
+                .is_some()
+            {
                 if now.timestamp() >= known.claims.exp.saturating_add(tokens.leeway.num_seconds()) {
                     return Err(TokenError::Expired);
                 }
