@@ -26,8 +26,11 @@ pub const DEFAULT_TOKEN_ISSUER: &str = "accounts";
 pub struct Settings {
     /// The front end's base URL, which links in mails point at (`APP_URL`).
     pub app_url: Option<String>,
-    /// The name of the token signing key set among the secrets (`SIGNING_KEYS_SECRET`).
+    /// The name of the token signing key set among the secrets (`SIGNING_KEYS_SECRET`): read by
+    /// what signs tokens only.
     pub signing_keys_secret: String,
+    /// The name of its public half (`PUBLIC_KEYS_SECRET`): read by what verifies tokens.
+    pub public_keys_secret: String,
     /// The name of the key page cursors are sealed with, among the secrets
     /// (`CURSOR_KEY_SECRET`); created with a random value when missing.
     pub cursor_key_secret: String,
@@ -50,6 +53,7 @@ impl Default for Settings {
         Self {
             app_url: None,
             signing_keys_secret: shared::auth::keys::DEFAULT_SECRET_NAME.to_owned(),
+            public_keys_secret: shared::auth::keys::DEFAULT_PUBLIC_SECRET_NAME.to_owned(),
             cursor_key_secret: shared::paging::DEFAULT_SECRET_NAME.to_owned(),
             public_blob_url: None,
             token_issuer: DEFAULT_TOKEN_ISSUER.to_owned(),
@@ -66,6 +70,7 @@ impl Settings {
         Ok(Self {
             app_url: var("APP_URL"),
             signing_keys_secret: var("SIGNING_KEYS_SECRET").unwrap_or(defaults.signing_keys_secret),
+            public_keys_secret: var("PUBLIC_KEYS_SECRET").unwrap_or(defaults.public_keys_secret),
             cursor_key_secret: var("CURSOR_KEY_SECRET").unwrap_or(defaults.cursor_key_secret),
             public_blob_url: var("PUBLIC_BLOB_URL"),
             token_issuer: var("TOKEN_ISSUER").unwrap_or(defaults.token_issuer),

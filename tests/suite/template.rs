@@ -228,3 +228,23 @@ fn no_parameter_defaults_to_a_placeholder_that_cannot_work_and_the_sender_domain
     );
     Ok(())
 }
+
+#[test]
+fn only_the_functions_that_sign_may_read_the_private_signing_keys() -> anyhow::Result<()> {
+    let template = Template::load()?;
+    let mut readers = Vec::new();
+    for (id, function) in template.resources_of_type("AWS::Serverless::Function") {
+        let policies = serde_yaml::to_string(
+            function
+                .get("Properties")
+                .and_then(|p| p.get("Policies"))
+                .unwrap_or(&Value::Null),
+        )?;
+        if policies.contains("/signing-keys-*") {
+            readers.push(id.to_owned());
+        }
+    }
+    readers.sort();
+    assert_eq!(readers, ["LoginFunction", "RefreshFunction"]);
+    Ok(())
+}

@@ -99,6 +99,7 @@ impl AwsApp {
                 // The links point at this server, as `APP_URL` would point at the front end.
                 app_url: Some(address.clone()),
                 signing_keys_secret: provision::unique("signing-keys"),
+                public_keys_secret: provision::unique("public-keys"),
                 outbox_reconcile_after: Duration::ZERO,
                 public_blob_url: Some(format!("{}/{bucket}", moto.endpoint())),
                 token_issuer: address.clone(),

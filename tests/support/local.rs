@@ -97,13 +97,10 @@ pub async fn identity_backend_on(
 }
 
 /// What the local system does at start, on any backend: creates the signing key set unless
-/// one exists, and seeds the role catalog.
+/// one exists (and publishes its public half), and seeds the role catalog.
 pub async fn prepare_identity(backend: &dyn Backend) -> anyhow::Result<()> {
-    let secrets = backend.secrets()?;
-    let now = backend.clock().now();
-    let name = &backend.settings().signing_keys_secret;
-    shared::auth::keys::KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;
-    shared::rbac::seed::seed(backend.store()?.as_ref(), now).await?;
+    infra::compose::ensure_keys(backend).await?;
+    shared::rbac::seed::seed(backend.store()?.as_ref(), backend.clock().now()).await?;
     Ok(())
 }
 

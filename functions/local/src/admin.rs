@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Without `--data-dir` it works on AWS, configured from the environment like a function
-//! (`TABLE_NAME`, `SIGNING_KEYS_SECRET`, the usual AWS variables); with it, on the local
+//! (`TABLE_NAME`, `SIGNING_KEYS_SECRET`, `PUBLIC_KEYS_SECRET`, the usual AWS variables); with it, on the local
 //! system's data. The password comes from the environment, never from the command line, where
 //! other users of the machine could read it.
 
@@ -97,14 +97,12 @@ pub async fn run_with_env(
         None => Box::new(AwsBackend::from_env(Services::ALL).await?),
     };
     let name = backend.settings().signing_keys_secret.as_str();
+    let public = backend.settings().public_keys_secret.as_str();
     match invocation.command {
         Command::InitKeys => {
-            let secrets = backend.secrets()?;
-            let set =
-                KeySet::load_or_create(secrets.as_ref(), name, backend.clock().now(), &OsRandom)
-                    .await?;
+            let set = infra::compose::ensure_keys(backend.as_ref()).await?;
             Ok(format!(
-                "signing key set {name}: current kid {}",
+                "signing key set {name}: current kid {}; public half in {public}",
                 set.current().kid
             ))
         }
@@ -117,7 +115,7 @@ pub async fn run_with_env(
             let mut set = KeySet::load(secrets.as_ref(), name).await?;
             let lifetime = backend.access_tokens()?.max_token_lifetime();
             set.rotate(backend.clock().now(), &OsRandom, lifetime);
-            secrets.put(name, &serde_json::to_string(&set)?).await?;
+            set.store(secrets.as_ref(), name, public).await?;
             Ok(format!(
                 "signing key set {name} rotated: current kid {}",
                 set.current().kid
@@ -130,7 +128,7 @@ pub async fn run_with_env(
             let secrets = backend.secrets()?;
             let mut set = KeySet::load(secrets.as_ref(), name).await?;
             let state = set.revoke(&kid, backend.clock().now(), &OsRandom)?;
-            secrets.put(name, &serde_json::to_string(&set)?).await?;
+            set.store(secrets.as_ref(), name, public).await?;
             Ok(format!(
                 "signing key {kid} ({state:?}) revoked from {name}: current kid {}; warm functions \
                  stop trusting it within {} s",
@@ -312,6 +310,12 @@ mod tests {
         let after = KeySet::load(secrets.as_ref(), name).await?;
         assert!(after.find(&leaked).is_none());
         assert!(tokens.verify(&after, &token.token, now).is_err());
+        // What verifiers read: the public half, rewritten with the private set.
+        let public = &backend.settings().public_keys_secret;
+        let published = KeySet::load(secrets.as_ref(), public).await?;
+        assert!(published.find(&leaked).is_none());
+        assert_eq!(published.current().kid, after.current().kid);
+        assert!(published.current().private_pkcs8_der().is_err());
         let unknown = run(invocation(Command::RevokeKey { kid: leaked })).await;
         assert!(unknown.is_err(), "revoking twice: {unknown:?}");
         Ok(())

@@ -9,8 +9,6 @@ use functions::http;
 use functions::wiring::{self, FUNCTIONS};
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
-use shared::auth::keys::KeySet;
-use shared::clock::OsRandom;
 use shared::rbac::seed::seed;
 use shared::users::Name;
 use tokio::net::TcpListener;
@@ -57,16 +55,11 @@ impl LocalSystem {
                     )
                 })?;
 
-        // Generated once and kept in the data directory, so the kid survives restarts.
-        let secrets = backend.secrets()?;
-        let keys = KeySet::load_or_create(
-            secrets.as_ref(),
-            &backend.settings().signing_keys_secret,
-            backend.clock().now(),
-            &OsRandom,
-        )
-        .await
-        .context("loading or creating the signing key set")?;
+        // Generated once and kept in the data directory, so the kid survives restarts; its
+        // public half is what the guards and the key set endpoint read.
+        let keys = infra::compose::ensure_keys(&backend)
+            .await
+            .context("loading or creating the signing key set")?;
         tracing::info!(kid = %keys.current().kid, "signing keys ready");
         seed(backend.store()?.as_ref(), backend.clock().now())
             .await

@@ -360,6 +360,7 @@ fn lambda_environment(handler: &str) -> Vec<(&'static str, String)> {
         ("BLOB_BUCKET", "accounts-blobs".into()),
         ("MAIL_FROM", "no-reply@example.com".into()),
         ("SIGNING_KEYS_SECRET", "accounts/signing-keys".into()),
+        ("PUBLIC_KEYS_SECRET", "accounts/public-keys".into()),
         ("CURSOR_KEY_SECRET", "accounts/cursor-key".into()),
         (
             "PUBLIC_BLOB_URL",

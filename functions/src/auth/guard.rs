@@ -301,7 +301,6 @@ mod tests {
     use infra::compose::{Backend, LocalBackend};
     use infra::config::LocalConfig;
     use shared::accounts::register::NewAccount;
-    use shared::auth::keys::KeySet;
     use shared::auth::password::Password;
     use shared::clock::{OsRandom, SystemClock};
     use shared::rbac::model::seeded_role_id;
@@ -326,11 +325,7 @@ mod tests {
         let backend = LocalBackend::open(config, Arc::new(SystemClock), Arc::new(OsRandom))
             .await
             .unwrap();
-        let secrets = backend.secrets().unwrap();
-        let secret = &backend.settings().signing_keys_secret;
-        KeySet::load_or_create(secrets.as_ref(), secret, backend.clock().now(), &OsRandom)
-            .await
-            .unwrap();
+        infra::compose::ensure_keys(&backend).await.unwrap();
         seed(backend.store().unwrap().as_ref(), backend.clock().now())
             .await
             .unwrap();
@@ -364,7 +359,7 @@ mod tests {
         Fixture {
             authenticator: Authenticator {
                 tokens: backend.access_tokens().unwrap(),
-                keys: backend.signing_keys().unwrap(),
+                keys: backend.public_keys().unwrap(),
                 users: UserRepo::new(store.clone()),
                 catalog: CachedCatalog::new(store),
                 clock: backend.clock(),

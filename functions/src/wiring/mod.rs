@@ -60,7 +60,7 @@ use crate::users::{
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
 
 pub const JWKS: Function = public!("jwks", "GET", "/.well-known/jwks.json", |b| {
-    let secret = b.settings().signing_keys_secret.clone();
+    let secret = b.settings().public_keys_secret.clone();
     jwks::handler(PublicKeys::new(b.secrets()?, secret))
 });
 
@@ -443,7 +443,8 @@ pub fn authenticator(b: &dyn Backend) -> anyhow::Result<Authenticator> {
     let store = b.store()?;
     Ok(Authenticator {
         tokens: b.access_tokens()?,
-        keys: b.signing_keys()?,
+        // The public half: a function that only verifies holds no key that could sign.
+        keys: b.public_keys()?,
         users: UserRepo::new(store.clone()),
         catalog: CachedCatalog::new(store),
         clock: b.clock(),

@@ -70,11 +70,19 @@ pub trait Backend: Send + Sync + fmt::Debug {
         )?)
     }
 
-    /// The signing key set, read through [`Backend::secrets`] and cached.
+    /// The signing key set, read through [`Backend::secrets`] and cached: for what signs.
     fn signing_keys(&self) -> anyhow::Result<CachedKeySet> {
         Ok(CachedKeySet::new(
             self.secrets()?,
             self.settings().signing_keys_secret.clone(),
+        ))
+    }
+
+    /// The public half of the key set, cached: for what verifies, which holds no seed.
+    fn public_keys(&self) -> anyhow::Result<CachedKeySet> {
+        Ok(CachedKeySet::new(
+            self.secrets()?,
+            self.settings().public_keys_secret.clone(),
         ))
     }
 
@@ -90,4 +98,18 @@ pub trait Backend: Send + Sync + fmt::Debug {
             keys: self.signing_keys()?,
         })
     }
+}
+
+/// Creates the signing key set of `backend` unless one exists, and publishes its public half
+/// (what the local system does at start, and the operator's `init-keys`).
+pub async fn ensure_keys(backend: &dyn Backend) -> anyhow::Result<shared::auth::keys::KeySet> {
+    let settings = backend.settings();
+    Ok(shared::auth::keys::KeySet::ensure(
+        backend.secrets()?.as_ref(),
+        &settings.signing_keys_secret,
+        &settings.public_keys_secret,
+        backend.clock().now(),
+        &shared::clock::OsRandom,
+    )
+    .await?)
 }

@@ -6,6 +6,11 @@
 //! becomes current), and `retired` keys (verify tokens issued before a rotation until those
 //! expire). Each key's id (`kid`) is its RFC 7638 thumbprint, so the same key always has the
 //! same id.
+//!
+//! Only what signs (login, refresh, and the operator's tooling) reads the private set. Its
+//! public half ([`KeySet::public`]: the same keys and states, without the seeds) is published
+//! under a second name; verifiers and the key set endpoint read that one, so a function that
+//! only checks tokens holds no key that could mint one. [`KeySet::store`] writes both.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,6 +25,9 @@ use crate::secrets::{Secrets, SecretsError};
 /// The default name of the key set in the secrets port.
 pub const DEFAULT_SECRET_NAME: &str = "signing-keys";
 
+/// The default name of its public half.
+pub const DEFAULT_PUBLIC_SECRET_NAME: &str = "public-keys";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
@@ -28,7 +36,8 @@ pub enum KeyState {
     Retired,
 }
 
-/// One key as stored: the 32-byte Ed25519 seed, base64url.
+/// One key as stored: the 32-byte Ed25519 seed, base64url, in the private set; the public key
+/// alone in the public set.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct StoredKey {
     pub kid: String,
@@ -37,7 +46,11 @@ pub struct StoredKey {
     /// When the key stopped signing. Sets stored before rotation existed lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<DateTime<Utc>>,
-    seed: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<String>,
+    /// The public key (the JWK `x` member): in the public set, where there is no seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    x: Option<String>,
 }
 
 impl std::fmt::Debug for StoredKey {
@@ -62,13 +75,20 @@ impl StoredKey {
             state,
             created_at: now,
             retired_at: None,
-            seed: URL_SAFE_NO_PAD.encode(seed),
+            seed: Some(URL_SAFE_NO_PAD.encode(seed)),
+            x: None,
         }
     }
 
     fn signing_key(&self) -> Result<SigningKey, KeySetError> {
+        let seed = self.seed.as_deref().ok_or_else(|| {
+            KeySetError::Malformed(format!(
+                "key {} is a public key: this set cannot sign",
+                self.kid
+            ))
+        })?;
         let seed: [u8; 32] = URL_SAFE_NO_PAD
-            .decode(&self.seed)
+            .decode(seed)
             .ok()
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or_else(|| {
@@ -79,7 +99,37 @@ impl StoredKey {
 
     /// The public half, base64url (the JWK `x` member).
     pub fn public_x(&self) -> Result<String, KeySetError> {
-        Ok(URL_SAFE_NO_PAD.encode(self.signing_key()?.verifying_key().to_bytes()))
+        match &self.x {
+            Some(x) => {
+                let bytes: [u8; 32] = URL_SAFE_NO_PAD
+                    .decode(x)
+                    .ok()
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or_else(|| {
+                        KeySetError::Malformed(format!(
+                            "key {} has a malformed public key",
+                            self.kid
+                        ))
+                    })?;
+                if thumbprint(&bytes) != self.kid {
+                    return Err(KeySetError::Malformed(format!(
+                        "key {} does not match its id",
+                        self.kid
+                    )));
+                }
+                Ok(x.clone())
+            }
+            None => Ok(URL_SAFE_NO_PAD.encode(self.signing_key()?.verifying_key().to_bytes())),
+        }
+    }
+
+    /// The key without its seed.
+    fn public(&self) -> Result<Self, KeySetError> {
+        Ok(Self {
+            x: Some(self.public_x()?),
+            seed: None,
+            ..self.clone()
+        })
     }
 
     /// The private key as PKCS#8 v1 DER, the form JWT libraries take.
@@ -149,9 +199,52 @@ impl KeySet {
             ));
         }
         for key in &set.keys {
-            key.signing_key()?;
+            match &key.seed {
+                Some(_) => key.signing_key().map(drop)?,
+                None => key.public_x().map(drop)?,
+            }
         }
         Ok(set)
+    }
+
+    /// The same keys and states without the seeds: what verifiers read. It verifies every token
+    /// the private set's keys signed and can sign none.
+    pub fn public(&self) -> Result<Self, KeySetError> {
+        Ok(Self {
+            keys: self
+                .keys
+                .iter()
+                .map(StoredKey::public)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Writes the set under `name` and its public half under `public_name`, in that order: a
+    /// key reaches verifiers only once it is stored where signers read it, and a revoked key
+    /// leaves verifiers with the second write.
+    pub async fn store(
+        &self,
+        secrets: &dyn Secrets,
+        name: &str,
+        public_name: &str,
+    ) -> Result<(), KeySetError> {
+        let json = |set: &KeySet| {
+            serde_json::to_string(set).map_err(|e| KeySetError::Malformed(e.to_string()))
+        };
+        secrets.put(name, &json(self)?).await?;
+        self.publish(secrets, public_name).await
+    }
+
+    /// Writes the public half under `public_name`.
+    pub async fn publish(
+        &self,
+        secrets: &dyn Secrets,
+        public_name: &str,
+    ) -> Result<(), KeySetError> {
+        let public = serde_json::to_string(&self.public()?)
+            .map_err(|e| KeySetError::Malformed(e.to_string()))?;
+        secrets.put(public_name, &public).await?;
+        Ok(())
     }
 
     pub fn current(&self) -> &StoredKey {
@@ -298,6 +391,20 @@ impl KeySet {
         }
     }
 
+    /// [`Self::load_or_create`], then publishes the public half (again: it is the set's own,
+    /// so publishing twice changes nothing).
+    pub async fn ensure(
+        secrets: &dyn Secrets,
+        name: &str,
+        public_name: &str,
+        now: DateTime<Utc>,
+        random: &dyn Random,
+    ) -> Result<Self, KeySetError> {
+        let set = Self::load_or_create(secrets, name, now, random).await?;
+        set.publish(secrets, public_name).await?;
+        Ok(set)
+    }
+
     /// The public keys verifiers should trust: every key in the set.
     pub fn jwks(&self) -> Result<Jwks, KeySetError> {
         let keys = self
@@ -387,7 +494,7 @@ mod tests {
         let set = KeySet::generate(Utc::now(), &OsRandom);
         let printed = format!("{set:?}");
         for key in &set.keys {
-            assert!(!printed.contains(&key.seed));
+            assert!(!printed.contains(key.seed.as_deref().unwrap()));
         }
     }
 
@@ -526,6 +633,33 @@ mod tests {
             set.revoke("no-such-kid", now, &OsRandom),
             Err(KeySetError::UnknownKey(_))
         ));
+    }
+
+    #[test]
+    fn the_public_half_verifies_what_the_set_signs_and_holds_no_seed() {
+        let now = Utc::now();
+        let mut set = KeySet::generate(now, &OsRandom);
+        set.rotate(now, &OsRandom, TimeDelta::minutes(16));
+        let public = set.public().unwrap();
+        let json = serde_json::to_string(&public).unwrap();
+        for key in &set.keys {
+            assert!(
+                !json.contains(key.seed.as_deref().unwrap()),
+                "a seed is published"
+            );
+        }
+        let reparsed = KeySet::parse(&json).unwrap();
+        assert_eq!(reparsed.jwks().unwrap(), set.jwks().unwrap());
+        assert_eq!(states(&reparsed), states(&set));
+        assert!(
+            reparsed.current().private_pkcs8_der().is_err(),
+            "a public set signs"
+        );
+
+        // A public key that does not match its id is refused.
+        let mut forged: serde_json::Value = serde_json::from_str(&json).unwrap();
+        forged["keys"][0]["x"] = serde_json::Value::String(URL_SAFE_NO_PAD.encode([7u8; 32]));
+        assert!(KeySet::parse(&forged.to_string()).is_err());
     }
 
     #[test]

@@ -91,6 +91,7 @@ impl Clocked {
             settings: Settings {
                 app_url: Some(address.clone()),
                 signing_keys_secret: provision::unique("signing-keys"),
+                public_keys_secret: provision::unique("public-keys"),
                 token_issuer: address,
                 ..Settings::default()
             },

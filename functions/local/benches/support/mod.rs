@@ -8,9 +8,7 @@ pub(crate) mod cost;
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
 use shared::accounts::register::NewAccount;
-use shared::auth::keys::KeySet;
 use shared::auth::password::Password;
-use shared::clock::OsRandom;
 use shared::rbac::model::seeded_role_id;
 use shared::rbac::seed::{self, ADMIN};
 use shared::users::{Email, Name, User};
@@ -26,9 +24,8 @@ pub(crate) async fn fixture() -> anyhow::Result<(LocalBackend, User, TempDir)> {
     let dir = tempfile::tempdir()?;
     let backend =
         LocalBackend::open_default(LocalConfig::new(dir.path(), "http://localhost")).await?;
-    let (now, secrets) = (backend.clock().now(), backend.secrets()?);
-    let name = &backend.settings().signing_keys_secret;
-    KeySet::load_or_create(secrets.as_ref(), name, now, &OsRandom).await?;
+    let now = backend.clock().now();
+    infra::compose::ensure_keys(&backend).await?;
     seed::seed(backend.store()?.as_ref(), now).await?;
     let mut new = account(EMAIL, PASSWORD, true)?;
     new.extra_roles = vec![seeded_role_id(ADMIN)];
