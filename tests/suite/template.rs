@@ -248,3 +248,98 @@ fn only_the_functions_that_sign_may_read_the_private_signing_keys() -> anyhow::R
     assert_eq!(readers, ["LoginFunction", "RefreshFunction"]);
     Ok(())
 }
+
+#[test]
+fn every_function_logs_to_a_group_of_its_own_that_expires() -> anyhow::Result<()> {
+    let template = Template::load()?;
+    let groups: Vec<&str> = template
+        .resources_of_type("AWS::Logs::LogGroup")
+        .filter(|(_, group)| {
+            group
+                .get("Properties")
+                .and_then(|p| p.get("RetentionInDays"))
+                .is_some()
+        })
+        .map(|(id, _)| id)
+        .collect();
+    let mut used = Vec::new();
+    for (id, function) in template.resources_of_type("AWS::Serverless::Function") {
+        let group = function
+            .get("Properties")
+            .and_then(|p| p.get("LoggingConfig"))
+            .and_then(|l| l.get("LogGroup"))
+            .and_then(|g| g.get("Ref"))
+            .and_then(Value::as_str)
+            .with_context(|| format!("{id} names no log group of the stack"))?;
+        ensure!(
+            groups.contains(&group),
+            "{id} logs to {group}, which has no retention"
+        );
+        ensure!(!used.contains(&group), "{group} is shared");
+        used.push(group);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_scheduled_run_that_fails_every_try_is_kept_and_alarmed_and_the_worker_is_bounded()
+-> anyhow::Result<()> {
+    let template = Template::load()?;
+    let alarmed: Vec<String> = template
+        .resources_of_type("AWS::CloudWatch::Alarm")
+        .filter(|(_, alarm)| {
+            alarm
+                .get("Properties")
+                .and_then(|p| p.get("MetricName"))
+                .and_then(Value::as_str)
+                == Some("Errors")
+        })
+        .filter_map(|(_, alarm)| {
+            let dimensions = alarm.get("Properties")?.get("Dimensions")?.as_sequence()?;
+            let value = dimensions.first()?.get("Value")?.get("Ref")?.as_str()?;
+            Some(value.to_owned())
+        })
+        .collect();
+    let mut scheduled = 0;
+    for (id, resource) in template.resources_of_type("AWS::Serverless::Function") {
+        let on_schedule = resource
+            .get("Properties")
+            .and_then(|p| p.get("Events"))
+            .and_then(Value::as_mapping)
+            .is_some_and(|events| {
+                events
+                    .values()
+                    .any(|event| event.get("Type").and_then(Value::as_str) == Some("Schedule"))
+            });
+        if !on_schedule {
+            continue;
+        }
+        scheduled += 1;
+        let config = resource
+            .get("Properties")
+            .and_then(|p| p.get("EventInvokeConfig"))
+            .with_context(|| format!("{id} has no EventInvokeConfig"))?;
+        ensure!(
+            config.get("MaximumRetryAttempts").is_some(),
+            "{id}: retries left to the default"
+        );
+        let on_failure = config
+            .get("DestinationConfig")
+            .and_then(|d| d.get("OnFailure"))
+            .and_then(|o| o.get("Destination"));
+        ensure!(on_failure.is_some(), "{id}: no on-failure destination");
+        ensure!(alarmed.iter().any(|a| a == id), "{id} has no error alarm");
+    }
+    ensure!(scheduled >= 4, "only {scheduled} scheduled functions");
+
+    let (_, worker) = template
+        .resources_of_type("AWS::Serverless::Function")
+        .find(|(id, _)| *id == "WorkerFunction")
+        .context("WorkerFunction")?;
+    let text = serde_yaml::to_string(worker)?;
+    ensure!(
+        text.contains("MaximumConcurrency"),
+        "the worker's queue trigger is unbounded"
+    );
+    Ok(())
+}
