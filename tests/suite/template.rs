@@ -240,7 +240,7 @@ fn only_the_functions_that_sign_may_read_the_private_signing_keys() -> anyhow::R
                 .and_then(|p| p.get("Policies"))
                 .unwrap_or(&Value::Null),
         )?;
-        if policies.contains("/signing-keys-*") {
+        if policies.contains("/signing-keys-") {
             readers.push(id.to_owned());
         }
     }
@@ -341,5 +341,95 @@ fn a_scheduled_run_that_fails_every_try_is_kept_and_alarmed_and_the_worker_is_bo
         text.contains("MaximumConcurrency"),
         "the worker's queue trigger is unbounded"
     );
+    Ok(())
+}
+
+#[test]
+fn a_secret_grant_matches_exactly_one_secret() -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(template::path())?;
+    let mut grants = 0;
+    for line in text.lines().filter(|l| l.contains(":secretsmanager:")) {
+        grants += 1;
+        ensure!(
+            !line.trim_end().ends_with('*'),
+            "a secret grant with a wildcard suffix matches every secret sharing the prefix: {line}"
+        );
+        ensure!(
+            line.trim_end().ends_with("-??????"),
+            "a secret grant without Secrets Manager's six-character suffix: {line}"
+        );
+    }
+    ensure!(grants > 30, "only {grants} secret grants");
+    Ok(())
+}
+
+/// The use cases that put a condition check in a transaction (`Write::Check`, which DynamoDB
+/// authorises as `dynamodb:ConditionCheckItem`): login (the user unchanged since its read) and
+/// the role assignments (the user unchanged). A new one belongs here and in its function's
+/// policy; the check below keeps the permission off every other function.
+const CONDITION_CHECKERS: &[&str] = &["LoginFunction", "AssignRoleFunction", "RevokeRoleFunction"];
+
+#[test]
+fn only_the_functions_that_issue_condition_checks_may() -> anyhow::Result<()> {
+    let template = Template::load()?;
+    let mut granted = Vec::new();
+    for (id, function) in template.resources_of_type("AWS::Serverless::Function") {
+        let policies = serde_yaml::to_string(
+            function
+                .get("Properties")
+                .and_then(|p| p.get("Policies"))
+                .unwrap_or(&Value::Null),
+        )?;
+        if policies.contains("dynamodb:ConditionCheckItem") {
+            granted.push(id.to_owned());
+        }
+    }
+    granted.sort();
+    let mut expected: Vec<String> = CONDITION_CHECKERS.iter().map(|s| (*s).to_owned()).collect();
+    expected.sort();
+    assert_eq!(granted, expected);
+
+    // And the code agrees: the only places that build a condition check.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut builders = Vec::new();
+    for dir in ["shared/src", "functions/src"] {
+        collect_condition_checks(&root.join(dir), &mut builders)?;
+    }
+    builders.sort();
+    assert_eq!(
+        builders,
+        [
+            "shared/src/accounts/login.rs",
+            "shared/src/rbac/assignments.rs"
+        ],
+        "a new use case builds a condition check: grant its function dynamodb:ConditionCheckItem and list it in CONDITION_CHECKERS"
+    );
+    Ok(())
+}
+
+/// The files under `dir` that build a `Write::Check` (the store's own definition aside).
+fn collect_condition_checks(dir: &Path, found: &mut Vec<String>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_condition_checks(&path, found)?;
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let builds = text.contains("Write::Check {") || text.contains("Write::check(");
+        let relative = path
+            .components()
+            .rev()
+            .take_while(|c| c.as_os_str() != "..")
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        if builds && relative != "shared/src/store.rs" {
+            found.push(relative);
+        }
+    }
     Ok(())
 }
