@@ -231,8 +231,17 @@ fn no_parameter_defaults_to_a_placeholder_that_cannot_work_and_the_sender_domain
 
 #[test]
 fn only_the_functions_that_sign_may_read_the_private_signing_keys() -> anyhow::Result<()> {
-    let template = Template::load()?;
-    let mut readers = Vec::new();
+    let readers = functions_whose_policies_mention(&Template::load()?, "/signing-keys-")?;
+    assert_eq!(readers, ["LoginFunction", "RefreshFunction"]);
+    Ok(())
+}
+
+/// The functions whose policies mention `needle`, sorted.
+fn functions_whose_policies_mention(
+    template: &Template,
+    needle: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
     for (id, function) in template.resources_of_type("AWS::Serverless::Function") {
         let policies = serde_yaml::to_string(
             function
@@ -240,13 +249,12 @@ fn only_the_functions_that_sign_may_read_the_private_signing_keys() -> anyhow::R
                 .and_then(|p| p.get("Policies"))
                 .unwrap_or(&Value::Null),
         )?;
-        if policies.contains("/signing-keys-") {
-            readers.push(id.to_owned());
+        if policies.contains(needle) {
+            found.push(id.to_owned());
         }
     }
-    readers.sort();
-    assert_eq!(readers, ["LoginFunction", "RefreshFunction"]);
-    Ok(())
+    found.sort();
+    Ok(found)
 }
 
 #[test]
@@ -371,20 +379,8 @@ const CONDITION_CHECKERS: &[&str] = &["LoginFunction", "AssignRoleFunction", "Re
 
 #[test]
 fn only_the_functions_that_issue_condition_checks_may() -> anyhow::Result<()> {
-    let template = Template::load()?;
-    let mut granted = Vec::new();
-    for (id, function) in template.resources_of_type("AWS::Serverless::Function") {
-        let policies = serde_yaml::to_string(
-            function
-                .get("Properties")
-                .and_then(|p| p.get("Policies"))
-                .unwrap_or(&Value::Null),
-        )?;
-        if policies.contains("dynamodb:ConditionCheckItem") {
-            granted.push(id.to_owned());
-        }
-    }
-    granted.sort();
+    let granted =
+        functions_whose_policies_mention(&Template::load()?, "dynamodb:ConditionCheckItem")?;
     let mut expected: Vec<String> = CONDITION_CHECKERS.iter().map(|s| (*s).to_owned()).collect();
     expected.sort();
     assert_eq!(granted, expected);
