@@ -429,3 +429,68 @@ fn collect_condition_checks(dir: &Path, found: &mut Vec<String>) -> anyhow::Resu
     }
     Ok(())
 }
+
+#[test]
+fn queue_and_stream_pollers_hold_no_account_wide_grant() -> anyhow::Result<()> {
+    let template = Template::load()?;
+    let mut pollers = 0;
+    for (id, function) in template.resources_of_type("AWS::Serverless::Function") {
+        let events = function
+            .get("Properties")
+            .and_then(|p| p.get("Events"))
+            .and_then(Value::as_mapping);
+        let polls = events.is_some_and(|events| {
+            events.values().any(|event| {
+                matches!(
+                    event.get("Type").and_then(Value::as_str),
+                    Some("SQS" | "DynamoDB")
+                )
+            })
+        });
+        if !polls {
+            continue;
+        }
+        pollers += 1;
+        // SAM gives a role it generates the managed poller policy (every queue or stream of
+        // the account); a role of the stack's own gets only what it lists.
+        let role = function
+            .get("Properties")
+            .and_then(|p| p.get("Role"))
+            .and_then(|r| r.get("Fn::GetAtt"))
+            .and_then(Value::as_sequence)
+            .and_then(|parts| parts.first())
+            .and_then(Value::as_str)
+            .with_context(|| format!("{id} polls under a role SAM generates"))?;
+        let (_, role) = template
+            .resources_of_type("AWS::IAM::Role")
+            .find(|(name, _)| *name == role)
+            .with_context(|| format!("{id}'s role {role} is not in the template"))?;
+        let properties = role.get("Properties").context("the role's properties")?;
+        ensure!(
+            properties.get("ManagedPolicyArns").is_none(),
+            "{id}'s role has managed policies"
+        );
+        let documents = properties
+            .get("Policies")
+            .and_then(Value::as_sequence)
+            .context("the role's policies")?;
+        for statement in documents
+            .iter()
+            .filter_map(|p| p.get("PolicyDocument")?.get("Statement")?.as_sequence())
+            .flatten()
+        {
+            if statement.get("Resource").and_then(Value::as_str) == Some("*") {
+                let actions =
+                    serde_yaml::to_string(statement.get("Action").unwrap_or(&Value::Null))?;
+                ensure!(
+                    actions
+                        .lines()
+                        .all(|a| a.trim().trim_start_matches("- ").starts_with("xray:")),
+                    "{id} is granted {actions} on every resource"
+                );
+            }
+        }
+    }
+    ensure!(pollers == 4, "{pollers} pollers");
+    Ok(())
+}
