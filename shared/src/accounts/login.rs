@@ -1,9 +1,9 @@
 //! Logging in: email and password for a session, an access token and a refresh token.
 //!
-//! The store is asked three times in sequence: the email's partition (its claim) together
-//! with the increments of the client's and the account's attempt counters, then the user's
-//! partition (the user and its sessions), then the new session in one transaction, which also
-//! clears the account's count and holds only if the user is still as read. A wrong password
+//! The store is asked three times in sequence: the email's claim together with the increments
+//! of the client's and the account's attempt counters, then the user's partition (the user and
+//! its sessions), then the new session in one transaction, which also clears the account's
+//! count and holds only if the user is still as read. A wrong password
 //! and an unknown address cost the same reads and one argon2id verification each, and answer
 //! alike; a malformed address, which can never be an account, answers the same at once.
 //!
@@ -22,7 +22,7 @@ use crate::auth::session::{Session, session_key, start_writes};
 use crate::auth::throttle::{self, LOGIN_FAILURES_PER_ACCOUNT, LOGINS_PER_IP};
 use serde_json::json;
 
-use crate::store::{Condition, Key, Query, SortKey, StoreError, Write};
+use crate::store::{Condition, Key, StoreError, Write};
 use crate::users::repo::{email_key, update_write, user_key};
 use crate::users::{Email, User, UserRepo, UserStatus};
 
@@ -60,7 +60,8 @@ impl Accounts {
         // Every attempt is counted against the account before its password is checked, and
         // decided on the count the increment returns: parallel guesses each see their own
         // place in line, so no more than the limit reach the hash. A success clears the count.
-        let (by_ip, by_account, partition) = tokio::join!(
+        let users = UserRepo::new(self.store.clone());
+        let (by_ip, by_account, user_id) = tokio::join!(
             throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &ip_partition, now),
             throttle::hit(
                 self.store.as_ref(),
@@ -68,29 +69,14 @@ impl Accounts {
                 &email_partition,
                 now
             ),
-            self.store.query(
-                Query::partition(&email_partition)
-                    .sort_key(SortKey::Any)
-                    .limit(100)
-            ),
+            users.id_by_email(&email),
         );
         by_ip?.or_refuse()?;
         by_account?.or_refuse()?;
-        let partition = partition?;
-        let claim = email_key(&email);
-        let user_id = partition
-            .items
-            .iter()
-            .find(|item| item.key == claim)
-            .and_then(|item| item.attrs.get("user_id"))
-            .and_then(|v| v.as_str())
-            .and_then(|s| Uuid::parse_str(s).ok());
-        let Some(user_id) = user_id else {
+        let Some(user_id) = user_id? else {
             // The read a known address makes next, of a partition that holds nothing, so an
             // unknown address costs the same round trips as a known one with a wrong password.
-            UserRepo::new(self.store.clone())
-                .with_roles(self.random.id())
-                .await?;
+            users.with_roles(self.random.id()).await?;
             hashing::verify_nobody(password).await?;
             return Err(AccountError::InvalidCredentials);
         };
