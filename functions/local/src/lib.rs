@@ -9,6 +9,7 @@
 //!
 //! [`admin`] is the operator's command line, against either backend.
 
+pub mod account_pages;
 pub mod admin;
 pub mod blobs;
 pub mod feed_pump;

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use crate::hosts::{self, Hosts};
 use crate::options::Options;
 use crate::runtime::Runtime;
-use crate::{blobs, mailbox};
+use crate::{account_pages, blobs, mailbox};
 
 /// The largest upload the local blob store reads. The presigned policies decide what is
 /// accepted (avatars: 5 MB) and the upload route reads no more than its own limit; this one
@@ -74,7 +74,15 @@ impl LocalSystem {
             tracing::info!(user_id = %user.id, created, "bootstrap administrator ready");
         }
 
-        let api = wiring::router(&backend, FUNCTIONS)?.merge(mailbox::routes(backend.mailbox()));
+        // The pages the mails link to call the API as a client would: through its router and
+        // middleware.
+        let api_for_pages = http::app(
+            wiring::router(&backend, FUNCTIONS)?,
+            &wiring::routes(FUNCTIONS),
+        );
+        let api = wiring::router(&backend, FUNCTIONS)?
+            .merge(mailbox::routes(backend.mailbox()))
+            .merge(account_pages::routes(api_for_pages));
         let uploads = blobs::routes(backend.local_blobs());
         let routes = http::limit(api, http::MAX_BODY_BYTES)
             .merge(http::limit(uploads, UPLOAD_LIMIT))
@@ -82,7 +90,12 @@ impl LocalSystem {
                 Hosts::of(addr, options.app_url.as_deref()),
                 hosts::only_own,
             ));
-        let declared = [wiring::routes(FUNCTIONS), crate::ROUTES.to_vec()].concat();
+        let declared = [
+            wiring::routes(FUNCTIONS),
+            crate::ROUTES.to_vec(),
+            account_pages::ROUTES.to_vec(),
+        ]
+        .concat();
         let (stop, stopped) = watch::channel(false);
         let runtime = Runtime::new(&backend, FUNCTIONS)?.spawn(&stopped);
         let mut on_stop = stopped.clone();

@@ -116,3 +116,89 @@ async fn a_request_for_another_host_is_refused_as_a_rebinding_page_would_send_it
     }
     app.stop().await
 }
+
+#[tokio::test]
+async fn the_links_in_the_mails_open_pages_that_finish_the_flow() -> anyhow::Result<()> {
+    use crate::auth::{AuthSystem, PASSWORD};
+    use reqwest::StatusCode;
+
+    let app = spawn_app().await?;
+    let email = "linked@example.com";
+    assert_eq!(app.register(email).await?.status(), StatusCode::CREATED);
+    let token = app.mailed_token(email, "verify-email", 0).await?;
+
+    // Opening the link only shows a form: a mail scanner following it verifies nothing.
+    let opened = app
+        .client
+        .get(format!("{}/verify-email?token={token}", app.address))
+        .send()
+        .await?;
+    assert_eq!(opened.status(), StatusCode::OK);
+    let policy = opened.headers()["content-security-policy"]
+        .to_str()?
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    assert!(policy.contains("form-action 'self'"), "{policy}");
+    assert!(opened.text().await?.contains(&format!("value=\"{token}\"")));
+    assert_eq!(
+        app.login(email, PASSWORD).await?.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let post = |path: &str, form: Vec<(&str, String)>| {
+        app.client
+            .post(format!("{}{path}", app.address))
+            .form(&form)
+            .send()
+    };
+    let verified = post("/verify-email", vec![("token", token.clone())]).await?;
+    assert_eq!(verified.status(), StatusCode::OK);
+    assert!(verified.text().await?.contains("Address verified"));
+    assert_eq!(app.login(email, PASSWORD).await?.status(), StatusCode::OK);
+    let again = post("/verify-email", vec![("token", token)]).await?;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(again.text().await?.contains("not verified"));
+
+    let asked = app
+        .post("/reset-password", serde_json::json!({"email": email}))
+        .await?;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let token = app.mailed_token(email, "reset-password", 0).await?;
+    let form = app
+        .client
+        .get(format!("{}/reset-password?token={token}", app.address))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(form.contains("name=\"new_password\""), "{form}");
+    let weak = post(
+        "/reset-password",
+        vec![
+            ("token", token.clone()),
+            ("new_password", "password123".into()),
+        ],
+    )
+    .await?;
+    assert_eq!(weak.status(), StatusCode::OK);
+    let weak = weak.text().await?;
+    assert!(
+        weak.contains("new_password") && weak.contains("name=\"new_password\""),
+        "{weak}"
+    );
+    let changed = post(
+        "/reset-password",
+        vec![
+            ("token", token),
+            ("new_password", "a page-chosen passphrase".into()),
+        ],
+    )
+    .await?;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(changed.text().await?.contains("Password changed"));
+    assert_eq!(
+        app.login(email, "a page-chosen passphrase").await?.status(),
+        StatusCode::OK
+    );
+    app.stop().await
+}
