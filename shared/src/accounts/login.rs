@@ -57,22 +57,15 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         };
         let email_partition = email_key(&email).pk;
-        // Every attempt is counted against the account before its password is checked, and
-        // decided on the count the increment returns: parallel guesses each see their own
-        // place in line, so no more than the limit reach the hash. A success clears the count.
+        // Counted before the hash; a success clears the account's count (in `sign_in`).
         let users = UserRepo::new(self.store.clone());
-        let (by_ip, by_account, user_id) = tokio::join!(
-            throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &ip_partition, now),
-            throttle::hit(
-                self.store.as_ref(),
-                &LOGIN_FAILURES_PER_ACCOUNT,
-                &email_partition,
-                now
-            ),
+        let (attempt, user_id) = tokio::join!(
+            throttle::password_attempt(self.store.as_ref(), &ip_partition, &email_partition, now),
             users.id_by_email(&email),
         );
-        by_ip?.or_refuse()?;
-        by_account?.or_refuse()?;
+        let attempt = attempt?;
+        attempt.by_client.or_refuse()?;
+        attempt.by_account.or_refuse()?;
         let Some(user_id) = user_id? else {
             // The read a known address makes next, of a partition that holds nothing, so an
             // unknown address costs the same round trips as a known one with a wrong password.

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use crate::accounts::{AccountError, Accounts, ClientInfo, hashing};
 use crate::auth::password::{Password, Verified};
 use crate::auth::session::SessionRepo;
-use crate::auth::throttle::{self, Decision, LOGIN_FAILURES_PER_ACCOUNT, LOGINS_PER_IP};
+use crate::auth::throttle::{self, Decision, LOGIN_FAILURES_PER_ACCOUNT};
 use crate::messaging::outbox::outbox_write;
 use crate::store::{StoreError, Write};
 use crate::users::User;
@@ -31,17 +31,11 @@ impl Accounts {
         let now = self.clock.now();
         let email_partition = email_key(&user.email).pk;
         let ip_partition = client.ip_partition();
-        let (by_ip, by_account) = tokio::join!(
-            throttle::hit(self.store.as_ref(), &LOGINS_PER_IP, &ip_partition, now),
-            throttle::hit(
-                self.store.as_ref(),
-                &LOGIN_FAILURES_PER_ACCOUNT,
-                &email_partition,
-                now
-            ),
-        );
-        by_ip?.or_refuse()?;
-        if let Decision::Limited { retry_after } = by_account? {
+        let attempt =
+            throttle::password_attempt(self.store.as_ref(), &ip_partition, &email_partition, now)
+                .await?;
+        attempt.by_client.or_refuse()?;
+        if let Decision::Limited { retry_after } = attempt.by_account {
             SessionRepo::new(self.store.as_ref())
                 .end(user.id, session_id)
                 .await?;

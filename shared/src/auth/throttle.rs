@@ -142,6 +142,35 @@ pub async fn hit(
     Ok(rule.decide(count, now))
 }
 
+/// What a password check decides before the hash: one attempt counted against the client
+/// ([`LOGINS_PER_IP`]) and one against the account ([`LOGIN_FAILURES_PER_ACCOUNT`], in the
+/// address's partition), both at once. Each is decided on the count its increment returns, so
+/// parallel guesses each see their own place in line and no more than the limit reach the hash;
+/// the caller clears the account's count once the password proved right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordAttempt {
+    pub by_client: Decision,
+    pub by_account: Decision,
+}
+
+/// Counts a password attempt from the client at `ip_partition` on the account whose address
+/// partition is `email_partition`.
+pub async fn password_attempt(
+    store: &dyn ItemStore,
+    ip_partition: &str,
+    email_partition: &str,
+    now: DateTime<Utc>,
+) -> Result<PasswordAttempt, StoreError> {
+    let (by_client, by_account) = tokio::join!(
+        hit(store, &LOGINS_PER_IP, ip_partition, now),
+        hit(store, &LOGIN_FAILURES_PER_ACCOUNT, email_partition, now),
+    );
+    Ok(PasswordAttempt {
+        by_client: by_client?,
+        by_account: by_account?,
+    })
+}
+
 /// Counts one attempt against each rule in turn, stopping at the first that limits it. In
 /// turn, not at once: with every counter hit together, of many concurrent attempts the few
 /// under one limit could all be over another, and none would get through.
