@@ -27,6 +27,7 @@
 //! feed written in the same transaction locally. The feed is read by the event runtime, not
 //! through this trait.
 
+pub mod observed;
 pub mod wire;
 
 use std::fmt;

@@ -15,6 +15,7 @@ mod auth;
 mod aws;
 mod conformance;
 mod fixtures;
+mod grants;
 mod http;
 mod jobs;
 mod matrix;

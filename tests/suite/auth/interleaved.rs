@@ -7,54 +7,53 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use infra::compose::{Backend as _, LocalBackend};
 use infra::config::LocalConfig;
 use shared::accounts::{AccountError, Accounts, ClientInfo, TokenIssuer};
 use shared::auth::password::Password;
 use shared::auth::session::{SESSION_PREFIX, SessionRepo};
 use shared::clock::{OsRandom, SystemClock};
-use shared::store::{Condition, Item, ItemStore, Key, Page, Query, StoreError, Write};
+use shared::store::observed::{Call, Observed, Observer};
+use shared::store::{ItemStore, StoreError, Write};
 use shared::users::UserRepo;
 
 use super::{AuthSystem, PASSWORD, on_both_systems};
 
 type Flow = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
-/// Runs `flow` once, before the first transaction that `at` picks, then passes every call on;
-/// records each call's method (and a transaction's number of writes).
+/// Runs `flow` once, before the first transaction that `at` picks; records each call's method
+/// (and a transaction's number of writes).
 struct Interleaved {
-    inner: Arc<dyn ItemStore>,
     at: fn(&[Write]) -> bool,
     flow: Mutex<Option<Flow>>,
     calls: Mutex<Vec<String>>,
 }
 
 impl Interleaved {
-    fn new(inner: Arc<dyn ItemStore>, at: fn(&[Write]) -> bool, flow: Flow) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
+    /// `inner` with `flow` run before the first transaction `at` picks, and the observer that
+    /// tells whether it ran and what was called.
+    fn new(
+        inner: Arc<dyn ItemStore>,
+        at: fn(&[Write]) -> bool,
+        flow: Flow,
+    ) -> (Arc<dyn ItemStore>, Arc<Self>) {
+        let observer = Arc::new(Self {
             at,
             flow: Mutex::new(Some(flow)),
             calls: Mutex::default(),
-        })
+        });
+        let store = Arc::new(Observed::new(inner, observer.clone()));
+        (store, observer)
     }
 
-    /// Passes every call on, and records it.
-    fn recording(inner: Arc<dyn ItemStore>) -> Arc<Self> {
+    /// `inner`, recording every call.
+    fn recording(inner: Arc<dyn ItemStore>) -> (Arc<dyn ItemStore>, Arc<Self>) {
         Self::new(inner, |_| false, Box::pin(async { Ok(()) }))
     }
 
     /// The calls so far, emptied.
     fn take_calls(&self) -> Vec<String> {
         std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn record(&self, call: impl Into<String>) {
-        self.calls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(call.into());
     }
 
     /// Whether the flow has run.
@@ -66,32 +65,21 @@ impl Interleaved {
     }
 }
 
-impl std::fmt::Debug for Interleaved {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interleaved").finish_non_exhaustive()
-    }
-}
-
 #[async_trait]
-impl ItemStore for Interleaved {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.record("get");
-        self.inner.get(key).await
-    }
-
-    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
-        self.record("put");
-        self.inner.put(item, condition).await
-    }
-
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
-        self.record("delete");
-        self.inner.delete(key, condition).await
-    }
-
-    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.record(format!("transact of {}", writes.len()));
-        let flow = if (self.at)(&writes) {
+impl Observer for Interleaved {
+    async fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
+        let name = match call {
+            Call::Transact { writes } => format!("transact of {}", writes.len()),
+            other => other.method().to_owned(),
+        };
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(name);
+        let Call::Transact { writes } = call else {
+            return Ok(());
+        };
+        let flow = if (self.at)(writes) {
             self.flow
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -99,30 +87,10 @@ impl ItemStore for Interleaved {
         } else {
             None
         };
-        if let Some(flow) = flow {
-            flow.await.map_err(StoreError::Unexpected)?;
+        match flow {
+            Some(flow) => flow.await.map_err(StoreError::Unexpected),
+            None => Ok(()),
         }
-        self.inner.transact(writes).await
-    }
-
-    async fn add(
-        &self,
-        key: &Key,
-        attribute: &str,
-        delta: i64,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<i64, StoreError> {
-        self.record("add");
-        self.inner.add(key, attribute, delta, expires_at).await
-    }
-
-    async fn query(&self, query: Query) -> Result<Page, StoreError> {
-        self.record("query");
-        self.inner.query(query).await
-    }
-
-    async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
-        self.inner.purge_expired(limit).await
     }
 }
 
@@ -174,11 +142,11 @@ async fn a_login_racing_a_password_change_does_not_outlive_it(
             Ok(changed?)
         }
     });
-    let racing = Interleaved::new(store.clone(), writes_a_session, change);
-    let outcome = accounts_over(racing.clone())
+    let (racing, observer) = Interleaved::new(store.clone(), writes_a_session, change);
+    let outcome = accounts_over(racing)
         .login(&issuer, email, PASSWORD, &client)
         .await;
-    assert!(racing.ran(), "the password change never ran");
+    assert!(observer.ran(), "the password change never ran");
     assert!(
         matches!(outcome, Err(AccountError::InvalidCredentials)),
         "the old password logged in after the change: {outcome:?}"
@@ -222,11 +190,9 @@ async fn a_refresh_that_loses_the_rotation_race_ends_the_session(
             Ok(())
         }
     });
-    let racing = Interleaved::new(store.clone(), writes_a_session, first);
-    let outcome = accounts_over(racing.clone())
-        .refresh(&issuer, &presented)
-        .await;
-    assert!(racing.ran(), "the first refresh never ran");
+    let (racing, observer) = Interleaved::new(store.clone(), writes_a_session, first);
+    let outcome = accounts_over(racing).refresh(&issuer, &presented).await;
+    assert!(observer.ran(), "the first refresh never ran");
     assert!(
         matches!(outcome, Err(AccountError::RefreshTokenReused)),
         "{outcome:?}"
@@ -263,8 +229,8 @@ async fn known_and_unknown_addresses_cost_the_same_store_calls(
     let (issuer, _keys) = issuer().await?;
     let known = "known@example.com";
     app.create_user(known, Vec::new()).await?;
-    let store = Interleaved::recording(app.store().await?);
-    let accounts = accounts_over(store.clone());
+    let (recorded, store) = Interleaved::recording(app.store().await?);
+    let accounts = accounts_over(recorded);
     let client = ClientInfo::default();
     let mut work = Vec::new();
     for address in [known, "unknown@example.com"] {

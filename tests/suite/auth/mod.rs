@@ -139,7 +139,7 @@ pub trait AuthSystem {
 }
 
 /// The token of the first link to `/{path}?token=` in a mail body (text or HTML).
-fn link_token(body: &str, path: &str) -> Option<String> {
+pub fn link_token(body: &str, path: &str) -> Option<String> {
     let rest = body.split(&format!("/{path}?token=")).nth(1)?;
     let token: String = rest
         .chars()
