@@ -30,6 +30,7 @@ pub mod blob;
 pub mod cache;
 pub mod clock;
 pub mod emails;
+pub mod idempotency;
 pub mod jobs;
 pub mod mail;
 pub mod messaging;

@@ -24,8 +24,8 @@ use functions::jobs::creatable::CREATABLE;
 use functions::trigger::ScheduleHandler;
 use functions::wiring::{self, Built, FUNCTIONS, Trigger};
 use image::{ImageFormat, RgbImage};
-use infra::compose::{Backend, LocalBackend};
-use infra::config::{LocalConfig, Settings};
+use infra::compose::{Backend, LocalBackend, WithStore};
+use infra::config::LocalConfig;
 use local_system::feed_pump::FeedPump;
 use local_system::queue_pump::QueuePump;
 use local_system::scheduler::scheduled_event;
@@ -33,16 +33,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use serde_yaml::Value as Yaml;
 use shared::auth::password::Password;
-use shared::blob::BlobStore;
-use shared::clock::{Clock, Random};
 use shared::jobs::repo::insert_write;
 use shared::jobs::{Job, JobStatus};
-use shared::mail::Mailer;
-use shared::queue::Queue;
 use shared::rbac::seed::seed;
-use shared::secrets::Secrets;
 use shared::store::observed::{Call, Observed, Observer};
-use shared::store::{ItemStore, StoreError, Write};
+use shared::store::{StoreError, Write};
 use shared::users::{Email, Name};
 use tests::template::Template;
 use tokio::net::TcpListener;
@@ -122,16 +117,27 @@ impl Access {
     }
 }
 
-/// What every function asked of its store, by function name.
+/// What every function asked of its store, by function name; and the functions that wrote an
+/// idempotency key's record inside a transaction (with the request's effect).
 #[derive(Debug, Default)]
-struct Log(Mutex<BTreeMap<&'static str, BTreeSet<Access>>>);
+struct Log {
+    accesses: Mutex<BTreeMap<&'static str, BTreeSet<Access>>>,
+    keyed_in_transaction: Mutex<BTreeSet<&'static str>>,
+}
 
 impl Log {
-    fn of(&self) -> BTreeMap<&'static str, BTreeSet<Access>> {
-        self.0
-            .lock()
+    fn accesses(&self) -> BTreeMap<&'static str, BTreeSet<Access>> {
+        let accesses = self.accesses.lock();
+        accesses.unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    fn keyed_in_transaction(&self) -> Vec<&'static str> {
+        let keyed = self.keyed_in_transaction.lock();
+        keyed
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .iter()
+            .copied()
+            .collect()
     }
 }
 
@@ -144,60 +150,25 @@ struct Recorder {
 impl Observer for Recorder {
     async fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
         self.log
-            .0
+            .accesses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(self.function)
             .or_default()
             .extend(Access::of(call));
+        if let Call::Transact { writes } = call {
+            let keyed = writes.iter().any(|write| match write {
+                Write::Put { item, .. } => item.key.pk.starts_with(shared::idempotency::PREFIX),
+                _ => false,
+            });
+            if keyed {
+                let keyed = self.log.keyed_in_transaction.lock();
+                keyed
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(self.function);
+            }
+        }
         Ok(())
-    }
-}
-
-/// The local backend, with a store that records its calls as one function's.
-struct Tagged {
-    inner: Arc<LocalBackend>,
-    recorder: Arc<Recorder>,
-}
-
-impl std::fmt::Debug for Tagged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tagged")
-            .field("function", &self.recorder.function)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Backend for Tagged {
-    fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
-        Ok(Arc::new(Observed::new(
-            self.inner.store()?,
-            self.recorder.clone(),
-        )))
-    }
-    fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
-        self.inner.jobs_queue()
-    }
-    fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
-        self.inner.events_queue()
-    }
-    fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
-        self.inner.blobs()
-    }
-    fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
-        self.inner.mailer()
-    }
-    fn secrets(&self) -> anyhow::Result<Arc<dyn Secrets>> {
-        self.inner.secrets()
-    }
-    fn clock(&self) -> Arc<dyn Clock> {
-        self.inner.clock()
-    }
-    fn random(&self) -> Arc<dyn Random> {
-        self.inner.random()
-    }
-    fn settings(&self) -> &Settings {
-        self.inner.settings()
     }
 }
 
@@ -239,13 +210,12 @@ impl System {
         let (mut api, mut feeds, mut queues, mut schedules) =
             (Router::new(), Vec::new(), Vec::new(), Vec::new());
         for function in FUNCTIONS {
-            let tagged = Tagged {
-                inner: backend.clone(),
-                recorder: Arc::new(Recorder {
-                    function: function.name,
-                    log: log.clone(),
-                }),
-            };
+            let recorder = Arc::new(Recorder {
+                function: function.name,
+                log: log.clone(),
+            });
+            let recording = Arc::new(Observed::new(backend.store()?, recorder));
+            let tagged = WithStore::new(backend.as_ref(), recording);
             match function.trigger() {
                 Trigger::Http(_) => {
                     let built = function.build(&tagged, || wiring::authenticator(&tagged))?;
@@ -305,7 +275,12 @@ impl System {
         token: Option<&str>,
         body: Option<Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
+        let changes = [Method::POST, Method::PATCH, Method::DELETE].contains(&method);
         let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if changes {
+            // So the idempotent routes' key records are among what is checked.
+            request = request.header("Idempotency-Key", Uuid::now_v7().to_string());
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -845,12 +820,46 @@ fn grants_of(template: &Template, logical_id: &str) -> anyhow::Result<Vec<Grant>
     Ok(grants)
 }
 
+/// The idempotent routes whose key record commits in the same transaction as their effect, so
+/// a lost answer never runs them twice (README, "Idempotency keys"). The others (ending a
+/// session, which a second time does nothing) run at least once.
+const KEYED_WITH_THE_EFFECT: [&str; 20] = [
+    "assign_role",
+    "cancel_job",
+    "confirm_reset",
+    "create_job",
+    "create_permission",
+    "create_role",
+    "create_user",
+    "delete_permission",
+    "delete_role",
+    "delete_user",
+    "logout_all",
+    "register",
+    "resend_verification",
+    "reset_password",
+    "retry_job",
+    "revoke_role",
+    "update_permission",
+    "update_role",
+    "update_user",
+    "verify_email",
+];
+
+#[tokio::test]
+async fn idempotent_routes_commit_their_key_with_their_effect() -> anyhow::Result<()> {
+    let system = System::start().await?;
+    tour(&system).await?;
+    assert_eq!(system.log.keyed_in_transaction(), KEYED_WITH_THE_EFFECT);
+    Ok(())
+}
+
 #[tokio::test]
 async fn every_store_call_of_every_function_is_granted_and_writes_only_its_own_keys()
 -> anyhow::Result<()> {
     let system = System::start().await?;
     tour(&system).await?;
-    let recorded = system.log.of();
+    let recorded = system.log.accesses();
 
     let template = Template::load()?;
     let ids: BTreeMap<String, String> = template

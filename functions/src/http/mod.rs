@@ -19,6 +19,7 @@
 pub mod declared;
 pub mod fallback;
 pub mod headers;
+pub mod idempotency;
 pub mod json;
 pub mod limits;
 pub mod pages;

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use infra::compose::{Backend, Services};
+use infra::compose::{Backend, Services, WithStore};
+use shared::idempotency::{Idempotency, Marking};
 
 use crate::auth::guard::{self, Authenticator, Policy, Route};
-use crate::http::Handler;
+use crate::http::{Handler, idempotency};
 use crate::trigger::{ScheduleHandler, SqsHandler, StreamHandler};
 use crate::wiring::lambda;
 
@@ -21,9 +22,33 @@ pub struct Function {
     /// runs it by.
     pub name: &'static str,
     kind: Kind,
+    /// Whether the route honours `Idempotency-Key` ([`crate::http::idempotency`]).
+    idempotent: bool,
     /// How Lambda runs a function of this kind: the runtime of its trigger, over a backend
     /// with the services of the function's package.
     serve: fn(&'static Function, Services) -> Result<(), lambda::Error>,
+}
+
+/// A route's backend, with what honours idempotency keys when it does.
+enum Keyed<'a> {
+    Plain(&'a dyn Backend),
+    Keys(WithStore<'a>, Idempotency),
+}
+
+impl Keyed<'_> {
+    fn backend(&self) -> &dyn Backend {
+        match self {
+            Keyed::Plain(backend) => *backend,
+            Keyed::Keys(marking, _) => marking,
+        }
+    }
+
+    fn wrap(self, handler: Handler) -> Handler {
+        match self {
+            Keyed::Plain(_) => handler,
+            Keyed::Keys(_, keys) => idempotency::keyed(handler, keys),
+        }
+    }
 }
 
 /// What invokes a function.
@@ -179,7 +204,38 @@ impl Function {
         kind: Kind,
         serve: fn(&'static Function, Services) -> Result<(), lambda::Error>,
     ) -> Self {
-        Self { name, kind, serve }
+        Self {
+            name,
+            kind,
+            idempotent: false,
+            serve,
+        }
+    }
+
+    /// This route, honouring `Idempotency-Key`: a retry with the key of an earlier request
+    /// gets that request's answer instead of a second effect.
+    pub const fn idempotent(self) -> Self {
+        Self {
+            idempotent: true,
+            ..self
+        }
+    }
+
+    pub const fn is_idempotent(&self) -> bool {
+        self.idempotent
+    }
+
+    /// The backend the handler is built over, and what the route is wrapped in: for an
+    /// idempotent route, a store that records each effect with its key in the use case's
+    /// transaction, and the layer that claims and replays keys.
+    fn keyed<'a>(&self, backend: &'a dyn Backend) -> anyhow::Result<Keyed<'a>> {
+        if !self.idempotent {
+            return Ok(Keyed::Plain(backend));
+        }
+        let store = backend.store()?;
+        let keys = Idempotency::new(store.clone(), backend.clock(), backend.random());
+        let marking = WithStore::new(backend, Arc::new(Marking::new(store)));
+        Ok(Keyed::Keys(marking, keys))
     }
 
     pub const fn trigger(&self) -> Trigger {
@@ -262,7 +318,9 @@ impl Function {
         else {
             return Err(self.not_a("public route"));
         };
-        build(backend)
+        let keyed = self.keyed(backend).with_context(|| self.building())?;
+        build(keyed.backend())
+            .map(|handler| keyed.wrap(handler))
             .and_then(|handler| guard::public(method, path, handler))
             .with_context(|| self.building())
     }
@@ -282,7 +340,9 @@ impl Function {
         else {
             return Err(self.not_a("protected route"));
         };
-        build(backend, authenticator.clone())
+        let keyed = self.keyed(backend).with_context(|| self.building())?;
+        build(keyed.backend(), authenticator.clone())
+            .map(|handler| keyed.wrap(handler))
             .and_then(|handler| guard::protected(method, path, *policy, handler, authenticator))
             .with_context(|| self.building())
     }

@@ -66,19 +66,22 @@ pub const JWKS: Function = public!("jwks", "GET", "/.well-known/jwks.json", |b| 
 
 pub const REGISTER: Function = public!("register", "POST", "/api/v1/auth/register", |b| {
     register::handler(b.accounts()?)
-});
+})
+.idempotent();
 
 pub const VERIFY_EMAIL: Function =
     public!("verify_email", "POST", "/api/v1/auth/verify-email", |b| {
         verify_email::handler(b.accounts()?)
-    });
+    })
+    .idempotent();
 
 pub const RESEND_VERIFICATION: Function = public!(
     "resend_verification",
     "POST",
     "/api/v1/auth/resend-verification",
     |b| resend_verification::handler(b.accounts()?)
-);
+)
+.idempotent();
 
 pub const LOGIN: Function = public!("login", "POST", "/api/v1/auth/login", |b| {
     login::handler(b.accounts()?, b.token_issuer()?)
@@ -94,7 +97,8 @@ pub const LOGOUT: Function = protected!(
     "/api/v1/auth/logout",
     Authenticated,
     |b, _guard| logout::handler(b.accounts()?)
-);
+)
+.idempotent();
 
 pub const LOGOUT_ALL: Function = protected!(
     "logout_all",
@@ -102,19 +106,22 @@ pub const LOGOUT_ALL: Function = protected!(
     "/api/v1/auth/logout-all",
     Authenticated,
     |b, _guard| logout_all::handler(b.accounts()?)
-);
+)
+.idempotent();
 
 pub const RESET_PASSWORD: Function = public!(
     "reset_password",
     "POST",
     "/api/v1/auth/reset-password",
     |b| { reset_password::handler(b.accounts()?) }
-);
+)
+.idempotent();
 
 pub const CONFIRM_RESET: Function =
     public!("confirm_reset", "POST", "/api/v1/auth/confirm-reset", |b| {
         confirm_reset::handler(b.accounts()?)
-    });
+    })
+    .idempotent();
 
 pub const CHANGE_PASSWORD: Function = protected!(
     "change_password",
@@ -154,7 +161,8 @@ pub const DELETE_SESSION: Function = protected!(
     "/api/v1/auth/sessions/{id}",
     Authenticated,
     |b, _guard| delete_session::handler(b.accounts()?)
-);
+)
+.idempotent();
 
 pub const CREATE_USER: Function = protected!(
     "create_user",
@@ -162,7 +170,8 @@ pub const CREATE_USER: Function = protected!(
     "/api/v1/users",
     Permission("users:create"),
     |b, _guard| create_user::handler(b.accounts()?)
-);
+)
+.idempotent();
 
 pub const LIST_USERS: Function = protected!(
     "list_users",
@@ -186,7 +195,8 @@ pub const UPDATE_USER: Function = protected!(
     "/api/v1/users/{id}",
     PermissionOrSelf("users:update"),
     |b, _guard| update_user::handler(b.accounts()?)
-);
+)
+.idempotent();
 
 pub const DELETE_USER: Function = protected!(
     "delete_user",
@@ -194,7 +204,8 @@ pub const DELETE_USER: Function = protected!(
     "/api/v1/users/{id}",
     Permission("users:delete"),
     |b, _guard| delete_user::handler(b.accounts()?)
-);
+)
+.idempotent();
 
 pub const UPLOAD_AVATAR: Function = protected!(
     "upload_avatar",
@@ -222,7 +233,8 @@ pub const ASSIGN_ROLE: Function = protected!(
     "/api/v1/users/{id}/roles",
     Permission("roles:assign"),
     |b, guard| assign_role::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const REVOKE_ROLE: Function = protected!(
     "revoke_role",
@@ -230,7 +242,8 @@ pub const REVOKE_ROLE: Function = protected!(
     "/api/v1/users/{id}/roles/{role_id}",
     Permission("roles:assign"),
     |b, guard| revoke_role::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const LIST_ROLES: Function = protected!(
     "list_roles",
@@ -246,7 +259,8 @@ pub const CREATE_ROLE: Function = protected!(
     "/api/v1/roles",
     Permission("roles:create"),
     |b, guard| create_role::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const GET_ROLE: Function = protected!(
     "get_role",
@@ -262,7 +276,8 @@ pub const UPDATE_ROLE: Function = protected!(
     "/api/v1/roles/{id}",
     Permission("roles:update"),
     |b, guard| update_role::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const DELETE_ROLE: Function = protected!(
     "delete_role",
@@ -270,7 +285,8 @@ pub const DELETE_ROLE: Function = protected!(
     "/api/v1/roles/{id}",
     Permission("roles:delete"),
     |b, guard| delete_role::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const SET_ROLE_PERMISSIONS: Function = protected!(
     "set_role_permissions",
@@ -294,7 +310,8 @@ pub const CREATE_PERMISSION: Function = protected!(
     "/api/v1/permissions",
     Permission("permissions:create"),
     |b, guard| create_permission::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const GET_PERMISSION: Function = protected!(
     "get_permission",
@@ -310,7 +327,8 @@ pub const UPDATE_PERMISSION: Function = protected!(
     "/api/v1/permissions/{id}",
     Permission("permissions:update"),
     |b, guard| update_permission::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const DELETE_PERMISSION: Function = protected!(
     "delete_permission",
@@ -318,7 +336,8 @@ pub const DELETE_PERMISSION: Function = protected!(
     "/api/v1/permissions/{id}",
     Permission("permissions:delete"),
     |b, guard| delete_permission::handler(administration(b, &guard)?)
-);
+)
+.idempotent();
 
 pub const CREATE_JOB: Function = protected!(
     "create_job",
@@ -330,7 +349,8 @@ pub const CREATE_JOB: Function = protected!(
         clock: b.clock(),
         random: b.random(),
     })
-);
+)
+.idempotent();
 
 pub const LIST_JOBS: Function = protected!(
     "list_jobs",
@@ -354,7 +374,8 @@ pub const CANCEL_JOB: Function = protected!(
     "/api/v1/jobs/{id}/cancel",
     Permission("jobs:update"),
     |b, _guard| cancel_job::handler(JobRepo::new(b.store()?), b.clock())
-);
+)
+.idempotent();
 
 pub const RETRY_JOB: Function = protected!(
     "retry_job",
@@ -362,7 +383,8 @@ pub const RETRY_JOB: Function = protected!(
     "/api/v1/jobs/{id}/retry",
     Permission("jobs:update"),
     |b, _guard| retry_job::handler(JobRepo::new(b.store()?), b.clock(), b.random())
-);
+)
+.idempotent();
 
 pub const PURGE_EXPIRED: Function = schedule!("purge_expired", "rate(1 hour)", |b| {
     PurgeExpired::new(b.store()?)
@@ -512,6 +534,54 @@ mod tests {
     use infra::config::LocalConfig;
     use shared::clock::{OsRandom, SystemClock};
     use tower::ServiceExt;
+
+    /// The routes that change something and still take no `Idempotency-Key`, and why.
+    const NOT_KEYED: [(&str, &str); 3] = [
+        (
+            "login",
+            "its answer is a pair of tokens, which are never stored",
+        ),
+        (
+            "refresh",
+            "its answer is a pair of tokens, and a rotated token is single-use",
+        ),
+        (
+            "upload_avatar",
+            "its answer is a signed upload form, a credential that is never stored",
+        ),
+    ];
+
+    #[test]
+    fn every_route_that_changes_something_takes_an_idempotency_key_or_says_why_not() {
+        let mut unkeyed = Vec::new();
+        for function in FUNCTIONS {
+            let Some(route) = function.route() else {
+                continue;
+            };
+            let changes = ["POST", "PATCH", "DELETE"].contains(&route.method);
+            let exempt = NOT_KEYED.iter().any(|(name, _)| *name == function.name);
+            assert!(
+                !(exempt && function.is_idempotent()),
+                "{} takes keys but is listed as not keyed",
+                function.name
+            );
+            if changes && !function.is_idempotent() && !exempt {
+                unkeyed.push(function.name);
+            }
+            if !changes {
+                assert!(
+                    !function.is_idempotent(),
+                    "{}: {} does not change anything to key",
+                    function.name,
+                    route.method
+                );
+            }
+        }
+        assert!(
+            unkeyed.is_empty(),
+            "declare these `.idempotent()` or list them in NOT_KEYED with the reason: {unkeyed:?}"
+        );
+    }
 
     #[test]
     fn names_and_routes_are_declared_once() {

@@ -100,6 +100,50 @@ pub trait Backend: Send + Sync + fmt::Debug {
     }
 }
 
+/// A backend whose item store is another: `inner` with `store` in place of its own. How a
+/// function's use cases get a decorated store (idempotency records, recording in tests).
+#[derive(Debug)]
+pub struct WithStore<'a> {
+    inner: &'a dyn Backend,
+    store: Arc<dyn ItemStore>,
+}
+
+impl<'a> WithStore<'a> {
+    pub fn new(inner: &'a dyn Backend, store: Arc<dyn ItemStore>) -> Self {
+        Self { inner, store }
+    }
+}
+
+impl Backend for WithStore<'_> {
+    fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>> {
+        Ok(self.store.clone())
+    }
+    fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.inner.jobs_queue()
+    }
+    fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.inner.events_queue()
+    }
+    fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
+        self.inner.blobs()
+    }
+    fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
+        self.inner.mailer()
+    }
+    fn secrets(&self) -> anyhow::Result<Arc<dyn Secrets>> {
+        self.inner.secrets()
+    }
+    fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock()
+    }
+    fn random(&self) -> Arc<dyn Random> {
+        self.inner.random()
+    }
+    fn settings(&self) -> &Settings {
+        self.inner.settings()
+    }
+}
+
 /// Creates the signing key set of `backend` unless one exists, and publishes its public half
 /// (what the local system does at start, and the operator's `init-keys`).
 pub async fn ensure_keys(backend: &dyn Backend) -> anyhow::Result<shared::auth::keys::KeySet> {

@@ -4,4 +4,5 @@
 mod basics;
 mod bootstrap;
 mod errors;
+mod idempotency;
 pub mod lambda;
