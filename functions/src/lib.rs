@@ -27,6 +27,7 @@ pub mod http;
 pub mod jobs;
 pub mod maintenance;
 pub mod messaging;
+pub mod openapi;
 pub mod rbac;
 pub mod system;
 pub mod telemetry;

@@ -239,6 +239,8 @@ mod fed_to_their_functions {
         let expected = [
             ("health", 200),
             ("jwks", 200),
+            ("openapi", 200),
+            ("docs", 200),
             ("register", 409),
             ("verify_email", 400),
             ("resend_verification", 202),

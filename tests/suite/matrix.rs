@@ -47,6 +47,8 @@ const CALLERS: [&str; 5] = [
 const MATRIX: &[(&str, &str, [Class; 5])] = &[
     ("GET",    "/health",                             [P, P, P, P, P]),
     ("GET",    "/.well-known/jwks.json",              [P, P, P, P, P]),
+    ("GET",    "/openapi.json",                       [P, P, P, P, P]),
+    ("GET",    "/docs",                               [P, P, P, P, P]),
     ("POST",   "/api/v1/auth/register",               [P, P, P, P, P]),
     ("POST",   "/api/v1/auth/verify-email",           [P, P, P, P, P]),
     ("POST",   "/api/v1/auth/resend-verification",    [P, P, P, P, P]),

@@ -11,9 +11,10 @@ use crate::auth::guard::{Caller, Client};
 use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds passwords.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = ChangePasswordRequest, example = json!({"current_password": "correct horse battery staple", "new_password": "a brand new passphrase"}))]
+pub(crate) struct Body {
     current_password: String,
     new_password: String,
 }

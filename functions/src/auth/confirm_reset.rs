@@ -10,9 +10,10 @@ use crate::auth::errors::field;
 use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds a password and a token.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = ConfirmResetRequest, example = json!({"token": "oWKKJQ-RYF8xq0L2p6yA1v8B3jZk2w", "new_password": "a brand new passphrase"}))]
+pub(crate) struct Body {
     token: String,
     new_password: String,
 }

@@ -10,9 +10,10 @@ use crate::auth::views::token_pair;
 use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = LoginRequest, example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))]
+pub(crate) struct Body {
     email: String,
     password: String,
 }

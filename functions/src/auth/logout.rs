@@ -9,9 +9,10 @@ use shared::accounts::Accounts;
 use crate::auth::guard::Caller;
 use crate::http::{ApiError, Handler};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = LogoutRequest, example = json!({"refresh_token": "bLdqZZfhSpVR0oKRlY_fq1t9x7w2c8mA"}))]
+pub(crate) struct Body {
     #[serde(default)]
     refresh_token: Option<String>,
 }

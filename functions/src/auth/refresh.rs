@@ -8,9 +8,10 @@ use shared::accounts::{Accounts, TokenIssuer};
 use crate::auth::views::token_pair;
 use crate::http::{ApiError, Handler, Json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = RefreshRequest, example = json!({"refresh_token": "bLdqZZfhSpVR0oKRlY_fq1t9x7w2c8mA"}))]
+pub(crate) struct Body {
     refresh_token: String,
 }
 

@@ -15,9 +15,10 @@ use crate::auth::guard::Client;
 use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = RegisterRequest, example = json!({"email": "ada@example.com", "name": "Ada Lovelace", "password": "correct horse battery staple"}))]
+pub(crate) struct Body {
     email: String,
     name: String,
     password: String,

@@ -10,9 +10,10 @@ use crate::auth::errors::field;
 use crate::auth::guard::Client;
 use crate::http::{ApiError, Handler, Json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = ResendVerificationRequest, example = json!({"email": "ada@example.com"}))]
+pub(crate) struct Body {
     email: String,
 }
 

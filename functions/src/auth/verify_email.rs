@@ -7,9 +7,10 @@ use shared::accounts::Accounts;
 
 use crate::http::{ApiError, Handler, Json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = VerifyEmailRequest, example = json!({"token": "oWKKJQ-RYF8xq0L2p6yA1v8B3jZk2w"}))]
+pub(crate) struct Body {
     token: String,
 }
 

@@ -19,12 +19,14 @@ use shared::queue::MAX_DELAY;
 use crate::http::{ApiError, FieldError, Handler, Json};
 use crate::jobs::creatable;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = CreateJobRequest, example = json!({"type": "export_users", "payload": {"status": "active"}, "delay_seconds": 0}))]
+pub(crate) struct Body {
     #[serde(rename = "type")]
     job_type: String,
     #[serde(default = "empty")]
+    #[schema(value_type = Object)]
     payload: Value,
     #[serde(default)]
     delay_seconds: u64,

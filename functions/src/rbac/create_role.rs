@@ -17,9 +17,10 @@ use crate::http::{ApiError, Handler, Json};
 use crate::rbac::views::{self, NameAndDescription};
 use crate::rbac::{Administration, actor};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = CreateRoleRequest, example = json!({"name": "AUDITOR", "description": "Reads reports", "permission_ids": []}))]
+pub(crate) struct Body {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]

@@ -13,9 +13,10 @@ use crate::auth::guard::Caller;
 use crate::http::{ApiError, Handler, Json};
 use crate::rbac::{Administration, actor, views};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = SetRolePermissionsRequest, example = json!({"permission_ids": ["01936f0e-2a7b-7c3d-9e4f-5a6b7c8d9e0f"]}))]
+pub(crate) struct Body {
     permission_ids: BTreeSet<Uuid>,
 }
 

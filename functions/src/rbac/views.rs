@@ -46,8 +46,9 @@ pub fn role_of(catalog: &Catalog, id: uuid::Uuid) -> Result<axum::Json<Value>, A
 }
 
 /// The name and description fields of a create or change request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "reports:read", "description": "Reads the reports"}))]
 pub struct NameAndDescription {
     #[serde(default)]
     pub name: Option<String>,

@@ -15,9 +15,10 @@ use crate::auth::guard::Caller;
 use crate::http::{ApiError, Handler, Json};
 use crate::rbac::{Administration, actor};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = AssignRoleRequest, example = json!({"role_id": "01936f0e-2a7b-7c3d-9e4f-5a6b7c8d9e0f", "expires_at": "2027-01-01T00:00:00Z"}))]
+pub(crate) struct Body {
     role_id: Uuid,
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,

@@ -13,9 +13,10 @@ use crate::auth::register::new_account;
 use crate::http::{ApiError, Handler, Json};
 
 // No Debug: it holds a password.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = CreateUserRequest, example = json!({"email": "grace@example.com", "name": "Grace Hopper", "password": "correct horse battery staple", "email_verified": true}))]
+pub(crate) struct Body {
     email: String,
     name: String,
     password: String,

@@ -22,15 +22,18 @@ use crate::users::get_user::with_etag;
 /// Who may change a user's status, besides whom the route lets through.
 const STATUS_PERMISSION: &str = "users:update";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = UpdateUserRequest, example = json!({"name": "Grace B. Hopper", "phone": null}))]
+pub(crate) struct Body {
     #[serde(default)]
     name: Option<String>,
     /// Absent leaves the phone as it is; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::schemas::UserStatus>)]
     status: Option<UserStatus>,
 }
 

@@ -24,9 +24,10 @@ pub const CONTENT_TYPES: &[&str] = &["image/png", "image/jpeg", "image/webp", "i
 /// How long the form can be used.
 pub const FORM_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Body {
+#[schema(as = AvatarUploadRequest, example = json!({"content_type": "image/png"}))]
+pub(crate) struct Body {
     content_type: String,
 }
 

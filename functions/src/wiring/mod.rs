@@ -46,6 +46,7 @@ use crate::messaging::consumer::Consumer;
 use crate::messaging::publisher::Publisher;
 use crate::messaging::relay::Relay;
 use crate::messaging::subscriptions::subscriptions;
+use crate::openapi;
 use crate::rbac::{
     Administration, create_permission, create_role, delete_permission, delete_role, get_permission,
     get_role, list_permissions, list_roles, set_role_permissions, update_permission, update_role,
@@ -58,6 +59,16 @@ use crate::users::{
 };
 
 pub const HEALTH: Function = Function::standalone("health", "GET", "/health", health::handler);
+
+pub const OPENAPI: Function = Function::standalone(
+    "openapi",
+    "GET",
+    "/openapi.json",
+    openapi::docs::document_handler,
+);
+
+pub const DOCS: Function =
+    Function::standalone("docs", "GET", "/docs", openapi::docs::page_handler);
 
 pub const JWKS: Function = public!("jwks", "GET", "/.well-known/jwks.json", |b| {
     let secret = b.settings().public_keys_secret.clone();

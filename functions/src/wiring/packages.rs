@@ -30,6 +30,8 @@ pub const IDENTITY: Package = Package {
     functions: &[
         super::HEALTH,
         super::JWKS,
+        super::OPENAPI,
+        super::DOCS,
         super::REGISTER,
         super::VERIFY_EMAIL,
         super::RESEND_VERIFICATION,

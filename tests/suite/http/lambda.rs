@@ -51,6 +51,8 @@ where
         // 202 and 204 answer with nothing.
         Body::Empty => Ok((parts, Value::Null)),
         Body::Text(text) if text.is_empty() => Ok((parts, Value::Null)),
+        // A page (the docs) as the string it is; anything else must be JSON.
+        Body::Text(text) if text.starts_with("<!doctype html>") => Ok((parts, Value::String(text))),
         Body::Text(text) => Ok((parts, serde_json::from_str(&text)?)),
         Body::Binary(_) => anyhow::bail!("a JSON body should go back as text, not {body:?}"),
         _ => anyhow::bail!("an unexpected body {body:?}"),
