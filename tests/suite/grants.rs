@@ -181,6 +181,12 @@ impl Backend for Tagged {
     fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
         self.inner.events_queue()
     }
+    fn jobs_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.inner.jobs_dlq()
+    }
+    fn events_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.inner.events_dlq()
+    }
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         self.inner.blobs()
     }
