@@ -105,6 +105,10 @@ pub struct AwsEnv {
     pub table_name: Option<String>,
     pub jobs_queue_url: Option<String>,
     pub events_queue_url: Option<String>,
+    /// The queues' dead-letter queues (`JOBS_DLQ_URL`, `EVENTS_DLQ_URL`): only the admin
+    /// command line reads them, to show and redrive what they hold.
+    pub jobs_dlq_url: Option<String>,
+    pub events_dlq_url: Option<String>,
     pub blob_bucket: Option<String>,
     pub mail_from: Option<String>,
     /// Path-style S3 addressing (`{endpoint}/{bucket}/{key}`), which emulators need.
@@ -119,6 +123,8 @@ impl AwsEnv {
             table_name: var("TABLE_NAME"),
             jobs_queue_url: var("JOBS_QUEUE_URL"),
             events_queue_url: var("EVENTS_QUEUE_URL"),
+            jobs_dlq_url: var("JOBS_DLQ_URL"),
+            events_dlq_url: var("EVENTS_DLQ_URL"),
             blob_bucket: var("BLOB_BUCKET"),
             mail_from: var("MAIL_FROM"),
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,

@@ -109,6 +109,8 @@ impl AwsApp {
             table_name: Some(table),
             jobs_queue_url: Some(jobs.queue),
             events_queue_url: Some(events.queue),
+            jobs_dlq_url: Some(jobs.dead_letters),
+            events_dlq_url: Some(events.dead_letters),
             mail_from: Some(mail_from.clone()),
             blob_bucket: Some(bucket.clone()),
             s3_force_path_style: true,

@@ -412,6 +412,12 @@ impl Backend for Counted<'_> {
     fn events_queue(&self) -> anyhow::Result<Arc<dyn shared::queue::Queue>> {
         self.inner.events_queue()
     }
+    fn jobs_dlq(&self) -> anyhow::Result<Arc<dyn shared::queue::Queue>> {
+        self.inner.jobs_dlq()
+    }
+    fn events_dlq(&self) -> anyhow::Result<Arc<dyn shared::queue::Queue>> {
+        self.inner.events_dlq()
+    }
     fn blobs(&self) -> anyhow::Result<Arc<dyn shared::blob::BlobStore>> {
         self.inner.blobs()
     }

@@ -140,6 +140,8 @@ struct Ports {
     store: OnceLock<Arc<dyn ItemStore>>,
     jobs_queue: OnceLock<Arc<dyn Queue>>,
     events_queue: OnceLock<Arc<dyn Queue>>,
+    jobs_dlq: OnceLock<Arc<dyn Queue>>,
+    events_dlq: OnceLock<Arc<dyn Queue>>,
     blobs: OnceLock<Arc<dyn BlobStore>>,
     mailer: OnceLock<Arc<dyn Mailer>>,
     secrets: OnceLock<Arc<dyn Secrets>>,
@@ -231,6 +233,18 @@ impl Backend for AwsBackend {
             &self.ports.events_queue,
             "EVENTS_QUEUE_URL",
             &self.env.events_queue_url,
+        )
+    }
+
+    fn jobs_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.queue(&self.ports.jobs_dlq, "JOBS_DLQ_URL", &self.env.jobs_dlq_url)
+    }
+
+    fn events_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.queue(
+            &self.ports.events_dlq,
+            "EVENTS_DLQ_URL",
+            &self.env.events_dlq_url,
         )
     }
 
@@ -358,5 +372,9 @@ mod tests {
     fn a_port_without_its_configuration_names_the_variable() {
         let error = backend().mailer().unwrap_err().to_string();
         assert!(error.contains("MAIL_FROM"), "{error}");
+        let error = backend().jobs_dlq().unwrap_err().to_string();
+        assert!(error.contains("JOBS_DLQ_URL"), "{error}");
+        let error = backend().events_dlq().unwrap_err().to_string();
+        assert!(error.contains("EVENTS_DLQ_URL"), "{error}");
     }
 }

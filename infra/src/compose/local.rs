@@ -38,6 +38,8 @@ pub struct LocalBackend {
     store: Arc<LocalStore>,
     jobs: Arc<LocalQueue>,
     events: Arc<LocalQueue>,
+    jobs_dlq: Arc<LocalQueue>,
+    events_dlq: Arc<LocalQueue>,
     secrets: Arc<LocalSecrets>,
     mailbox: Arc<Mailbox>,
     blobs: Arc<LocalBlobs>,
@@ -66,15 +68,19 @@ impl LocalBackend {
                 name,
                 clock.clone(),
                 Some(DeadLetter {
-                    queue: format!("{name}-dlq"),
+                    queue: dead_letter_queue(name),
                     max_receives: config.max_receives,
                 }),
             ))
         };
+        let plain_queue =
+            |name: &str| Arc::new(LocalQueue::new(db.clone(), name, clock.clone(), None));
         Ok(Self {
             store: Arc::new(LocalStore::new(db.clone(), clock.clone())),
             jobs: queue(JOBS_QUEUE),
             events: queue(EVENTS_QUEUE),
+            jobs_dlq: plain_queue(&dead_letter_queue(JOBS_QUEUE)),
+            events_dlq: plain_queue(&dead_letter_queue(EVENTS_QUEUE)),
             mailbox: Arc::new(Mailbox::new(dir.join("mailbox"), clock.clone())),
             blobs: Arc::new(
                 LocalBlobs::new(
@@ -83,12 +89,7 @@ impl LocalBackend {
                     blob_key,
                     clock.clone(),
                 )
-                .notifying(Arc::new(LocalQueue::new(
-                    db.clone(),
-                    UPLOADS_QUEUE,
-                    clock.clone(),
-                    None,
-                ))),
+                .notifying(plain_queue(UPLOADS_QUEUE)),
             ),
             secrets,
             db,
@@ -150,6 +151,14 @@ impl Backend for LocalBackend {
         Ok(self.events.clone())
     }
 
+    fn jobs_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        Ok(self.jobs_dlq.clone())
+    }
+
+    fn events_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        Ok(self.events_dlq.clone())
+    }
+
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         Ok(self.blobs.clone())
     }
@@ -173,6 +182,11 @@ impl Backend for LocalBackend {
     fn settings(&self) -> &Settings {
         &self.config.settings
     }
+}
+
+/// The dead-letter queue of the queue named `name`, in the same database (`jobs-dlq`).
+fn dead_letter_queue(name: &str) -> String {
+    format!("{name}-dlq")
 }
 
 /// The local blob signing key: generated once, kept with the other local secrets.

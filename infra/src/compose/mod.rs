@@ -53,6 +53,10 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn store(&self) -> anyhow::Result<Arc<dyn ItemStore>>;
     fn jobs_queue(&self) -> anyhow::Result<Arc<dyn Queue>>;
     fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>>;
+    /// Where the job queue moves a message after its last receive (`JobsDeadLetterQueue`).
+    fn jobs_dlq(&self) -> anyhow::Result<Arc<dyn Queue>>;
+    /// Where the events queue moves a message after its last receive (`EventsDeadLetterQueue`).
+    fn events_dlq(&self) -> anyhow::Result<Arc<dyn Queue>>;
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>>;
     fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>>;
     fn secrets(&self) -> anyhow::Result<Arc<dyn Secrets>>;
@@ -123,6 +127,12 @@ impl Backend for WithStore<'_> {
     }
     fn events_queue(&self) -> anyhow::Result<Arc<dyn Queue>> {
         self.inner.events_queue()
+    }
+    fn jobs_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.inner.jobs_dlq()
+    }
+    fn events_dlq(&self) -> anyhow::Result<Arc<dyn Queue>> {
+        self.inner.events_dlq()
     }
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         self.inner.blobs()

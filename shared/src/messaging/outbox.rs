@@ -11,7 +11,8 @@
 //! it out of the index, stamps `relayed_at` and lets it expire a week later, long enough to
 //! audit. Every event of every use case enters and leaves the index, so it is spread over
 //! [`PENDING_SHARDS`] keys by the random end of the event's id (one key takes about 1,000
-//! writes a second); the reconciliation reads every shard.
+//! writes a second); the reconciliation reads every shard, and so does [`pending_summary`],
+//! the operator's count of the backlog.
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -140,6 +141,69 @@ async fn pending_in(
         }
     }
     Ok(events)
+}
+
+/// The backlog of the outbox: what the relay has not published yet.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PendingSummary {
+    /// Events still pending.
+    pub count: usize,
+    /// Of those, the ones that occurred before the cutoff asked for: what the reconciliation
+    /// would publish now.
+    pub older_than_cutoff: usize,
+    /// The oldest pending event: when it occurred, its id and type.
+    pub oldest: Option<Event>,
+}
+
+/// Counts every pending event, shard by shard to the end of each: an operator's question, not a
+/// hot path (one read per 1,000 pending events and shard). Like [`pending_older_than`], it may
+/// count an event the relay published a moment ago.
+pub async fn pending_summary(
+    store: &dyn ItemStore,
+    cutoff: DateTime<Utc>,
+) -> Result<PendingSummary, StoreError> {
+    let shards = (0..PENDING_SHARDS).map(|shard| pending_summary_of(store, shard, cutoff));
+    let mut summary = PendingSummary::default();
+    for shard in futures_util::future::try_join_all(shards).await? {
+        summary.count += shard.count;
+        summary.older_than_cutoff += shard.older_than_cutoff;
+        summary.oldest = [summary.oldest.take(), shard.oldest]
+            .into_iter()
+            .flatten()
+            .min_by_key(|e| (e.occurred_at, e.id));
+    }
+    Ok(summary)
+}
+
+async fn pending_summary_of(
+    store: &dyn ItemStore,
+    shard: u8,
+    cutoff: DateTime<Utc>,
+) -> Result<PendingSummary, StoreError> {
+    let mut summary = PendingSummary::default();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .query(
+                Query::index(Index::Gsi1, pending_partition(shard))
+                    .limit(1000)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            let event = event_of(item)?;
+            summary.count += 1;
+            if event.occurred_at < cutoff {
+                summary.older_than_cutoff += 1;
+            }
+            // The shard is sorted by occurrence: its first event is its oldest.
+            summary.oldest.get_or_insert(event);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(summary),
+        }
+    }
 }
 
 /// The event an outbox item holds.

@@ -12,5 +12,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(writeln!(std::io::stdout(), "{USAGE}")?);
     }
     let invocation = Invocation::parse(args).map_err(|e| anyhow::anyhow!("{e:#}\n{USAGE}"))?;
-    Ok(writeln!(std::io::stdout(), "{}", run(invocation).await?)?)
+    // Progress goes to standard error, so standard output holds the result alone (a job's
+    // JSON can be piped). A progress line that cannot be written is no reason to stop.
+    let mut progress = |line: &str| {
+        writeln!(std::io::stderr(), "{line}").ok();
+    };
+    let said = run(invocation, &mut progress).await?;
+    Ok(writeln!(std::io::stdout(), "{said}")?)
 }
