@@ -17,7 +17,7 @@ use shared::jobs::{JobRepo, NewJob, enqueue};
 use shared::queue::MAX_DELAY;
 
 use crate::http::{ApiError, FieldError, Handler, Json};
-use crate::jobs::creatable;
+use crate::jobs::{creatable, views};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -88,5 +88,5 @@ async fn handle(
     )
     .await?;
     tracing::info!(job_id = %job.id, job_type = kind.name, "job created over the API");
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": job }))))
+    Ok((StatusCode::ACCEPTED, views::job(&job)))
 }

@@ -13,6 +13,7 @@ use shared::paging::CachedCursorKey;
 use crate::auth::errors::invalid;
 use crate::http::pages::{self, Params};
 use crate::http::{ApiError, Handler};
+use crate::jobs::views;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +41,7 @@ async fn handle(
         .list(pages::cursor_key(&cursors).await?, &request)
         .await?;
     Ok(axum::Json(
-        json!({ "items": page.jobs, "next_cursor": page.next }),
+        json!({ "items": page.jobs.iter().map(views::shown).collect::<Vec<_>>(), "next_cursor": page.next }),
     ))
 }
 

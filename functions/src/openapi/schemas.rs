@@ -206,8 +206,9 @@ pub struct Job {
     pub id: Uuid,
     #[schema(example = "export_users")]
     pub job_type: String,
-    #[schema(value_type = Object)]
-    pub payload: Value,
+    /// The job's input; `null` for the internal types (their input may hold a mail's link).
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
     pub status: JobStatus,
     pub attempts: u32,
     pub max_attempts: u32,
