@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod aws_app;
+pub mod browser;
 pub mod local;
 pub mod moto;
 pub mod provision;

@@ -3,6 +3,7 @@
 
 mod basics;
 mod bootstrap;
+mod browser;
 mod errors;
 mod idempotency;
 pub mod lambda;
