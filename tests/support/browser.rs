@@ -61,7 +61,7 @@ impl Browser {
     }
 
     async fn wait_for_driver(&mut self) -> anyhow::Result<()> {
-        for _ in 0..100 {
+        for _ in 0..300 {
             if let Ok(response) = self
                 .client
                 .get(format!("{}/status", self.base))
@@ -76,7 +76,7 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("chromedriver did not answer within 10 s")
+        bail!("chromedriver did not answer within 30 s")
     }
 
     /// One WebDriver command; its `value`.
@@ -134,15 +134,15 @@ impl Browser {
             .collect())
     }
 
-    /// The first element `css` selects, waiting up to 10 s for one.
+    /// The first element `css` selects, waiting up to 30 s for one.
     pub async fn find(&self, css: &str) -> anyhow::Result<String> {
-        for _ in 0..100 {
+        for _ in 0..300 {
             if let Some(element) = self.find_all(css).await?.into_iter().next() {
                 return Ok(element);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("nothing matched {css:?} within 10 s")
+        bail!("nothing matched {css:?} within 30 s")
     }
 
     pub async fn click(&self, element: &str) -> anyhow::Result<()> {
@@ -165,10 +165,10 @@ impl Browser {
         Ok(value.as_str().map(str::to_owned))
     }
 
-    /// The page's visible text, once it contains `needle` (waiting up to 10 s for a navigation).
+    /// The page's visible text, once it contains `needle` (waiting up to 30 s for a navigation).
     pub async fn text_containing(&self, needle: &str) -> anyhow::Result<String> {
         let mut text = String::new();
-        for _ in 0..100 {
+        for _ in 0..300 {
             let script = json!({"script": "return document.body ? document.body.innerText : ''", "args": []});
             if let Ok(now) = self.call("POST", "/execute/sync", Some(script)).await {
                 text = now.as_str().unwrap_or_default().to_owned();
