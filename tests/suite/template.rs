@@ -494,3 +494,78 @@ fn queue_and_stream_pollers_hold_no_account_wide_grant() -> anyhow::Result<()> {
     ensure!(pollers == 4, "{pollers} pollers");
     Ok(())
 }
+
+#[test]
+fn a_custom_domain_is_optional_and_the_outputs_tell_a_client_where_everything_is()
+-> anyhow::Result<()> {
+    let template = Template::load()?;
+    let doc = &template.doc;
+    for parameter in ["DomainName", "CertificateArn"] {
+        let default = doc["Parameters"][parameter]["Default"].as_str();
+        assert_eq!(
+            default,
+            Some(""),
+            "{parameter} is optional (off by default)"
+        );
+    }
+    for resource in ["ApiDomain", "ApiDomainMapping"] {
+        let condition = doc["Resources"][resource]["Condition"].as_str();
+        assert_eq!(
+            condition,
+            Some("HasCustomDomain"),
+            "{resource} exists only with a domain"
+        );
+    }
+    let outputs = doc["Outputs"]
+        .as_mapping()
+        .context("the template has no outputs")?;
+    for output in [
+        "ApiUrl",
+        "ExecuteApiUrl",
+        "JwksUrl",
+        "OpenApiUrl",
+        "DocsUrl",
+        "PublicBlobUrl",
+        "CustomDomainTarget",
+        "Stage",
+    ] {
+        ensure!(
+            outputs.contains_key(output),
+            "no {output} output for clients"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn every_environment_of_samconfig_names_its_stage_in_the_stack_and_the_parameter()
+-> anyhow::Result<()> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samconfig.toml");
+    let text = std::fs::read_to_string(&path)?;
+    let mut environments = 0;
+    let mut section = String::new();
+    let (mut stack, mut overrides) = (None, None);
+    for line in text.lines().chain(["[end]"]) {
+        if line.starts_with('[') {
+            if let Some(env) = section.strip_suffix(".deploy.parameters") {
+                environments += 1;
+                let stack: &str = stack
+                    .take()
+                    .context("a deploy section without stack_name")?;
+                let overrides: &str = overrides.take().unwrap_or_default();
+                assert_eq!(stack, format!("\"accounts-{env}\""), "[{section}]");
+                assert!(
+                    overrides.contains(&format!("Stage={env}")),
+                    "[{section}] does not pass Stage={env}: {overrides}"
+                );
+            }
+            section = line.trim_matches(['[', ']']).to_owned();
+        } else if let Some(value) = line.strip_prefix("stack_name = ") {
+            stack = Some(value);
+        } else if let Some(value) = line.strip_prefix("parameter_overrides = ") {
+            overrides = Some(value);
+        }
+    }
+    assert_eq!(environments, 2, "dev and prod");
+    Ok(())
+}
