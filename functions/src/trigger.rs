@@ -88,7 +88,7 @@ where
 pub async fn run_sqs(handler: Arc<dyn SqsHandler>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = handler.clone();
-        async move { handler.handle(event.payload).await.map_err(diagnostic) }
+        async move { flushed(handler.handle(event.payload).await).map_err(diagnostic) }
     }))
     .await
 }
@@ -97,7 +97,7 @@ pub async fn run_sqs(handler: Arc<dyn SqsHandler>) -> Result<(), lambda_runtime:
 pub async fn run_stream(handler: Arc<dyn StreamHandler>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<dynamodb::Event>| {
         let handler = handler.clone();
-        async move { handler.handle(event.payload).await.map_err(diagnostic) }
+        async move { flushed(handler.handle(event.payload).await).map_err(diagnostic) }
     }))
     .await
 }
@@ -107,10 +107,16 @@ pub async fn run_schedule(handler: Arc<dyn ScheduleHandler>) -> Result<(), lambd
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent<Value>>| {
             let handler = handler.clone();
-            async move { handler.handle(event.payload).await.map_err(diagnostic) }
+            async move { flushed(handler.handle(event.payload).await).map_err(diagnostic) }
         },
     ))
     .await
+}
+
+/// An invocation's result, once the metrics it recorded are in the log.
+fn flushed<T>(result: T) -> T {
+    crate::telemetry::metrics::flush();
+    result
 }
 
 /// A failed invocation, logged with its whole cause chain. Lambda reports only the outermost

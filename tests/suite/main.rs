@@ -20,6 +20,7 @@ mod http;
 mod jobs;
 mod matrix;
 mod messaging;
+mod metrics;
 mod rbac;
 mod runtime;
 mod template;

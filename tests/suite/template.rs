@@ -569,3 +569,65 @@ fn every_environment_of_samconfig_names_its_stage_in_the_stack_and_the_parameter
     assert_eq!(environments, 2, "dev and prod");
     Ok(())
 }
+
+/// The alarms the service needs, by the metric each watches; every one tells the alarm topic.
+#[test]
+fn the_dashboard_shows_the_functions_metrics_and_every_alarm_tells_the_topic() -> anyhow::Result<()>
+{
+    let template = Template::load()?;
+    let (_, dashboard) = template
+        .resources_of_type("AWS::CloudWatch::Dashboard")
+        .next()
+        .context("no dashboard")?;
+    let body = serde_yaml::to_string(&dashboard["Properties"]["DashboardBody"])?;
+    for metric in [
+        "Requests",
+        "Latency",
+        "Logins",
+        "Registrations",
+        "Jobs",
+        "RelayLag",
+        "DeadLettered",
+    ] {
+        assert!(
+            body.contains(metric),
+            "the dashboard does not show {metric}"
+        );
+    }
+
+    let mut watched = Vec::new();
+    for (id, alarm) in template.resources_of_type("AWS::CloudWatch::Alarm") {
+        let properties = &alarm["Properties"];
+        let actions = serde_yaml::to_string(&properties["AlarmActions"])?;
+        ensure!(actions.contains("AlarmTopic"), "{id} tells nobody");
+        let text = serde_yaml::to_string(properties)?;
+        watched.push((id.to_owned(), text));
+    }
+    let watches = |needle: &str| watched.iter().any(|(_, text)| text.contains(needle));
+    for (what, needle) in [
+        ("the API's 5xx rate", "MetricName: 5xx"),
+        ("the API's p99 latency", "ExtendedStatistic: p99"),
+        ("Lambda errors", "MetricName: Errors"),
+        ("Lambda throttles", "MetricName: Throttles"),
+        ("the stream's iterator age", "MetricName: IteratorAge"),
+        ("DynamoDB read throttles", "MetricName: ReadThrottleEvents"),
+        (
+            "DynamoDB write throttles",
+            "MetricName: WriteThrottleEvents",
+        ),
+        ("SES bounces", "MetricName: Reputation.BounceRate"),
+        ("SES complaints", "MetricName: Reputation.ComplaintRate"),
+    ] {
+        assert!(watches(needle), "no alarm watches {what}");
+    }
+    for queue in ["JobsQueue", "EventsQueue", "UploadsQueue"] {
+        assert!(
+            watched
+                .iter()
+                .any(|(_, text)| text.contains("ApproximateAgeOfOldestMessage")
+                    && text.contains(&format!("- {queue}\n"))),
+            "no alarm on the age of {queue}'s oldest message"
+        );
+    }
+    Ok(())
+}

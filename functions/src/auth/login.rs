@@ -3,11 +3,12 @@
 use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
-use shared::accounts::{Accounts, TokenIssuer};
+use shared::accounts::{AccountError, Accounts, TokenIssuer};
 
 use crate::auth::guard::Client;
 use crate::auth::views::token_pair;
 use crate::http::{ApiError, Handler, Json};
+use crate::telemetry::metrics;
 
 // No Debug: it holds a password.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -27,8 +28,13 @@ async fn handle(
     Client(client): Client,
     Json(body): Json<Body>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let signed_in = accounts
+    let login = accounts
         .login(&issuer, &body.email, &body.password, &client)
-        .await?;
-    Ok(axum::Json(token_pair(&signed_in)))
+        .await;
+    metrics::login(match &login {
+        Ok(_) => "ok",
+        Err(AccountError::RateLimited { .. }) => "throttled",
+        Err(_) => "failed",
+    });
+    Ok(axum::Json(token_pair(&login?)))
 }

@@ -13,6 +13,7 @@ use shared::users::{Email, Name, Phone};
 use crate::auth::errors::invalid;
 use crate::auth::guard::Client;
 use crate::http::{ApiError, Handler, Json};
+use crate::telemetry::metrics;
 
 // No Debug: it holds a password.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -37,6 +38,7 @@ async fn handle(
 ) -> Result<impl IntoResponse, ApiError> {
     let account = new_account(body.email, body.name, body.phone, body.password, false)?;
     let user = accounts.register(account, &client).await?;
+    metrics::registration();
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({ "user": user.public() })),

@@ -1,6 +1,7 @@
 //! The request id: API Gateway's own when the request came through it, a fresh UUIDv7
 //! otherwise. It names the tracing span of the request and is echoed in `X-Request-Id`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -17,10 +18,25 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
+/// Whether this process has served a request yet: its first is a cold start.
+static WARM: AtomicBool = AtomicBool::new(false);
+
 pub(crate) async fn assign(mut req: Request, next: Next) -> Response {
     let id = from_gateway(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
-    // The query string is left out on purpose: links from mails carry tokens there.
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let cold_start = !WARM.swap(true, Ordering::Relaxed);
+    let trace_id = trace_id(&req);
+    // The query string is left out on purpose: links from mails carry tokens there. The
+    // function and its route are filled in once routing has found them.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        cold_start,
+        trace_id = trace_id.as_deref().unwrap_or(""),
+        function = tracing::field::Empty,
+        route = tracing::field::Empty,
+    );
     req.extensions_mut().insert(RequestId(id.clone()));
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
@@ -35,6 +51,19 @@ pub(crate) async fn assign(mut req: Request, next: Next) -> Response {
         response.headers_mut().insert(HEADER, value);
     }
     response
+}
+
+/// The X-Ray trace of the request: the invocation's (Lambda's context), else the header API
+/// Gateway passes on.
+fn trace_id(req: &Request) -> Option<String> {
+    if let Some(context) = req.extensions().get::<lambda_http::Context>()
+        && let Some(trace) = &context.xray_trace_id
+    {
+        return Some(trace.clone());
+    }
+    let header = req.headers().get("x-amzn-trace-id")?.to_str().ok()?;
+    let printable = header.len() <= 256 && header.bytes().all(|b| b.is_ascii_graphic());
+    printable.then(|| header.to_owned())
 }
 
 /// The id API Gateway gave the request, when lambda_http put its context on the request. A

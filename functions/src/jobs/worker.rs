@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 
 use crate::jobs::JobFailure;
 use crate::jobs::registry::Registry;
+use crate::telemetry::metrics;
 use crate::trigger::SqsHandler;
 
 /// The worker function's timeout (`Worker.Timeouts.FunctionSeconds` in the template); the
@@ -161,6 +162,7 @@ impl Worker {
                     .await
                     .context("recording the job's success")?;
                 tracing::info!(job_id = %id, job_type, status = %done.status, attempts = done.attempts, "job succeeded");
+                metrics::job(job_type, "succeeded");
                 return Ok(Delivery::Done);
             }
             Err(error) => error,
@@ -183,6 +185,7 @@ impl Worker {
                         .context("delaying the next attempt")?;
                 }
                 tracing::warn!(job_id = %id, job_type, status = %stored.status, attempts = stored.attempts, retry_in_ms = wait.as_millis() as u64, %error, "job attempt failed");
+                metrics::job(job_type, "failed");
                 Ok(Delivery::Again)
             }
             _ if retryable => {
@@ -193,10 +196,13 @@ impl Worker {
                         .context("handing the message back")?;
                 }
                 tracing::error!(job_id = %id, job_type, status = %stored.status, attempts = stored.attempts, %error, "job attempts spent; dead-lettered");
+                metrics::job(job_type, "dead");
+                metrics::dead_lettered("jobs");
                 Ok(Delivery::Again)
             }
             _ => {
                 tracing::error!(job_id = %id, job_type, status = %stored.status, attempts = stored.attempts, %error, "job failed for good");
+                metrics::job(job_type, "dead");
                 Ok(Delivery::Done)
             }
         }

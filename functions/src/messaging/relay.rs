@@ -20,6 +20,7 @@ use shared::store::ItemStore;
 use shared::store::wire;
 
 use crate::messaging::publisher::Publisher;
+use crate::telemetry::metrics;
 use crate::trigger::StreamHandler;
 
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ impl StreamHandler for Relay {
             let Some(event) = outbox_insert(record) else {
                 continue;
             };
+            let lag = self.clock.now() - event.occurred_at;
+            metrics::relay_lag(lag.to_std().unwrap_or_default());
             if let Err(error) = self.relay(&event).await {
                 tracing::error!(event = %event.id, error = %format_args!("{error:#}"), "relay failed; retrying from this record");
                 let Some(sequence) = record.change.sequence_number.clone() else {

@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use infra::compose::{Backend, Services, WithStore};
 use shared::idempotency::{Idempotency, Marking};
 
 use crate::auth::guard::{self, Authenticator, Policy, Route};
 use crate::http::{Handler, idempotency};
+use crate::telemetry;
 use crate::trigger::{ScheduleHandler, SqsHandler, StreamHandler};
 use crate::wiring::lambda;
 
@@ -287,11 +289,24 @@ impl Function {
         backend: &dyn Backend,
         authenticator: impl FnOnce() -> anyhow::Result<Authenticator>,
     ) -> anyhow::Result<Router> {
-        match self.kind {
+        let route = match self.kind {
             Kind::Protected { .. } => self.protected_route(backend, authenticator()?),
             Kind::Standalone { .. } => self.standalone_route(),
             _ => self.public_route(backend),
-        }
+        }?;
+        Ok(self.observed(route))
+    }
+
+    /// `route`, with its requests' span naming this function and its metrics recorded.
+    pub(crate) fn observed(&self, route: Router) -> Router {
+        let endpoint = self
+            .route()
+            .map_or_else(String::new, |r| format!("{} {}", r.method, r.path));
+        let served = telemetry::Served {
+            function: self.name,
+            endpoint: endpoint.into(),
+        };
+        route.route_layer(from_fn_with_state(served, telemetry::observe))
     }
 
     /// The route of a function whose handler takes no port; an error for any other function.

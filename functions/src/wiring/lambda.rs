@@ -54,7 +54,9 @@ pub fn find(package: &'static Package, name: &str) -> anyhow::Result<&'static Fu
 pub(super) fn standalone(function: &'static Function, _: Services) -> Result<(), Error> {
     block_on(async move {
         crate::telemetry::init();
-        lambda_http::run(http_app(function, function.standalone_route()?)).await
+        crate::telemetry::metrics::install();
+        let route = function.observed(function.standalone_route()?);
+        lambda_http::run(flushing(http_app(function, route))).await
     })
 }
 
@@ -62,8 +64,8 @@ pub(super) fn standalone(function: &'static Function, _: Services) -> Result<(),
 pub(super) fn public(function: &'static Function, services: Services) -> Result<(), Error> {
     block_on(async move {
         let backend = init(services).await?;
-        let route = function.public_route(&backend)?;
-        lambda_http::run(http_app(function, route)).await
+        let route = function.observed(function.public_route(&backend)?);
+        lambda_http::run(flushing(http_app(function, route))).await
     })
 }
 
@@ -72,7 +74,7 @@ pub(super) fn protected(function: &'static Function, services: Services) -> Resu
     block_on(async move {
         let backend = init(services).await?;
         let route = function.protected_route(&backend, authenticator(&backend)?)?;
-        lambda_http::run(http_app(function, route)).await
+        lambda_http::run(flushing(http_app(function, function.observed(route)))).await
     })
 }
 
@@ -107,9 +109,10 @@ fn block_on(serve: impl Future<Output = Result<(), Error>>) -> Result<(), Error>
         .block_on(serve)
 }
 
-/// What every function does first: logs, and the backend its handler is built over.
+/// What every function does first: logs, metrics, and the backend its handler is built over.
 async fn init(services: Services) -> Result<AwsBackend, Error> {
     crate::telemetry::init();
+    crate::telemetry::metrics::install();
     Ok(AwsBackend::from_env(services).await?)
 }
 
@@ -118,6 +121,16 @@ async fn init(services: Services) -> Result<AwsBackend, Error> {
 pub fn http_app(function: &Function, route: Router) -> Router {
     let declared: Vec<_> = function.route().into_iter().collect();
     crate::http::app(route, &declared)
+}
+
+/// `app`, writing the metrics each request recorded to the log once it is answered.
+fn flushing(app: Router) -> Router {
+    app.layer(axum::middleware::map_response(
+        |response: axum::response::Response| async {
+            crate::telemetry::metrics::flush();
+            response
+        },
+    ))
 }
 
 /// An HTTP function's [`http_app`], built over `backend` as its Lambda main builds it.

@@ -5,6 +5,14 @@
 //! and field filters of `EnvFilter` would link a regex engine into every function). The
 //! default, and the fallback for a value that does not parse, is `info`.
 
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -27,6 +35,25 @@ pub fn init() {
     };
     // Already installed (a test harness or an earlier call): keep that one.
     drop(installed);
+}
+
+/// Which function serves a route, and the route as its metrics name it (`POST /api/v1/jobs`).
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub function: &'static str,
+    pub endpoint: Arc<str>,
+}
+
+/// A route layer of every function: names the function and its route in the request's span
+/// (so every log line of the request carries them) and records the request's metrics.
+pub async fn observe(State(served): State<Served>, request: Request, next: Next) -> Response {
+    let span = tracing::Span::current();
+    span.record("function", served.function);
+    span.record("route", &*served.endpoint);
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics::request(&served.endpoint, response.status(), started.elapsed());
+    response
 }
 
 /// The filter `RUST_LOG` describes, or `info` when it is unset or does not parse.
