@@ -39,4 +39,5 @@ pub mod queue;
 pub mod rbac;
 pub mod secrets;
 pub mod store;
+pub mod trace;
 pub mod users;

@@ -39,7 +39,9 @@ pub(crate) async fn assign(mut req: Request, next: Next) -> Response {
     );
     req.extensions_mut().insert(RequestId(id.clone()));
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    // The events and jobs the request causes carry its trace.
+    let work = shared::trace::scope(trace_id, next.run(req));
+    let mut response = work.instrument(span.clone()).await;
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
@@ -53,17 +55,15 @@ pub(crate) async fn assign(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// The X-Ray trace of the request: the invocation's (Lambda's context), else the header API
-/// Gateway passes on.
+/// The X-Ray trace id of the request: the invocation's (Lambda's context), else the one in the
+/// header API Gateway passes on.
 fn trace_id(req: &Request) -> Option<String> {
     if let Some(context) = req.extensions().get::<lambda_http::Context>()
         && let Some(trace) = &context.xray_trace_id
     {
-        return Some(trace.clone());
+        return shared::trace::root_of(trace);
     }
-    let header = req.headers().get("x-amzn-trace-id")?.to_str().ok()?;
-    let printable = header.len() <= 256 && header.bytes().all(|b| b.is_ascii_graphic());
-    printable.then(|| header.to_owned())
+    shared::trace::root_of(req.headers().get("x-amzn-trace-id")?.to_str().ok()?)
 }
 
 /// The id API Gateway gave the request, when lambda_http put its context on the request. A

@@ -26,6 +26,7 @@ use shared::jobs::{Job, JobError, JobMessage, JobRepo, JobStatus, backoff};
 use shared::queue::Queue;
 use shared::store::ItemStore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::jobs::JobFailure;
 use crate::jobs::registry::Registry;
@@ -123,6 +124,16 @@ impl Worker {
             tracing::warn!(job_id = %message.job_id, job_type = %message.job_type, "no such job; message dropped");
             return Ok(Delivery::Done);
         };
+        // The attempt's log lines carry the trace of the request that caused the job, and what
+        // the job records carries it on.
+        let span = tracing::info_span!("job", job_id = %job.id, trace_id = job.trace_id.as_deref().unwrap_or(""));
+        let trace = job.trace_id.clone();
+        shared::trace::scope(trace, self.attempt_job(job, receipt))
+            .instrument(span)
+            .await
+    }
+
+    async fn attempt_job(&self, job: Job, receipt: Option<&str>) -> anyhow::Result<Delivery> {
         if job.status.is_final() {
             tracing::info!(job_id = %job.id, job_type = %job.job_type, status = %job.status, "job already finished; skipped");
             return Ok(Delivery::Done);

@@ -16,6 +16,7 @@ use shared::messaging::event::Event;
 use shared::messaging::inbox::{Applied, apply_once};
 use shared::store::ItemStore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::messaging::reaction::Reactions;
 use crate::trigger::SqsHandler;
@@ -99,9 +100,16 @@ impl SqsHandler for Consumer {
                 let Some(event) = parse(&id, &message) else {
                     return (id, false);
                 };
-                match consumer.consume(&event).await {
+                // The reactions' log lines and the jobs they queue carry the event's trace.
+                let trace = event.trace_id.clone();
+                let span = tracing::info_span!("event", event_id = %event.id, r#type = %event.event_type, trace_id = trace.as_deref().unwrap_or(""));
+                let consumed = shared::trace::scope(trace, consumer.consume(&event))
+                    .instrument(span.clone())
+                    .await;
+                let _entered = span.enter();
+                match consumed {
                     Ok(consumed) => {
-                        tracing::debug!(event = %event.id, r#type = %event.event_type, ?consumed, "consumed");
+                        tracing::info!(applied = ?consumed.applied, duplicates = ?consumed.duplicates, "event consumed");
                         (id, true)
                     }
                     Err(_) => (id, false),

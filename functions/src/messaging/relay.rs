@@ -22,6 +22,7 @@ use shared::store::wire;
 use crate::messaging::publisher::Publisher;
 use crate::telemetry::metrics;
 use crate::trigger::StreamHandler;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct Relay {
@@ -60,7 +61,12 @@ impl StreamHandler for Relay {
             };
             let lag = self.clock.now() - event.occurred_at;
             metrics::relay_lag(lag.to_std().unwrap_or_default());
-            if let Err(error) = self.relay(&event).await {
+            let span = tracing::info_span!("event", event_id = %event.id, r#type = %event.event_type, trace_id = event.trace_id.as_deref().unwrap_or(""));
+            let relayed = self.relay(&event).instrument(span.clone()).await;
+            if relayed.is_ok() {
+                span.in_scope(|| tracing::info!(lag_ms = lag.num_milliseconds(), "event relayed"));
+            }
+            if let Err(error) = relayed {
                 tracing::error!(event = %event.id, error = %format_args!("{error:#}"), "relay failed; retrying from this record");
                 let Some(sequence) = record.change.sequence_number.clone() else {
                     return Err(error.context("a failed stream record has no sequence number"));

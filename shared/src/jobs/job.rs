@@ -94,6 +94,9 @@ pub struct Job {
     pub started_at: Option<DateTime<Utc>>,
     /// Bumped by every save; a save is conditional on the version it read.
     pub version: u64,
+    /// The trace of the request whose work queued it ([`crate::trace`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +140,7 @@ impl Job {
             run_at,
             started_at: None,
             version: 0,
+            trace_id: crate::trace::current(),
         }
     }
 

@@ -111,6 +111,9 @@ pub struct Event {
     pub payload: Value,
     pub occurred_at: DateTime<Utc>,
     pub schema_version: u32,
+    /// The trace of the request that recorded it ([`crate::trace`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 impl Event {
@@ -130,6 +133,7 @@ impl Event {
             payload,
             occurred_at,
             schema_version: event_type.schema_version(),
+            trace_id: crate::trace::current(),
         }
     }
 

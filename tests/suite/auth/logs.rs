@@ -238,3 +238,47 @@ async fn no_password_or_token_appears_in_the_logs_of_every_flow() -> anyhow::Res
     }
     Ok(())
 }
+
+/// One X-Ray trace id finds a request, the event it recorded (relayed, consumed) and the job
+/// that event queued, in the logs.
+#[tokio::test]
+async fn a_requests_trace_id_follows_its_event_and_its_job_through_the_logs() -> anyhow::Result<()>
+{
+    let system = Traced::start().await?;
+    let trace = "1-6745a1b2-3c4d5e6f7a8b9c0d1e2f3a4b";
+    let registered = system
+        .client
+        .post(system.url("/api/v1/auth/register"))
+        .header(
+            "x-amzn-trace-id",
+            format!("Root={trace};Parent=53995c3f42cd8ad8;Sampled=1"),
+        )
+        .json(&json!({"email": "traced@example.com", "name": "Ada", "password": PASSWORD}))
+        .send()
+        .await?;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while system.mails_to("traced@example.com").await?.is_empty() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the verification mail never came"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = system.stop()?;
+    let traced: Vec<&str> = log.lines().filter(|line| line.contains(trace)).collect();
+    for step in [
+        "served",
+        "event relayed",
+        "event consumed",
+        "job started",
+        "job succeeded",
+    ] {
+        assert!(
+            traced.iter().any(|line| line.contains(step)),
+            "no line of the trace says {step:?}:\n{}",
+            traced.join("\n")
+        );
+    }
+    Ok(())
+}
