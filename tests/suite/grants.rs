@@ -182,6 +182,7 @@ struct System {
     queues: Vec<QueuePump>,
     schedules: Vec<(&'static str, Arc<dyn ScheduleHandler>)>,
     log: Arc<Log>,
+    contract: Contract,
     _dir: tempfile::TempDir,
 }
 
@@ -263,6 +264,7 @@ impl System {
             queues,
             schedules,
             log,
+            contract: Contract::committed()?,
             _dir: dir,
         })
     }
@@ -276,6 +278,7 @@ impl System {
         body: Option<Value>,
     ) -> anyhow::Result<(StatusCode, Value)> {
         let changes = [Method::POST, Method::PATCH, Method::DELETE].contains(&method);
+        let method_name = method.as_str().to_owned();
         let mut request = self.client.request(method, format!("{}{path}", self.url));
         if changes {
             // So the idempotent routes' key records are among what is checked.
@@ -295,6 +298,7 @@ impl System {
         } else {
             serde_json::from_str(&text).with_context(|| format!("{path}: {text}"))?
         };
+        self.contract.check(&method_name, path, status, &body);
         Ok((status, body))
     }
 
@@ -916,6 +920,134 @@ async fn every_store_call_of_every_function_is_granted_and_writes_only_its_own_k
         "{}\n\nwhat each function wrote:\n{}",
         wrong.join("\n"),
         report.join("\n")
+    );
+    Ok(())
+}
+
+/// The committed OpenAPI document, as what the tour's answers are checked against: each
+/// answer's status must be one its operation documents, and its body must match the schema
+/// given for that status.
+struct Contract {
+    document: Value,
+    violations: Mutex<Vec<String>>,
+}
+
+impl Contract {
+    fn committed() -> anyhow::Result<Self> {
+        Ok(Self {
+            document: serde_json::from_str(functions::openapi::COMMITTED)?,
+            violations: Mutex::default(),
+        })
+    }
+
+    fn violations(&self) -> Vec<String> {
+        self.violations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn violation(&self, what: String) {
+        let violations = self.violations.lock();
+        violations
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(what);
+    }
+
+    /// The route template and operation of a concrete request.
+    fn operation(&self, method: &str, path: &str) -> Option<(&str, &Value)> {
+        let path = path.split('?').next().unwrap_or(path);
+        let asked: Vec<&str> = path.split('/').collect();
+        self.document["paths"]
+            .as_object()?
+            .iter()
+            .find_map(|(template, item)| {
+                let parts: Vec<&str> = template.split('/').collect();
+                let fits = parts.len() == asked.len()
+                    && parts
+                        .iter()
+                        .zip(&asked)
+                        .all(|(part, given)| part.starts_with('{') || part == given);
+                let operation = item.get(method.to_lowercase())?;
+                fits.then_some((template.as_str(), operation))
+            })
+    }
+
+    fn check(&self, method: &str, path: &str, status: StatusCode, body: &Value) {
+        let Some((template, operation)) = self.operation(method, path) else {
+            self.violation(format!("{method} {path}: no operation in the document"));
+            return;
+        };
+        let answer = &operation["responses"][status.as_str()];
+        if answer.is_null() {
+            self.violation(format!(
+                "{method} {template}: {status} is not a documented answer"
+            ));
+            return;
+        }
+        let Some(schema) = answer["content"]
+            .as_object()
+            .and_then(|content| content.values().next())
+            .map(|media| media["schema"].clone())
+        else {
+            if !body.is_null() {
+                self.violation(format!(
+                    "{method} {template}: {status} has a body, documented as none"
+                ));
+            }
+            return;
+        };
+        let root = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": self.document["components"],
+            "allOf": [schema],
+        });
+        match jsonschema::validator_for(&root) {
+            Ok(validator) => {
+                for error in validator.iter_errors(body) {
+                    self.violation(format!(
+                        "{method} {template} {status}: {error} at {}",
+                        error.instance_path
+                    ));
+                }
+            }
+            Err(error) => self.violation(format!(
+                "{method} {template}: the schema does not compile: {error}"
+            )),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_answer_of_the_tour_is_one_the_openapi_document_describes() -> anyhow::Result<()> {
+    let system = System::start().await?;
+    tour(&system).await?;
+    let violations = system.contract.violations();
+    // The check itself: a body unlike its schema and an undocumented status are caught.
+    let contract = Contract::committed()?;
+    contract.check("GET", "/health", StatusCode::OK, &json!({"status": 5}));
+    contract.check(
+        "GET",
+        "/api/v1/users/0193",
+        StatusCode::OK,
+        &json!({"user": {"id": "x"}}),
+    );
+    contract.check("GET", "/health", StatusCode::IM_A_TEAPOT, &Value::Null);
+    let caught = contract.violations();
+    for wrong in [
+        "GET /health 200",
+        "GET /api/v1/users/{id} 200",
+        "GET /health: 418",
+    ] {
+        assert!(
+            caught.iter().any(|v| v.starts_with(wrong)),
+            "{wrong} not caught: {caught:#?}"
+        );
+    }
+    assert!(
+        violations.is_empty(),
+        "answers unlike the document:\n{}",
+        violations.join("\n")
     );
     Ok(())
 }
