@@ -225,11 +225,15 @@ impl SqsHandler for Worker {
     async fn handle(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse> {
         let mut tasks = JoinSet::new();
         for record in event.records {
+            // Without its id a failure could not be reported alone: fail the whole batch
+            // rather than name a message that does not exist.
+            let Some(id) = record.message_id.clone() else {
+                return Err(anyhow::anyhow!(
+                    "a message without an id cannot be reported alone"
+                ));
+            };
             let worker = self.clone();
-            tasks.spawn(async move {
-                let id = record.message_id.clone().unwrap_or_default();
-                (id, worker.deliver(record).await)
-            });
+            tasks.spawn(async move { (id, worker.deliver(record).await) });
         }
         let mut response = SqsBatchResponse::default();
         while let Some(joined) = tasks.join_next().await {

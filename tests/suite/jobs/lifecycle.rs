@@ -50,3 +50,52 @@ async fn a_cancelled_job_is_skipped() -> anyhow::Result<()> {
     assert_eq!(system.job(job.id).await?.status, JobStatus::Cancelled);
     Ok(())
 }
+
+/// A batch where one job succeeds and one fails reports exactly the failed one's message, and
+/// a message without an id (which no report could name) fails the whole batch.
+#[tokio::test]
+async fn a_batch_reports_exactly_the_messages_of_the_jobs_that_failed() -> anyhow::Result<()> {
+    use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+    use functions::trigger::SqsHandler as _;
+    use shared::jobs::{Job, JobMessage};
+
+    let flaky = Flaky::default();
+    let system = Pipeline::start(|r| r.with(flaky.clone())).await?;
+    let fine = system
+        .enqueue(NewJob::of(&FlakyPayload::new("fine", 0))?)
+        .await?;
+    let broken = system
+        .enqueue(NewJob::of(&FlakyPayload::new("broken", 1000))?)
+        .await?;
+    let record = |id: Option<&str>, job: &Job| -> anyhow::Result<SqsMessage> {
+        let mut message = SqsMessage::default();
+        message.message_id = id.map(str::to_owned);
+        message.body = Some(serde_json::to_string(&JobMessage {
+            job_id: job.id,
+            job_type: job.job_type.clone(),
+            delay_seconds: 0,
+        })?);
+        Ok(message)
+    };
+    let mut batch = SqsEvent::default();
+    batch.records = vec![
+        record(Some("m-fine"), &fine)?,
+        record(Some("m-broken"), &broken)?,
+    ];
+    let response = system.worker.handle(batch).await?;
+    let reported: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(reported, ["m-broken"]);
+    assert_eq!(system.job(fine.id).await?.status, JobStatus::Succeeded);
+
+    let mut nameless = SqsEvent::default();
+    nameless.records = vec![record(None, &broken)?];
+    assert!(
+        system.worker.handle(nameless).await.is_err(),
+        "a failure without its message id was reported"
+    );
+    Ok(())
+}

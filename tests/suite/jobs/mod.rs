@@ -41,6 +41,8 @@ pub struct Pipeline {
     pub store: Arc<dyn ItemStore>,
     pub repo: JobRepo,
     pub pump: QueuePump,
+    /// The worker the pump delivers to, for batches built by hand.
+    pub worker: Arc<Worker>,
     relay: Arc<dyn ScheduleHandler>,
     _dir: tempfile::TempDir,
 }
@@ -66,13 +68,15 @@ impl Pipeline {
             registry,
         )
         .with_backoff(Duration::from_millis(20), Duration::from_millis(100));
-        let pump = QueuePump::new("jobs", backend.jobs_queue()?, Arc::new(worker))
+        let worker = Arc::new(worker);
+        let pump = QueuePump::new("jobs", backend.jobs_queue()?, worker.clone())
             .with_timing(Duration::from_secs(5), Duration::from_millis(20));
         let relay = RECONCILE_OUTBOX.schedule_handler(&backend)?;
         Ok(Self {
             repo: JobRepo::new(store.clone()),
             store,
             pump,
+            worker,
             relay,
             backend,
             _dir: dir,
