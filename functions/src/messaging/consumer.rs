@@ -134,7 +134,13 @@ impl SqsHandler for Consumer {
 fn parse(id: &str, message: &SqsMessage) -> Option<Event> {
     let body = message.body.as_deref().unwrap_or_default();
     match serde_json::from_str::<Event>(body) {
-        Ok(event) => Some(event),
+        Ok(event) => match event.readable() {
+            Ok(()) => Some(event),
+            Err(error) => {
+                tracing::error!(message = id, event = %event.id, %error, "an event this build cannot read; it will be retried, then dead-letter");
+                None
+            }
+        },
         Err(error) => {
             let claimed_type = serde_json::from_str::<serde_json::Value>(body)
                 .ok()

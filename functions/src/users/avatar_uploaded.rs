@@ -30,6 +30,8 @@ struct Notification {
 
 #[derive(Debug, Deserialize)]
 struct Record {
+    #[serde(rename = "eventVersion")]
+    event_version: String,
     s3: Entity,
 }
 
@@ -67,6 +69,17 @@ impl AvatarUploaded {
             return Ok(0);
         }
         let event: Notification = serde_json::from_str(body)?;
+        // S3's notifications are at version 2.x; a new major version may mean other fields.
+        if let Some(record) = event
+            .records
+            .iter()
+            .find(|r| !r.event_version.starts_with("2."))
+        {
+            anyhow::bail!(
+                "an S3 event of version {:?}, which this build does not read (2.x)",
+                record.event_version
+            );
+        }
         let (mut writes, mut jobs) = (Vec::new(), 0);
         for record in &event.records {
             let key = url_decoded(&record.s3.object.key);
@@ -125,7 +138,10 @@ impl SqsHandler for AvatarUploaded {
     async fn handle(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse> {
         let mut response = SqsBatchResponse::default();
         for message in event.records {
-            let id = message.message_id.clone().unwrap_or_default();
+            // Without its id a failure could not be reported alone: fail the whole batch.
+            let Some(id) = message.message_id.clone() else {
+                anyhow::bail!("a message without an id cannot be reported alone");
+            };
             match self
                 .enqueue(message.body.as_deref().unwrap_or_default())
                 .await

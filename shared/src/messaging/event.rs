@@ -94,6 +94,15 @@ pub enum PayloadError {
     OtherType { wanted: EventType, found: EventType },
     #[error("the payload of a {0} event does not fit its type")]
     Shape(EventType, #[source] serde_json::Error),
+    /// Written by a newer build: read as the current version, its payload could be misread.
+    #[error(
+        "a {event_type} event of schema version {found}, newer than this build reads ({known})"
+    )]
+    NewerVersion {
+        event_type: EventType,
+        found: u32,
+        known: u32,
+    },
 }
 
 /// One event. Its JSON form is the message body on the events queue.
@@ -158,7 +167,21 @@ impl Event {
                 found: self.event_type,
             });
         }
+        self.readable()?;
         P::deserialize(&self.payload).map_err(|e| PayloadError::Shape(self.event_type, e))
+    }
+
+    /// Whether this build reads the event's schema version: not one written by a newer build.
+    pub fn readable(&self) -> Result<(), PayloadError> {
+        let known = self.event_type.schema_version();
+        if self.schema_version > known {
+            return Err(PayloadError::NewerVersion {
+                event_type: self.event_type,
+                found: self.schema_version,
+                known,
+            });
+        }
+        Ok(())
     }
 
     /// The event as its queue message body.
@@ -183,6 +206,19 @@ mod tests {
             json!({"user_id": "u-1"}),
             at,
         )
+    }
+
+    #[test]
+    fn an_event_of_a_newer_schema_version_is_not_read_as_the_current_one() {
+        let newer = Event {
+            schema_version: EventType::UserRegistered.schema_version() + 1,
+            ..sample()
+        };
+        assert!(matches!(
+            newer.payload::<Registered>(),
+            Err(PayloadError::NewerVersion { .. })
+        ));
+        assert!(sample().readable().is_ok());
     }
 
     #[test]

@@ -3,5 +3,6 @@
 
 mod crash;
 mod feed;
+mod hostile;
 mod queue;
 mod schedule;

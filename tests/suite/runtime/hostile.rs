@@ -1,0 +1,167 @@
+//! Hostile events: every queue consumer (consumer, worker, avatar notifications) gets a batch of
+//! its sample's good message among truncated, mistyped, oversized and unknown-version ones.
+//! No handler panics or fails the whole batch; the failures it reports are exactly the bad
+//! messages, each with an error in the log naming it; the good message is handled.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use functions::wiring::{AVATAR_UPLOADED, CONSUMER, Function, WORKER};
+use serde_json::{Value, json};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// What the handlers log, at ERROR, while the guard of [`capture`] lives.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+impl Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Log {
+    type Writer = Log;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Captures this thread's ERROR lines (the test runs on a current-thread runtime, so every
+/// task of the handler logs here).
+fn capture() -> (Log, tracing::subscriber::DefaultGuard) {
+    let log = Log::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_max_level(tracing::Level::ERROR)
+        .with_ansi(false)
+        .finish();
+    (log, tracing::subscriber::set_default(subscriber))
+}
+
+fn sample_body(function: &Function) -> anyhow::Result<String> {
+    let path = format!(
+        "{}/../events/{}.json",
+        env!("CARGO_MANIFEST_DIR"),
+        function.name
+    );
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    Ok(sample["Records"][0]["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn message(id: &str, body: String) -> SqsMessage {
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.to_owned());
+    message.body = Some(body);
+    message
+}
+
+/// The hostile bodies of a good one: truncated, mistyped, oversized, and the function's own
+/// kind of unknown version.
+fn hostile(good: &str, unknown_version: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("truncated", good[..good.len() / 2].to_owned()),
+        (
+            "mistyped",
+            json!({"type": 42, "id": [], "job_id": "nope", "Records": "x"}).to_string(),
+        ),
+        (
+            "oversized",
+            json!({"pad": "x".repeat(300 * 1024)}).to_string(),
+        ),
+        ("unknown-version", unknown_version),
+    ]
+}
+
+/// Feeds `function` the good message and the hostile ones; checks what it reports and logs.
+async fn feed(function: &Function, good: String, unknown_version: String) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let backend = tests::local::identity_backend(dir.path()).await?;
+    let handler = function.queue_handler(&backend)?;
+    let bad = hostile(&good, unknown_version);
+    let mut batch = SqsEvent::default();
+    batch.records = std::iter::once(message("good", good))
+        .chain(bad.iter().map(|(id, body)| message(id, body.clone())))
+        .collect();
+
+    let (log, guard) = capture();
+    let response = handler.handle(batch).await;
+    drop(guard);
+    let response = response
+        .map_err(|e| anyhow::anyhow!("{}: the whole batch failed: {e:#}", function.name))?;
+    let mut reported: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    reported.sort();
+    let mut expected: Vec<String> = bad.iter().map(|(id, _)| (*id).to_owned()).collect();
+    expected.sort();
+    assert_eq!(
+        reported, expected,
+        "{}: the failures it reported",
+        function.name
+    );
+    let log = log.text();
+    for (id, _) in &bad {
+        assert!(
+            log.lines()
+                .any(|line| line.contains("ERROR") && line.contains(id)),
+            "{}: no error names the {id} message:\n{log}",
+            function.name
+        );
+    }
+    assert!(
+        !log.contains("good"),
+        "{}: the good message failed:\n{log}",
+        function.name
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_consumer_reports_exactly_the_events_it_cannot_read() -> anyhow::Result<()> {
+    let good = sample_body(&CONSUMER)?;
+    let mut newer: Value = serde_json::from_str(&good)?;
+    newer["schema_version"] = json!(99);
+    feed(&CONSUMER, good, newer.to_string()).await
+}
+
+#[tokio::test]
+async fn the_worker_reports_exactly_the_job_messages_it_cannot_read() -> anyhow::Result<()> {
+    let good = sample_body(&WORKER)?;
+    // A job event of a schema this build does not know.
+    let newer = json!({
+        "id": uuid::Uuid::now_v7(), "type": "job.enqueued", "aggregate_id": "x",
+        "payload": {"job_id": uuid::Uuid::now_v7(), "job_type": "purge_expired"},
+        "occurred_at": "2025-11-25T22:54:10.123Z", "schema_version": 99,
+    });
+    feed(&WORKER, good, newer.to_string()).await
+}
+
+#[tokio::test]
+async fn avatar_notifications_report_exactly_the_ones_they_cannot_read() -> anyhow::Result<()> {
+    let good = sample_body(&AVATAR_UPLOADED)?;
+    let mut newer: Value = serde_json::from_str(&good)?;
+    newer["Records"][0]["eventVersion"] = json!("9.0");
+    feed(&AVATAR_UPLOADED, good, newer.to_string()).await
+}
