@@ -71,6 +71,21 @@ pub trait Queue: Send + Sync + fmt::Debug {
     async fn set_visibility(&self, receipt: &str, timeout: Duration) -> Result<(), QueueError>;
 }
 
+/// The largest message body either queue takes: SQS's long-standing limit, kept by both adapters
+/// so a message the local queue accepts is one SQS accepts too.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Checks a message body against [`MAX_BODY_BYTES`].
+pub fn check_body(body: &str) -> Result<(), QueueError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(QueueError::OutOfRange(format!(
+            "a message of {} bytes is over the maximum of {MAX_BODY_BYTES}",
+            body.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a delay against [`MAX_DELAY`].
 pub fn check_delay(delay: Duration) -> Result<(), QueueError> {
     if delay > MAX_DELAY {

@@ -22,6 +22,7 @@ use shared::store::wire;
 use crate::messaging::publisher::Publisher;
 use crate::telemetry::metrics;
 use crate::trigger::StreamHandler;
+use shared::queue::QueueError;
 use tracing::Instrument;
 
 #[derive(Debug, Clone)]
@@ -67,6 +68,12 @@ impl StreamHandler for Relay {
                 span.in_scope(|| tracing::info!(lag_ms = lag.num_milliseconds(), "event relayed"));
             }
             if let Err(error) = relayed {
+                // A message the queue refuses for good (too large) would block the stream
+                // for ever: it stays pending in the outbox, in the log and `admin outbox status`.
+                if refused_for_good(&error) {
+                    tracing::error!(event = %event.id, r#type = %event.event_type, error = %format_args!("{error:#}"), "an event the queue refuses; left pending in the outbox");
+                    continue;
+                }
                 tracing::error!(event = %event.id, error = %format_args!("{error:#}"), "relay failed; retrying from this record");
                 let Some(sequence) = record.change.sequence_number.clone() else {
                     return Err(error.context("a failed stream record has no sequence number"));
@@ -79,6 +86,16 @@ impl StreamHandler for Relay {
         }
         Ok(response)
     }
+}
+
+/// Whether the queue refused the message itself (its size), which no retry changes.
+fn refused_for_good(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<QueueError>(),
+            Some(QueueError::OutOfRange(_))
+        )
+    })
 }
 
 /// The event of a record that inserts an outbox item; `None` for every other record.

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{Connection, TransactionBehavior, params};
 use shared::clock::Clock;
 use shared::queue::{
-    MAX_RECEIVE, Queue, QueueError, ReceivedMessage, check_delay, check_visibility,
+    MAX_RECEIVE, Queue, QueueError, ReceivedMessage, check_body, check_delay, check_visibility,
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -23,9 +23,6 @@ use crate::local_db::LocalDb;
 
 /// The longest a receive may wait (SQS's long-polling maximum).
 const MAX_WAIT: Duration = Duration::from_secs(20);
-
-/// The largest message body SQS accepts.
-const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// How often a waiting receive looks again when nothing woke it.
 const POLL: Duration = Duration::from_millis(100);
@@ -196,12 +193,7 @@ fn take(
 impl Queue for LocalQueue {
     async fn send(&self, body: &str, delay: Duration) -> Result<String, QueueError> {
         check_delay(delay)?;
-        if body.len() > MAX_BODY_BYTES {
-            return Err(QueueError::OutOfRange(format!(
-                "a message of {} bytes is over the maximum of {MAX_BODY_BYTES}",
-                body.len()
-            )));
-        }
+        check_body(body)?;
         let delay = millis(delay)?;
         let id = Uuid::new_v4().to_string();
         let (queue, body, message_id, clock) = (

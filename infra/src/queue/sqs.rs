@@ -11,7 +11,7 @@ use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use chrono::{DateTime, Utc};
 use shared::queue::{
-    MAX_RECEIVE, Queue, QueueError, ReceivedMessage, check_delay, check_visibility,
+    MAX_RECEIVE, Queue, QueueError, ReceivedMessage, check_body, check_delay, check_visibility,
 };
 
 /// The longest long poll SQS allows.
@@ -37,6 +37,7 @@ impl SqsQueue {
 impl Queue for SqsQueue {
     async fn send(&self, body: &str, delay: Duration) -> Result<String, QueueError> {
         check_delay(delay)?;
+        check_body(body)?;
         let output = self
             .client
             .send_message()

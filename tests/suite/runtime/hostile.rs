@@ -165,3 +165,102 @@ async fn avatar_notifications_report_exactly_the_ones_they_cannot_read() -> anyh
     newer["Records"][0]["eventVersion"] = json!("9.0");
     feed(&AVATAR_UPLOADED, good, newer.to_string()).await
 }
+
+/// The relay publishes the good outbox events of a stream batch and skips, with an error
+/// naming each, the outbox images it cannot read and the events the queue refuses (too
+/// large); it reports no failure, since a stream stopped on them would never move again. An
+/// event of a newer schema is published: its consumer decides.
+#[tokio::test]
+async fn the_relay_publishes_the_good_events_and_skips_what_it_cannot_read_or_send()
+-> anyhow::Result<()> {
+    use functions::wiring::RELAY;
+    use infra::compose::Backend as _;
+
+    let dir = tempfile::tempdir()?;
+    let backend = tests::local::identity_backend(dir.path()).await?;
+    let path = format!("{}/../events/relay.json", env!("CARGO_MANIFEST_DIR"));
+    let mut batch: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let good = batch["Records"][1].clone();
+    assert_eq!(
+        good["dynamodb"]["Keys"]["pk"]["S"]
+            .as_str()
+            .map(|pk| pk.starts_with("OUTBOX#")),
+        Some(true)
+    );
+    let outbox = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let id = uuid::Uuid::now_v7();
+        let mut record = good.clone();
+        let pk = json!({"S": format!("OUTBOX#{id}")});
+        record["dynamodb"]["Keys"]["pk"] = pk.clone();
+        record["dynamodb"]["NewImage"]["pk"] = pk;
+        record["dynamodb"]["NewImage"]["id"] = json!({"S": id.to_string()});
+        record["dynamodb"]["SequenceNumber"] = json!(format!("9{}", name.len()));
+        edit(&mut record["dynamodb"]["NewImage"]);
+        (id, record)
+    };
+    let (mistyped, mistyped_record) =
+        outbox("mistyped", &|image| image["type"] = json!({"N": "42"}));
+    let (truncated, truncated_record) = outbox("truncated", &|image| {
+        let keys = (image["pk"].clone(), image["sk"].clone());
+        *image = json!({"pk": keys.0, "sk": keys.1});
+    });
+    let (oversized, oversized_record) = outbox("oversized", &|image| {
+        image["payload"] = json!({"M": {"pad": {"S": "x".repeat(300 * 1024)}}});
+    });
+    let (newer, newer_record) = outbox("newer", &|image| {
+        image["schema_version"] = json!({"N": "99"})
+    });
+    let records = batch["Records"].as_array_mut().expect("records");
+    records.extend([
+        mistyped_record,
+        truncated_record,
+        oversized_record,
+        newer_record,
+    ]);
+
+    let relay = RELAY.stream_handler(&backend)?;
+    let (log, guard) = capture();
+    let response = relay.handle(serde_json::from_value(batch)?).await;
+    drop(guard);
+    let response = response?;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    let events = backend.events_queue()?;
+    let mut published = Vec::new();
+    loop {
+        let received = events
+            .receive(
+                10,
+                std::time::Duration::from_secs(30),
+                std::time::Duration::ZERO,
+            )
+            .await?;
+        if received.is_empty() {
+            break;
+        }
+        published.extend(received.into_iter().map(|m| m.body));
+    }
+    let good_id = good["dynamodb"]["NewImage"]["id"]["S"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for (what, id, expected) in [
+        ("the good event", good_id.clone(), true),
+        ("the newer event", newer.to_string(), true),
+        ("the oversized event", oversized.to_string(), false),
+        ("the mistyped image", mistyped.to_string(), false),
+        ("the truncated image", truncated.to_string(), false),
+    ] {
+        let found = published.iter().any(|body| body.contains(&id));
+        assert_eq!(found, expected, "{what} published: {found}");
+    }
+    let log = log.text();
+    for id in [mistyped, truncated, oversized] {
+        assert!(
+            log.lines()
+                .any(|line| line.contains("ERROR") && line.contains(&id.to_string())),
+            "no error names {id}:\n{log}"
+        );
+    }
+    Ok(())
+}
