@@ -264,3 +264,35 @@ async fn the_relay_publishes_the_good_events_and_skips_what_it_cannot_read_or_se
     }
     Ok(())
 }
+
+/// A scheduled function reads nothing from its event: one with a detail of any shape still runs
+/// its work, and none panics.
+#[tokio::test]
+async fn every_schedule_runs_whatever_detail_its_event_carries() -> anyhow::Result<()> {
+    use functions::wiring::{FUNCTIONS, Trigger};
+
+    let dir = tempfile::tempdir()?;
+    let backend = tests::local::identity_backend(dir.path()).await?;
+    for function in FUNCTIONS {
+        let Trigger::Schedule { .. } = function.trigger() else {
+            continue;
+        };
+        let handler = function.schedule_handler(&backend)?;
+        for detail in [
+            json!("truncated {"),
+            json!({"x": "y".repeat(300 * 1024)}),
+            json!(42),
+        ] {
+            let event = serde_json::from_value(json!({
+                "version": "99", "id": "e-1", "detail-type": "Something Else", "source": "nowhere",
+                "account": "000000000000", "time": "2025-11-25T22:54:10Z", "region": "local",
+                "resources": [], "detail": detail,
+            }))?;
+            handler
+                .handle(event)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", function.name))?;
+        }
+    }
+    Ok(())
+}
