@@ -95,3 +95,69 @@ impl Reaction for AccountMails {
         Ok(writes.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use shared::clock::{OsRandom, SystemClock};
+    use shared::jobs::Job;
+    use shared::messaging::event::EventPayload;
+    use shared::users::events::UserDeleted;
+
+    /// The mail job `payload`'s event queues, if any.
+    async fn mail_for<P: EventPayload>(payload: &P) -> Option<SendEmailPayload> {
+        let reaction = AccountMails::new(Arc::new(SystemClock), Arc::new(OsRandom));
+        let event = Event::of(Uuid::now_v7(), "x", payload, Utc::now());
+        let writes = reaction.react(&event).await.unwrap();
+        let job: Job = writes.iter().find_map(|write| match write {
+            Write::Put { item, .. } if item.key.pk.starts_with("JOB#") => item.record().ok(),
+            _ => None,
+        })?;
+        assert_eq!(job.job_type, "send_email");
+        Some(serde_json::from_value(job.payload).unwrap())
+    }
+
+    #[tokio::test]
+    async fn each_account_event_mails_its_own_template() {
+        let (user_id, email) = (Uuid::now_v7(), Email::parse("ada@example.com").unwrap());
+        let unverified = UserRegistered {
+            user_id,
+            verified: false,
+        };
+        let verified = UserRegistered {
+            user_id,
+            verified: true,
+        };
+        let verify = EmailVerificationRequested {
+            email: Some(email.clone()),
+            user_id: None,
+        };
+        let reset = PasswordResetRequested {
+            email: Some(email.clone()),
+            user_id: None,
+        };
+        let changed = PasswordChanged { user_id };
+        let to_user = |template| Some(SendEmailPayload::ToUser { template, user_id });
+        let to_address = |template| {
+            Some(SendEmailPayload::ToAccountAt {
+                template,
+                email: email.clone(),
+            })
+        };
+        assert_eq!(mail_for(&unverified).await, to_user(Template::Verification));
+        assert_eq!(mail_for(&verified).await, to_user(Template::Welcome));
+        assert_eq!(mail_for(&verify).await, to_address(Template::Verification));
+        assert_eq!(mail_for(&reset).await, to_address(Template::Reset));
+        assert_eq!(mail_for(&changed).await, to_user(Template::PasswordChanged));
+        let deleted = UserDeleted {
+            user_id,
+            avatar_key: None,
+        };
+        assert_eq!(
+            mail_for(&deleted).await,
+            None,
+            "a deleted account gets no mail"
+        );
+    }
+}
