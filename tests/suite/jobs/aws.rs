@@ -38,6 +38,8 @@ struct AwsPipeline {
     repo: JobRepo,
     relay: ReconcileOutbox,
     pump: QueuePump,
+    jobs: Arc<dyn Queue>,
+    worker: Arc<Worker>,
     dead_letters: SqsQueue,
 }
 
@@ -51,11 +53,12 @@ impl AwsPipeline {
         let jobs: Arc<dyn Queue> = Arc::new(jobs);
         let worker = Worker::new(store.clone(), jobs.clone(), clock.clone(), registry)
             .with_backoff(BACKOFF_BASE, BACKOFF_CAP);
-        let pump = QueuePump::new("jobs", jobs.clone(), Arc::new(worker))
+        let worker = Arc::new(worker);
+        let pump = QueuePump::new("jobs", jobs.clone(), worker.clone())
             .with_timing(Duration::from_secs(10), Duration::from_secs(1));
         let relay = ReconcileOutbox::new(
             store.clone(),
-            Publisher::new(Arc::new(events), jobs),
+            Publisher::new(Arc::new(events), jobs.clone()),
             clock.clone(),
             Duration::ZERO,
         );
@@ -65,6 +68,8 @@ impl AwsPipeline {
             clock,
             relay,
             pump,
+            jobs,
+            worker,
             dead_letters,
         })
     }
@@ -124,6 +129,23 @@ impl Lifecycle for AwsPipeline {
             .await?;
         Ok(letters.into_iter().map(|m| m.body).collect())
     }
+
+    async fn publish(&self) -> anyhow::Result<()> {
+        self.relay.run().await?;
+        Ok(())
+    }
+
+    fn jobs_queue(&self) -> Arc<dyn Queue> {
+        self.jobs.clone()
+    }
+
+    fn worker(&self) -> Arc<Worker> {
+        self.worker.clone()
+    }
+
+    async fn job(&self, id: Uuid) -> anyhow::Result<Job> {
+        AwsPipeline::job(self, id).await
+    }
 }
 
 #[tokio::test]
@@ -144,4 +166,12 @@ async fn a_job_that_always_fails_on_sqs_ends_dead_with_its_message_in_the_dead_l
         &system, &flaky,
     )
     .await
+}
+
+#[tokio::test]
+async fn a_batch_on_sqs_reports_exactly_the_messages_of_the_jobs_that_failed() -> anyhow::Result<()>
+{
+    let flaky = Flaky::default();
+    let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
+    cases::a_batch_reports_exactly_the_messages_of_the_jobs_that_failed(&system).await
 }

@@ -1,8 +1,14 @@
 //! The lifecycle cases, written once and run on every pipeline (local adapters, the emulator).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
+use functions::jobs::worker::Worker;
+use functions::trigger::SqsHandler as _;
 use serde_json::json;
 use shared::jobs::{Job, JobStatus, NewJob};
+use shared::queue::Queue;
 use uuid::Uuid;
 
 use super::{ATTEMPTS, Flaky, FlakyPayload};
@@ -18,6 +24,13 @@ pub trait Lifecycle: Sync {
     async fn receive_once(&self) -> anyhow::Result<usize>;
     /// The message bodies in the job queue's dead-letter queue.
     async fn dead_letters(&self) -> anyhow::Result<Vec<String>>;
+    /// Publishes what the outbox holds, without delivering anything.
+    async fn publish(&self) -> anyhow::Result<()>;
+    /// The job queue, to receive a batch by hand.
+    fn jobs_queue(&self) -> Arc<dyn Queue>;
+    /// The worker the pipeline delivers to, to hand it a batch.
+    fn worker(&self) -> Arc<Worker>;
+    async fn job(&self, id: Uuid) -> anyhow::Result<Job>;
 }
 
 pub async fn a_job_failing_twice_then_succeeding_ends_succeeded_after_three_attempts(
@@ -60,5 +73,49 @@ pub async fn a_job_that_always_fails_ends_dead_with_its_message_in_the_dead_lett
     assert_eq!(letters.len(), 1);
     assert!(letters[0].contains(&job.id.to_string()), "{}", letters[0]);
     assert_eq!(flaky.calls("always"), ATTEMPTS);
+    Ok(())
+}
+
+/// A batch where one job succeeds and one fails reports exactly the failed one's message, by
+/// the id the queue gave it.
+pub async fn a_batch_reports_exactly_the_messages_of_the_jobs_that_failed(
+    system: &impl Lifecycle,
+) -> anyhow::Result<()> {
+    let fine = system
+        .enqueue(NewJob::of(&FlakyPayload::new("fine", 0))?)
+        .await?;
+    let broken = system
+        .enqueue(NewJob::of(&FlakyPayload::new("broken", 1000))?)
+        .await?;
+    system.publish().await?;
+    let queue = system.jobs_queue();
+    let mut messages = Vec::new();
+    for _ in 0..20 {
+        messages.extend(
+            queue
+                .receive(10, Duration::from_secs(30), Duration::from_millis(500))
+                .await?,
+        );
+        if messages.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(messages.len(), 2, "both jobs' messages");
+    let broken_message = messages
+        .iter()
+        .find(|m| m.body.contains(&broken.id.to_string()))
+        .map(|m| m.id.clone())
+        .expect("the broken job's message");
+
+    let batch = local_system::queue_pump::sqs_event("jobs", &messages);
+    let response = system.worker().handle(batch).await?;
+    let reported: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(reported, [broken_message]);
+    assert_eq!(system.job(fine.id).await?.status, JobStatus::Succeeded);
+    assert_eq!(system.job(broken.id).await?.status, JobStatus::Failed);
     Ok(())
 }

@@ -204,4 +204,21 @@ impl cases::Lifecycle for Pipeline {
             .await?;
         Ok(letters.into_iter().map(|m| m.body).collect())
     }
+
+    async fn publish(&self) -> anyhow::Result<()> {
+        self.relay.handle(EventBridgeEvent::default()).await?;
+        Ok(())
+    }
+
+    fn jobs_queue(&self) -> Arc<dyn Queue> {
+        self.backend.local_queue("jobs")
+    }
+
+    fn worker(&self) -> Arc<Worker> {
+        self.worker.clone()
+    }
+
+    async fn job(&self, id: Uuid) -> anyhow::Result<Job> {
+        Pipeline::job(self, id).await
+    }
 }
