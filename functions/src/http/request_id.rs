@@ -33,10 +33,11 @@ pub(crate) async fn assign(mut req: Request, next: Next) -> Response {
         method = %req.method(),
         path = %req.uri().path(),
         cold_start,
-        trace_id = trace_id.as_deref().unwrap_or(""),
+        trace_id = tracing::field::Empty,
         function = tracing::field::Empty,
         route = tracing::field::Empty,
     );
+    crate::telemetry::record_trace(&span, trace_id.as_deref());
     req.extensions_mut().insert(RequestId(id.clone()));
     let started = Instant::now();
     // The events and jobs the request causes carry its trace.

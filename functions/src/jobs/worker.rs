@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use crate::jobs::JobFailure;
 use crate::jobs::registry::Registry;
-use crate::telemetry::metrics;
+use crate::telemetry::{self, metrics};
 use crate::trigger::SqsHandler;
 
 /// The worker function's timeout (`Worker.Timeouts.FunctionSeconds` in the template); the
@@ -126,7 +126,8 @@ impl Worker {
         };
         // The attempt's log lines carry the trace of the request that caused the job, and what
         // the job records carries it on.
-        let span = tracing::info_span!("job", job_id = %job.id, trace_id = job.trace_id.as_deref().unwrap_or(""));
+        let span = tracing::info_span!("job", job_id = %job.id, trace_id = tracing::field::Empty);
+        telemetry::record_trace(&span, job.trace_id.as_deref());
         let trace = job.trace_id.clone();
         shared::trace::scope(trace, self.attempt_job(job, receipt))
             .instrument(span)

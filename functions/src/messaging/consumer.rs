@@ -102,7 +102,8 @@ impl SqsHandler for Consumer {
                 };
                 // The reactions' log lines and the jobs they queue carry the event's trace.
                 let trace = event.trace_id.clone();
-                let span = tracing::info_span!("event", event_id = %event.id, r#type = %event.event_type, trace_id = trace.as_deref().unwrap_or(""));
+                let span = tracing::info_span!("event", event_id = %event.id, r#type = %event.event_type, trace_id = tracing::field::Empty);
+                crate::telemetry::record_trace(&span, trace.as_deref());
                 let consumed = shared::trace::scope(trace, consumer.consume(&event))
                     .instrument(span.clone())
                     .await;

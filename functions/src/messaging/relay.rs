@@ -62,7 +62,8 @@ impl StreamHandler for Relay {
             };
             let lag = self.clock.now() - event.occurred_at;
             metrics::relay_lag(lag.to_std().unwrap_or_default());
-            let span = tracing::info_span!("event", event_id = %event.id, r#type = %event.event_type, trace_id = event.trace_id.as_deref().unwrap_or(""));
+            let span = tracing::info_span!("event", event_id = %event.id, r#type = %event.event_type, trace_id = tracing::field::Empty);
+            crate::telemetry::record_trace(&span, event.trace_id.as_deref());
             let relayed = self.relay(&event).instrument(span.clone()).await;
             if relayed.is_ok() {
                 span.in_scope(|| tracing::info!(lag_ms = lag.num_milliseconds(), "event relayed"));

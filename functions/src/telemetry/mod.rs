@@ -56,6 +56,14 @@ pub async fn observe(State(served): State<Served>, request: Request, next: Next)
     response
 }
 
+/// Names `trace` in `span`'s `trace_id` field (declared empty), when there is one: a line
+/// without a trace says nothing of one rather than an empty value.
+pub fn record_trace(span: &tracing::Span, trace: Option<&str>) {
+    if let Some(trace) = trace {
+        span.record("trace_id", trace);
+    }
+}
+
 /// The filter `RUST_LOG` describes, or `info` when it is unset or does not parse.
 fn filter(directives: Option<&str>) -> Targets {
     directives
