@@ -349,6 +349,11 @@ impl ItemStore for LocalStore {
             for body in &bodies {
                 remove(conn, &feed::parse_image(body)?, now, true)?;
             }
+            // The feed's own expiry, on the same schedule.
+            let trimmed = feed::trim(conn, now - feed::RETENTION)?;
+            if trimmed > 0 {
+                tracing::debug!(trimmed, "change feed trimmed");
+            }
             Ok(bodies.len())
         })
         .await

@@ -150,3 +150,27 @@ async fn an_add_over_an_expired_counter_starts_a_new_window() -> anyhow::Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_change_feed_keeps_a_change_for_a_day_like_a_stream() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = open(&dir.path().join("local.db"), &clock)?;
+    store.put(item("old", 1), None).await?;
+    clock.advance(TimeDelta::hours(23));
+    store.put(item("recent", 1), None).await?;
+    clock.advance(TimeDelta::hours(2));
+
+    store.purge_expired(100).await?;
+    let left: Vec<_> = store
+        .changes_after(0, 100)
+        .await?
+        .into_iter()
+        .map(|c| (c.seq, c.key.sk))
+        .collect();
+    assert_eq!(left, [(2, "recent".to_owned())], "the day-old change is gone, the seq kept");
+    store.put(item("next", 1), None).await?;
+    let next = store.changes_after(2, 100).await?;
+    assert_eq!(next.first().map(|c| c.seq), Some(3), "positions are never reused");
+    Ok(())
+}
