@@ -139,7 +139,7 @@ pub(super) fn set_position(conn: &Connection, consumer: &str, seq: u64) -> anyho
 /// How long the feed keeps a change: DynamoDB Streams' 24 hours. A consumer further behind
 /// than that misses what was trimmed, as it would on AWS; without a limit the feed would grow
 /// with every write for ever.
-pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+pub(super) const RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// Removes the changes committed before `before`; how many.
 pub(super) fn trim(conn: &Connection, before: DateTime<Utc>) -> anyhow::Result<usize> {
