@@ -168,9 +168,17 @@ async fn the_change_feed_keeps_a_change_for_a_day_like_a_stream() -> anyhow::Res
         .into_iter()
         .map(|c| (c.seq, c.key.sk))
         .collect();
-    assert_eq!(left, [(2, "recent".to_owned())], "the day-old change is gone, the seq kept");
+    assert_eq!(
+        left,
+        [(2, "recent".to_owned())],
+        "the day-old change is gone, the seq kept"
+    );
     store.put(item("next", 1), None).await?;
     let next = store.changes_after(2, 100).await?;
-    assert_eq!(next.first().map(|c| c.seq), Some(3), "positions are never reused");
+    assert_eq!(
+        next.first().map(|c| c.seq),
+        Some(3),
+        "positions are never reused"
+    );
     Ok(())
 }
