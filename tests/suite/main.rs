@@ -14,6 +14,7 @@ mod accounts;
 mod auth;
 mod aws;
 mod conformance;
+mod faults;
 mod fixtures;
 mod grants;
 mod http;

@@ -61,6 +61,13 @@ pub trait Observer: Send + Sync {
     /// Sees `call` before the store does. An error fails the call with it, and the store never
     /// sees the call.
     async fn before(&self, call: Call<'_>) -> Result<(), StoreError>;
+
+    /// Hears that a call of `method` succeeded. An error fails the call with it all the same,
+    /// as a write whose answer was lost would (the store has done it).
+    async fn after(&self, method: &'static str) -> Result<(), StoreError> {
+        let _ = method;
+        Ok(())
+    }
 }
 
 /// `inner`, with every call shown to an observer first.
@@ -88,7 +95,9 @@ impl fmt::Debug for Observed {
 impl ItemStore for Observed {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.observer.before(Call::Get { key }).await?;
-        self.inner.get(key).await
+        let got = self.inner.get(key).await?;
+        self.observer.after("get").await?;
+        Ok(got)
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
@@ -97,7 +106,8 @@ impl ItemStore for Observed {
             condition: condition.as_ref(),
         };
         self.observer.before(call).await?;
-        self.inner.put(item, condition).await
+        self.inner.put(item, condition).await?;
+        self.observer.after("put").await
     }
 
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
@@ -106,7 +116,8 @@ impl ItemStore for Observed {
             condition: condition.as_ref(),
         };
         self.observer.before(call).await?;
-        self.inner.delete(key, condition).await
+        self.inner.delete(key, condition).await?;
+        self.observer.after("delete").await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -129,16 +140,22 @@ impl ItemStore for Observed {
             delta,
         };
         self.observer.before(call).await?;
-        self.inner.add(key, attribute, delta, expires_at).await
+        let total = self.inner.add(key, attribute, delta, expires_at).await?;
+        self.observer.after("add").await?;
+        Ok(total)
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         self.observer.before(Call::Query { query: &query }).await?;
-        self.inner.query(query).await
+        let page = self.inner.query(query).await?;
+        self.observer.after("query").await?;
+        Ok(page)
     }
 
     async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError> {
         self.observer.before(Call::PurgeExpired { limit }).await?;
-        self.inner.purge_expired(limit).await
+        let purged = self.inner.purge_expired(limit).await?;
+        self.observer.after("purge_expired").await?;
+        Ok(purged)
     }
 }
