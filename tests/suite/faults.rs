@@ -119,6 +119,11 @@ impl Ids {
 #[async_trait]
 trait Case: Sync {
     fn name(&self) -> &'static str;
+    /// What the case needs in the store before it runs (written without faults).
+    async fn prepare(&self, backend: &LocalBackend) -> anyhow::Result<()> {
+        let _ = backend;
+        Ok(())
+    }
     async fn run(&self, store: Arc<dyn ItemStore>, backend: &dyn Backend, ids: Arc<Ids>);
     async fn violations(&self, store: Arc<dyn ItemStore>, ids: &Ids)
     -> anyhow::Result<Vec<String>>;
@@ -224,6 +229,57 @@ impl Case for CreateJob {
     }
 }
 
+struct DeleteAccount;
+
+#[async_trait]
+impl Case for DeleteAccount {
+    fn name(&self) -> &'static str {
+        "delete an account"
+    }
+
+    async fn prepare(&self, backend: &LocalBackend) -> anyhow::Result<()> {
+        let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
+        backend.accounts()?.create(account).await?;
+        Ok(())
+    }
+
+    async fn run(&self, store: Arc<dyn ItemStore>, backend: &dyn Backend, ids: Arc<Ids>) {
+        let users = UserRepo::new(store.clone());
+        let Ok(Some(id)) = users
+            .id_by_email(&Email::parse(EMAIL).expect("an address"))
+            .await
+        else {
+            return;
+        };
+        let accounts = shared::accounts::Accounts::new(store, backend.clock(), ids);
+        let _ = accounts.delete_account(id).await;
+    }
+
+    async fn violations(&self, store: Arc<dyn ItemStore>, _: &Ids) -> anyhow::Result<Vec<String>> {
+        let deleted = pending_about(store.as_ref(), EventType::UserDeleted).await?;
+        let users = UserRepo::new(store);
+        let claimed = users.id_by_email(&Email::parse(EMAIL)?).await?;
+        let mut wrong = Vec::new();
+        match claimed {
+            Some(id) => {
+                if users.get(id).await?.is_none() {
+                    wrong.push(format!(
+                        "the address is still claimed by {id}, which is gone"
+                    ));
+                }
+                if deleted.contains(&id.to_string()) {
+                    wrong.push(format!("user {id} is announced deleted but is still there"));
+                }
+            }
+            None if deleted.is_empty() => {
+                wrong.push("the account is gone without its user.deleted event".to_owned());
+            }
+            None => {}
+        }
+        Ok(wrong)
+    }
+}
+
 /// What the check must catch: a job and its event written by two calls instead of one
 /// transaction.
 struct CreateJobInTwoWrites;
@@ -270,6 +326,7 @@ async fn run_over(
     observer: Arc<dyn Observer>,
     ids: Arc<Ids>,
 ) -> anyhow::Result<()> {
+    case.prepare(backend).await?;
     let store: Arc<dyn ItemStore> = Arc::new(Observed::new(backend.store()?, observer));
     let faulty = WithStore::new(backend, store.clone());
     case.run(store, &faulty, ids).await;
@@ -280,7 +337,7 @@ async fn run_over(
 // The suite prints what it tried: use cases, fault points, violations.
 #[allow(clippy::print_stdout)]
 async fn a_change_commits_with_its_event_whatever_call_of_the_store_fails() -> anyhow::Result<()> {
-    let cases: [&dyn Case; 2] = [&Register, &CreateJob];
+    let cases: [&dyn Case; 3] = [&Register, &CreateJob, &DeleteAccount];
     let (mut tried, mut violations) = (0, Vec::new());
     for case in cases {
         let (_dir, backend) = fresh().await?;
