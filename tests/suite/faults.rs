@@ -7,10 +7,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use infra::compose::{Backend, LocalBackend, WithStore};
 use shared::accounts::ClientInfo;
+use shared::auth::session::{SessionRepo, refresh_key};
 use shared::clock::{OsRandom, Random};
 use shared::jobs::{JobRepo, NewJob};
 use shared::messaging::event::EventType;
@@ -280,6 +282,49 @@ impl Case for DeleteAccount {
     }
 }
 
+struct Login;
+
+#[async_trait]
+impl Case for Login {
+    fn name(&self) -> &'static str {
+        "log in"
+    }
+
+    async fn prepare(&self, backend: &LocalBackend) -> anyhow::Result<()> {
+        let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
+        backend.accounts()?.create(account).await?;
+        Ok(())
+    }
+
+    async fn run(&self, store: Arc<dyn ItemStore>, backend: &dyn Backend, ids: Arc<Ids>) {
+        let issuer = backend.token_issuer().expect("the token issuer");
+        let accounts = shared::accounts::Accounts::new(store, backend.clock(), ids);
+        let _ = accounts
+            .login(&issuer, EMAIL, PASSWORD, &ClientInfo::default())
+            .await;
+    }
+
+    /// No session without the refresh token that continues it, nor the reverse.
+    async fn violations(&self, store: Arc<dyn ItemStore>, _: &Ids) -> anyhow::Result<Vec<String>> {
+        let users = UserRepo::new(store.clone());
+        let id = users
+            .id_by_email(&Email::parse(EMAIL)?)
+            .await?
+            .context("the user is gone")?;
+        let mut wrong = Vec::new();
+        for session in SessionRepo::new(store.as_ref()).list(id).await? {
+            if store
+                .get(&refresh_key(&session.refresh_hash))
+                .await?
+                .is_none()
+            {
+                wrong.push(format!("session {} has no refresh token", session.id));
+            }
+        }
+        Ok(wrong)
+    }
+}
+
 /// What the check must catch: a job and its event written by two calls instead of one
 /// transaction.
 struct CreateJobInTwoWrites;
@@ -337,7 +382,7 @@ async fn run_over(
 // The suite prints what it tried: use cases, fault points, violations.
 #[allow(clippy::print_stdout)]
 async fn a_change_commits_with_its_event_whatever_call_of_the_store_fails() -> anyhow::Result<()> {
-    let cases: [&dyn Case; 3] = [&Register, &CreateJob, &DeleteAccount];
+    let cases: [&dyn Case; 4] = [&Register, &CreateJob, &DeleteAccount, &Login];
     let (mut tried, mut violations) = (0, Vec::new());
     for case in cases {
         let (_dir, backend) = fresh().await?;
