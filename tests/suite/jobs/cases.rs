@@ -87,10 +87,12 @@ pub async fn a_batch_reports_exactly_the_messages_of_the_jobs_that_failed(
     let broken = system
         .enqueue(NewJob::of(&FlakyPayload::new("broken", 1000))?)
         .await?;
-    system.publish().await?;
     let queue = system.jobs_queue();
     let mut messages = Vec::new();
     for _ in 0..20 {
+        // Published again each time: an event written in the same instant as the last
+        // publication waits for the next.
+        system.publish().await?;
         messages.extend(
             queue
                 .receive(10, Duration::from_secs(30), Duration::from_millis(500))
