@@ -325,6 +325,79 @@ impl Case for Login {
     }
 }
 
+/// A password change, by a signed-in user: the hash as it was before.
+#[derive(Default)]
+struct ChangePassword(Mutex<Option<String>>);
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+#[async_trait]
+impl Case for ChangePassword {
+    fn name(&self) -> &'static str {
+        "change a password"
+    }
+
+    async fn prepare(&self, backend: &LocalBackend) -> anyhow::Result<()> {
+        let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
+        let user = backend.accounts()?.create(account).await?;
+        let issuer = backend.token_issuer()?;
+        backend
+            .accounts()?
+            .login(&issuer, EMAIL, PASSWORD, &ClientInfo::default())
+            .await?;
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(user.password_hash.0);
+        Ok(())
+    }
+
+    async fn run(&self, store: Arc<dyn ItemStore>, backend: &dyn Backend, ids: Arc<Ids>) {
+        let users = UserRepo::new(store.clone());
+        let email = Email::parse(EMAIL).expect("an address");
+        let Ok(Some(id)) = users.id_by_email(&email).await else {
+            return;
+        };
+        let Ok(Some(user)) = users.get(id).await else {
+            return;
+        };
+        let Ok(sessions) = SessionRepo::new(store.as_ref()).list(id).await else {
+            return;
+        };
+        let Some(session) = sessions.first() else {
+            return;
+        };
+        let accounts = shared::accounts::Accounts::new(store, backend.clock(), ids);
+        let new =
+            shared::auth::password::Password::parse(NEW_PASSWORD.to_owned()).expect("a password");
+        let _ = accounts
+            .change_password(&user, session.id, PASSWORD, &new, &ClientInfo::default())
+            .await;
+    }
+
+    /// The new password and its `user.password_changed` event come together or not at all.
+    async fn violations(&self, store: Arc<dyn ItemStore>, _: &Ids) -> anyhow::Result<Vec<String>> {
+        let announced = pending_about(store.as_ref(), EventType::UserPasswordChanged).await?;
+        let users = UserRepo::new(store);
+        let id = users
+            .id_by_email(&Email::parse(EMAIL)?)
+            .await?
+            .context("the user is gone")?;
+        let user = users.get(id).await?.context("the user is gone")?;
+        let before = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let changed = Some(user.password_hash.0) != before;
+        let mut wrong = Vec::new();
+        if changed != announced.contains(&id.to_string()) {
+            wrong.push(format!(
+                "password changed {changed}, its event {}",
+                !changed
+            ));
+        }
+        Ok(wrong)
+    }
+}
+
 /// What the check must catch: a job and its event written by two calls instead of one
 /// transaction.
 struct CreateJobInTwoWrites;
@@ -382,7 +455,14 @@ async fn run_over(
 // The suite prints what it tried: use cases, fault points, violations.
 #[allow(clippy::print_stdout)]
 async fn a_change_commits_with_its_event_whatever_call_of_the_store_fails() -> anyhow::Result<()> {
-    let cases: [&dyn Case; 4] = [&Register, &CreateJob, &DeleteAccount, &Login];
+    let change_password = ChangePassword::default();
+    let cases: [&dyn Case; 5] = [
+        &Register,
+        &CreateJob,
+        &DeleteAccount,
+        &Login,
+        &change_password,
+    ];
     let (mut tried, mut violations) = (0, Vec::new());
     for case in cases {
         let (_dir, backend) = fresh().await?;
