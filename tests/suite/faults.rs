@@ -240,9 +240,7 @@ impl Case for DeleteAccount {
     }
 
     async fn prepare(&self, backend: &LocalBackend) -> anyhow::Result<()> {
-        let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
-        backend.accounts()?.create(account).await?;
-        Ok(())
+        verified_account(backend).await.map(drop)
     }
 
     async fn run(&self, store: Arc<dyn ItemStore>, backend: &dyn Backend, ids: Arc<Ids>) {
@@ -291,9 +289,7 @@ impl Case for Login {
     }
 
     async fn prepare(&self, backend: &LocalBackend) -> anyhow::Result<()> {
-        let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
-        backend.accounts()?.create(account).await?;
-        Ok(())
+        verified_account(backend).await.map(drop)
     }
 
     async fn run(&self, store: Arc<dyn ItemStore>, backend: &dyn Backend, ids: Arc<Ids>) {
@@ -338,8 +334,7 @@ impl Case for ChangePassword {
     }
 
     async fn prepare(&self, backend: &LocalBackend) -> anyhow::Result<()> {
-        let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
-        let user = backend.accounts()?.create(account).await?;
+        let user = verified_account(backend).await?;
         let issuer = backend.token_issuer()?;
         backend
             .accounts()?
@@ -428,6 +423,12 @@ impl Case for CreateJobInTwoWrites {
     ) -> anyhow::Result<Vec<String>> {
         CreateJob.violations(store, ids).await
     }
+}
+
+/// The verified account at [`EMAIL`] the cases after registration act on.
+async fn verified_account(backend: &LocalBackend) -> anyhow::Result<shared::users::User> {
+    let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
+    Ok(backend.accounts()?.create(account).await?)
 }
 
 /// A fresh local backend with its keys and seeded roles.
