@@ -162,6 +162,15 @@ impl ProcessAvatar {
     }
 }
 
+/// Where the avatar made from an upload goes: named after the upload, so a retried job
+/// writes the same blob again instead of leaving the first attempt's behind.
+fn avatar_key(request: &ProcessAvatarRequest, random: &dyn Random) -> String {
+    let name = crate::users::avatar_uploaded::upload_id(&request.key)
+        .unwrap_or_else(|| random.id())
+        .simple();
+    format!("{AVATARS_PREFIX}{}/{name}.png", request.user_id)
+}
+
 #[async_trait]
 impl JobType for ProcessAvatar {
     type Payload = ProcessAvatarRequest;
@@ -191,11 +200,7 @@ impl JobType for ProcessAvatar {
             .map_err(|e| retry(e.into()))?;
         let outcome = match decoded {
             Ok(png) => {
-                let key = format!(
-                    "{AVATARS_PREFIX}{}/{}.png",
-                    request.user_id,
-                    self.random.id().simple()
-                );
+                let key = avatar_key(&request, self.random.as_ref());
                 self.blobs
                     .put(&key, png, "image/png")
                     .await
@@ -208,7 +213,8 @@ impl JobType for ProcessAvatar {
                 {
                     Some(previous) => {
                         let own = format!("{AVATARS_PREFIX}{}/", request.user_id);
-                        if let Some(old) = previous.filter(|k| k.starts_with(&own)) {
+                        // A retry finds its own avatar set already: that one stays.
+                        if let Some(old) = previous.filter(|k| k.starts_with(&own) && *k != key) {
                             self.blobs.delete(&old).await.map_err(|e| retry(e.into()))?;
                         }
                         tracing::info!(user_id = %request.user_id, key, "avatar set");

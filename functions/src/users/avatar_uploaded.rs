@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Deserialize;
 use shared::clock::{Clock, Random};
-use shared::jobs::enqueue::{NewJob, enqueue_writes};
-use shared::store::ItemStore;
+use shared::jobs::enqueue::{NewJob, enqueue_writes_as};
+use shared::store::{ItemStore, StoreError};
 use uuid::Uuid;
 
 use crate::jobs::process_avatar::{ProcessAvatarRequest, QUARANTINE_PREFIX};
@@ -87,16 +87,33 @@ impl AvatarUploaded {
                 tracing::warn!(key, "an upload notification outside the avatar quarantine");
                 continue;
             };
+            // The upload's own id names its job, so a notification delivered twice (SQS and
+            // S3 both deliver at least once) queues one job.
+            let id = upload_id(&key).unwrap_or_else(|| self.random.id());
             let job = NewJob::of(&ProcessAvatarRequest { user_id, key })?;
-            let (_, enqueue) = enqueue_writes(job, self.clock.now(), self.random.as_ref())?;
+            let (_, enqueue) = enqueue_writes_as(id, job, self.clock.now(), self.random.as_ref())?;
             writes.extend(enqueue);
             jobs += 1;
         }
-        if !writes.is_empty() {
-            self.store.transact(writes).await?;
+        if writes.is_empty() {
+            return Ok(0);
         }
-        Ok(jobs)
+        match self.store.transact(writes).await {
+            Ok(()) => Ok(jobs),
+            Err(StoreError::ConditionFailed { .. }) => {
+                tracing::info!("an upload notification delivered again; its job is queued already");
+                Ok(0)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
+}
+
+/// The id an upload was given: the name of `uploads/avatars/<user id>/<id>`, as the upload
+/// form names it.
+pub fn upload_id(key: &str) -> Option<Uuid> {
+    let (_, name) = key.rsplit_once('/')?;
+    Uuid::try_parse(name).ok()
 }
 
 /// The user an upload key belongs to: `uploads/avatars/<user id>/<name>`.

@@ -123,16 +123,21 @@ pub fn enqueue_writes(
     now: DateTime<Utc>,
     random: &dyn Random,
 ) -> Result<(Job, [Write; 2]), JobError> {
+    enqueue_writes_as(random.id(), new, now, random)
+}
+
+/// [`enqueue_writes`] for a job whose id the caller chose: one derived from what asked for
+/// the job makes a second request for it fail the transaction (`ConditionFailed` at index 0,
+/// the job's insert) instead of queueing it twice.
+pub fn enqueue_writes_as(
+    id: Uuid,
+    new: NewJob,
+    now: DateTime<Utc>,
+    random: &dyn Random,
+) -> Result<(Job, [Write; 2]), JobError> {
     let delay = new.delay.min(MAX_DELAY);
     let run_at = now + TimeDelta::from_std(delay).unwrap_or_default();
-    let job = Job::new(
-        random.id(),
-        new.job_type,
-        new.payload,
-        new.max_attempts,
-        now,
-        run_at,
-    );
+    let job = Job::new(id, new.job_type, new.payload, new.max_attempts, now, run_at);
     let event = enqueued_event(&job, random.id(), delay, now);
     Ok((job.clone(), [insert_write(&job)?, outbox_write(&event)]))
 }
