@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use functions::trigger::ScheduleHandler;
+use functions::trigger::{ScheduleHandler, StreamHandler};
 use functions::wiring::{
     self, AVATAR_UPLOADED, CONSUMER, FUNCTIONS, RECONCILE_OUTBOX, RELAY, WORKER,
 };
@@ -51,8 +51,9 @@ pub struct AwsApp {
     /// The sender of this system's mail: no other test's mail comes from it.
     mail_from: String,
     emulator: String,
-    /// The relay on the table's stream.
-    relay: StreamPump,
+    /// The relay, and its event source mapping on the table's stream.
+    relay: Arc<dyn StreamHandler>,
+    relay_mapping: StreamPump,
     reconcile: Arc<dyn ScheduleHandler>,
     consumer: QueuePump,
     worker: QueuePump,
@@ -150,12 +151,9 @@ impl AwsApp {
 
         // Started after the catalog is seeded, as the relay's mapping starts at the stream's
         // tip when it is deployed.
-        let relay = StreamPump::latest(
-            TableStream::of_table(moto, &table).await?,
-            RELAY.stream_handler(&backend)?,
-            Filter::relay()?,
-        )
-        .await?;
+        let relay_mapping =
+            StreamPump::latest(TableStream::of_table(moto, &table).await?, Filter::relay()?)
+                .await?;
         let worker = WORKER.queue_handler(&backend)?;
         let consumer = CONSUMER.queue_handler(&backend)?;
         let uploads_queue = Arc::new(infra::queue::sqs::SqsQueue::new(
@@ -163,7 +161,8 @@ impl AwsApp {
             uploads,
         ));
         Ok(Self {
-            relay,
+            relay: RELAY.stream_handler(&backend)?,
+            relay_mapping,
             reconcile: RECONCILE_OUTBOX.schedule_handler(&backend)?,
             consumer: QueuePump::new("events", backend.events_queue()?, consumer)
                 .with_timing(VISIBILITY, Duration::ZERO),
@@ -207,7 +206,7 @@ impl AwsApp {
     /// Publishes the outbox events the table's stream shows since the last call, through the
     /// relay, as its event source mapping does on AWS.
     async fn relay_stream(&self) -> anyhow::Result<()> {
-        let pumped = self.relay.drain().await?;
+        let pumped = self.relay_mapping.drain(self.relay.as_ref()).await?;
         anyhow::ensure!(
             pumped.failed_at.is_none(),
             "the relay failed a record: {pumped:?}"
@@ -217,7 +216,7 @@ impl AwsApp {
 
     /// What the relay's mapping has read and delivered so far.
     pub fn relay_totals(&self) -> PumpTotals {
-        self.relay.totals()
+        self.relay_mapping.totals()
     }
 
     /// Runs the outbox reconciliation once (with no minimum age): it publishes what the relay

@@ -16,7 +16,7 @@
 //! Like the local feed pump and unlike Lambda, a record that keeps failing is retried for ever
 //! (no `MaximumRetryAttempts`, no bisecting): the cases drive each retry themselves.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::{Context, bail, ensure};
 use aws_lambda_events::dynamodb::{Event, EventRecord};
@@ -286,11 +286,12 @@ pub struct PumpTotals {
     pub failures: usize,
 }
 
-/// The event source mapping of one function on the stream.
+/// The event source mapping of one function on the stream: its filter and its position. The
+/// function is given at each turn, so a case can hand one batch to a failing function and its
+/// retry to a sound one, as a deployment between two invocations would.
 #[derive(Debug)]
 pub struct StreamPump {
     stream: TableStream,
-    handler: Arc<dyn StreamHandler>,
     filter: Filter,
     position: Mutex<Position>,
     totals: Mutex<PumpTotals>,
@@ -309,18 +310,13 @@ enum Position {
 impl StreamPump {
     /// A mapping starting at the stream's tip, as the relay's (`StartingPosition: LATEST`):
     /// it sees what is written after this.
-    pub async fn latest(
-        stream: TableStream,
-        handler: Arc<dyn StreamHandler>,
-        filter: Filter,
-    ) -> anyhow::Result<Self> {
+    pub async fn latest(stream: TableStream, filter: Filter) -> anyhow::Result<Self> {
         let start = match stream.tip().await? {
             Some(newest) => Position::After(newest),
             None => Position::Start,
         };
         Ok(Self {
             stream,
-            handler,
             filter,
             position: Mutex::new(start),
             totals: Mutex::default(),
@@ -345,7 +341,7 @@ impl StreamPump {
     /// any), and moves the position past what succeeded. As with `ReportBatchItemFailures`:
     /// reading resumes at the first record reported failed; a handler error, or a failure
     /// naming no record of the batch, has the whole read again.
-    pub async fn pump_once(&self) -> anyhow::Result<Pumped> {
+    pub async fn pump_once(&self, handler: &dyn StreamHandler) -> anyhow::Result<Pumped> {
         let records = self.read().await?;
         let read = records.len();
         let first = records
@@ -364,7 +360,7 @@ impl StreamPump {
                 .iter()
                 .map(|r| r.change.sequence_number.clone())
                 .collect();
-            match self.handler.handle(event).await {
+            match handler.handle(event).await {
                 Ok(response) => {
                     let named: Vec<Option<&String>> = response
                         .batch_item_failures
@@ -413,9 +409,9 @@ impl StreamPump {
     }
 
     /// Pumps until a read finds nothing new or a batch fails; the last turn's outcome.
-    pub async fn drain(&self) -> anyhow::Result<Pumped> {
+    pub async fn drain(&self, handler: &dyn StreamHandler) -> anyhow::Result<Pumped> {
         loop {
-            let pumped = self.pump_once().await?;
+            let pumped = self.pump_once(handler).await?;
             if pumped.read == 0 || pumped.failed_at.is_some() {
                 return Ok(pumped);
             }
