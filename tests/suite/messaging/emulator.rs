@@ -11,7 +11,8 @@ use shared::messaging::outbox::outbox_key;
 use tests::aws_app::spawn_aws_app;
 use tests::moto::moto;
 use tests::provision;
-use tests::stream::{Filter, StreamPump, TableStream};
+use tests::stream::{BATCH, Filter, StreamPump, TableStream};
+use tests::template::Template;
 
 use super::harness::{outbox_item, registered, write_with_change};
 use crate::conformance::eventually;
@@ -33,6 +34,25 @@ fn the_relay_filter_from_the_template_admits_outbox_inserts_only() -> anyhow::Re
     assert!(!filter.admits(&record("INSERT", "USER#1"))?);
     assert!(!filter.admits(&record("INSERT", "XOUTBOX#1"))?);
     assert!(Filter::none().admits(&record("REMOVE", "USER#1"))?);
+    Ok(())
+}
+
+/// The pump starts and batches as the relay's trigger in template.yaml, and reads its reports.
+#[test]
+fn the_pump_starts_and_batches_as_the_relay_trigger() -> anyhow::Result<()> {
+    let template = Template::load()?;
+    let trigger = &template.doc["Resources"]["RelayFunction"]["Properties"]["Events"]["TableStream"]
+        ["Properties"];
+    assert_eq!(
+        trigger["StartingPosition"].as_str(),
+        Some("LATEST"),
+        "what StreamPump::latest does"
+    );
+    assert_eq!(trigger["BatchSize"].as_u64(), u64::try_from(BATCH).ok());
+    assert_eq!(
+        trigger["FunctionResponseTypes"][0].as_str(),
+        Some("ReportBatchItemFailures")
+    );
     Ok(())
 }
 
