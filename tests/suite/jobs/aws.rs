@@ -192,3 +192,10 @@ async fn a_batch_on_sqs_reports_exactly_the_messages_of_the_jobs_that_failed() -
     let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
     cases::a_batch_reports_exactly_the_messages_of_the_jobs_that_failed(&system).await
 }
+
+#[tokio::test]
+async fn a_job_message_delivered_twice_on_sqs_runs_the_job_once() -> anyhow::Result<()> {
+    let flaky = Flaky::default();
+    let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
+    cases::a_job_message_delivered_twice_runs_the_job_once(&system, &flaky).await
+}
