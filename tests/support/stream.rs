@@ -64,9 +64,14 @@ impl TableStream {
             .call("DescribeStream", json!({ "StreamArn": stream.arn }))
             .await?;
         let description = &description["StreamDescription"];
+        let template = Template::load()?;
+        let declared = template.doc["Resources"]["Table"]["Properties"]["StreamSpecification"]
+            ["StreamViewType"]
+            .as_str()
+            .context("template.yaml's table declares no stream")?;
         ensure!(
-            description["StreamViewType"] == "NEW_AND_OLD_IMAGES",
-            "the relay reads both images, as template.yaml's table declares: {description}"
+            description["StreamViewType"] == declared,
+            "the stream shows {declared} in template.yaml: {description}"
         );
         // The emulator keeps a stream in one shard for ever. AWS splits and closes shards, and
         // a reader follows each closed shard's children; this one knows a single shard.
