@@ -4,11 +4,12 @@
 //! [`spawn_aws_app`] provisions a fresh table, events and job queues (each with a dead-letter
 //! queue), a signing key set and a sender address of its own, seeds the role catalog, and
 //! serves every route of the table of functions on a loopback port, each built as its Lambda
-//! main builds it. What
-//! DynamoDB Streams and the queue triggers do on AWS is done by [`AwsApp::deliver_mail`]: the
-//! outbox reconciliation (at age zero) publishes pending events, the consumer turns account
-//! events into `send_email` jobs, and the worker sends their mails through SES. Nothing runs in
-//! the background, so a test sees the pipeline move only when it asks for mail.
+//! main builds it. What the event source mappings do on AWS is done by
+//! [`AwsApp::deliver_mail`]: the relay reads the table's stream on the emulator (`GetRecords`,
+//! filtered as its trigger in template.yaml) and publishes the outbox events it shows, the
+//! consumer turns account events into `send_email` jobs, and the worker sends their mails
+//! through SES. Nothing runs in the background, so a test sees the pipeline move only when it
+//! asks for mail.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -16,8 +17,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use functions::trigger::ScheduleHandler;
-use functions::wiring::{self, AVATAR_UPLOADED, CONSUMER, FUNCTIONS, RECONCILE_OUTBOX, WORKER};
+use functions::trigger::{ScheduleHandler, StreamHandler};
+use functions::wiring::{
+    self, AVATAR_UPLOADED, CONSUMER, FUNCTIONS, RECONCILE_OUTBOX, RELAY, WORKER,
+};
 use infra::compose::{AwsBackend, Backend};
 use infra::config::{AwsEnv, DEFAULT_TOKEN_AUDIENCE, Settings};
 use local_system::queue_pump::QueuePump;
@@ -30,6 +33,7 @@ use tokio::task::JoinHandle;
 
 use crate::moto::{Moto, moto};
 use crate::provision;
+use crate::stream::{Filter, PumpTotals, StreamPump, TableStream};
 
 /// Receives before a message dead-letters, as in the template.
 const MAX_RECEIVES: u32 = shared::jobs::enqueue::MAX_RECEIVES;
@@ -47,6 +51,9 @@ pub struct AwsApp {
     /// The sender of this system's mail: no other test's mail comes from it.
     mail_from: String,
     emulator: String,
+    /// The relay, and its event source mapping on the table's stream.
+    relay: Arc<dyn StreamHandler>,
+    relay_mapping: StreamPump,
     reconcile: Arc<dyn ScheduleHandler>,
     consumer: QueuePump,
     worker: QueuePump,
@@ -106,7 +113,7 @@ impl AwsApp {
                 token_audience: DEFAULT_TOKEN_AUDIENCE.to_owned(),
                 ..Settings::default()
             },
-            table_name: Some(table),
+            table_name: Some(table.clone()),
             jobs_queue_url: Some(jobs.queue),
             events_queue_url: Some(events.queue),
             jobs_dlq_url: Some(jobs.dead_letters),
@@ -142,6 +149,11 @@ impl AwsApp {
             .into_future(),
         );
 
+        // Started after the catalog is seeded, as the relay's mapping starts at the stream's
+        // tip when it is deployed.
+        let relay_mapping =
+            StreamPump::latest(TableStream::of_table(moto, &table).await?, Filter::relay()?)
+                .await?;
         let worker = WORKER.queue_handler(&backend)?;
         let consumer = CONSUMER.queue_handler(&backend)?;
         let uploads_queue = Arc::new(infra::queue::sqs::SqsQueue::new(
@@ -149,6 +161,8 @@ impl AwsApp {
             uploads,
         ));
         Ok(Self {
+            relay: RELAY.stream_handler(&backend)?,
+            relay_mapping,
             reconcile: RECONCILE_OUTBOX.schedule_handler(&backend)?,
             consumer: QueuePump::new("events", backend.events_queue()?, consumer)
                 .with_timing(VISIBILITY, Duration::ZERO),
@@ -189,22 +203,36 @@ impl AwsApp {
         Ok(KeySet::load(secrets.as_ref(), name).await?)
     }
 
-    /// Publishes every pending outbox event, as the reconciliation schedule does (at age zero
-    /// here): what DynamoDB Streams and the relay would do on AWS.
-    async fn publish_pending(&self) -> anyhow::Result<()> {
-        self.reconcile.handle(EventBridgeEvent::default()).await?;
+    /// Publishes the outbox events the table's stream shows since the last call, through the
+    /// relay, as its event source mapping does on AWS.
+    async fn relay_stream(&self) -> anyhow::Result<()> {
+        let pumped = self.relay_mapping.drain(self.relay.as_ref()).await?;
+        anyhow::ensure!(
+            pumped.failed_at.is_none(),
+            "the relay failed a record: {pumped:?}"
+        );
         Ok(())
     }
 
+    /// What the relay's mapping has read and delivered so far.
+    pub fn relay_totals(&self) -> PumpTotals {
+        self.relay_mapping.totals()
+    }
+
+    /// Runs the outbox reconciliation once (with no minimum age): it publishes what the relay
+    /// left pending. Returns its report.
+    pub async fn reconcile_outbox(&self) -> anyhow::Result<Value> {
+        self.reconcile.handle(EventBridgeEvent::default()).await
+    }
+
     /// One turn of the background pipeline: hands upload notifications to their handler,
-    /// publishes pending events, consumes one batch of the events
-    /// queue, publishes the jobs that enqueued, and works one batch of the job queue. Returns
-    /// how many jobs finished.
+    /// relays the stream, consumes one batch of the events queue, relays the jobs that
+    /// enqueued, and works one batch of the job queue. Returns how many jobs finished.
     pub async fn deliver_mail(&self) -> anyhow::Result<usize> {
         self.uploads.pump_once().await?;
-        self.publish_pending().await?;
+        self.relay_stream().await?;
         self.consumer.pump_once().await?;
-        self.publish_pending().await?;
+        self.relay_stream().await?;
         let worked = self.worker.pump_once().await?;
         if worked.deleted > 0 {
             *self.sent.lock().unwrap() = None;

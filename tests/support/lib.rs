@@ -11,4 +11,5 @@ pub mod local;
 pub mod moto;
 pub mod provision;
 pub mod python;
+pub mod stream;
 pub mod template;

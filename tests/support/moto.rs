@@ -56,6 +56,9 @@ sys.stdin.read()
 os._exit(0)
 "#;
 
+/// The region every client of the emulator names.
+pub const REGION: &str = "us-east-1";
+
 /// How long the emulator may take to start (Python imports included).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -114,7 +117,7 @@ impl Moto {
     /// uses them (clients hold connection pools tied to the runtime they were used on).
     pub fn sdk_config(&self) -> SdkConfig {
         let credentials = Credentials::new("testing", "testing", None, None, "moto");
-        infra::sdk::config("us-east-1", credentials, Some(&self.endpoint))
+        infra::sdk::config(REGION, credentials, Some(&self.endpoint))
     }
 }
 

@@ -1,5 +1,6 @@
-//! A job's life on the AWS adapters: the table and the job queue with its dead-letter queue on
-//! the emulator, driven as the local pipeline is.
+//! A job's life on the AWS adapters: the table, its stream and the job queue with its
+//! dead-letter queue on the emulator, driven as the local pipeline is: the relay publishes the
+//! jobs the stream shows enqueued.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,9 +9,10 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use functions::jobs::registry::Registry;
 use functions::jobs::worker::Worker;
-use functions::maintenance::reconcile_outbox::ReconcileOutbox;
 use functions::messaging::publisher::Publisher;
+use functions::messaging::relay::Relay;
 use infra::queue::sqs::SqsQueue;
+use infra::store::dynamo::DynamoStore;
 use local_system::queue_pump::QueuePump;
 use shared::clock::{Clock, OsRandom, SystemClock};
 use shared::jobs::{Job, JobRepo, NewJob, enqueue};
@@ -18,6 +20,7 @@ use shared::queue::Queue;
 use shared::store::ItemStore;
 use tests::moto::moto;
 use tests::provision;
+use tests::stream::{Filter, StreamPump, TableStream};
 use uuid::Uuid;
 
 use super::cases::{self, Lifecycle};
@@ -36,7 +39,9 @@ struct AwsPipeline {
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
     repo: JobRepo,
-    relay: ReconcileOutbox,
+    relay: Relay,
+    /// The relay's trigger on the table's stream.
+    stream: StreamPump,
     pump: QueuePump,
     jobs: Arc<dyn Queue>,
     worker: Arc<Worker>,
@@ -46,8 +51,14 @@ struct AwsPipeline {
 impl AwsPipeline {
     async fn start(registry: Registry) -> anyhow::Result<Self> {
         let moto = moto().await?;
-        let store: Arc<dyn ItemStore> = Arc::new(provision::store(moto).await?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let table = provision::table(moto).await?;
+        let stream = TableStream::of_table(moto, &table).await?;
+        let store: Arc<dyn ItemStore> = Arc::new(DynamoStore::new(
+            provision::dynamodb_client(moto),
+            table,
+            clock.clone(),
+        ));
         let (events, _) = provision::queue_pair(moto, ATTEMPTS).await?;
         let (jobs, dead_letters) = provision::queue_pair(moto, ATTEMPTS).await?;
         let jobs: Arc<dyn Queue> = Arc::new(jobs);
@@ -56,13 +67,13 @@ impl AwsPipeline {
         let worker = Arc::new(worker);
         let pump = QueuePump::new("jobs", jobs.clone(), worker.clone())
             .with_timing(Duration::from_secs(10), Duration::from_secs(1));
-        let relay = ReconcileOutbox::new(
-            store.clone(),
+        let relay = Relay::new(
             Publisher::new(Arc::new(events), jobs.clone()),
+            store.clone(),
             clock.clone(),
-            Duration::ZERO,
         );
         Ok(Self {
+            stream: StreamPump::latest(stream, Filter::relay()?).await?,
             repo: JobRepo::new(store.clone()),
             store,
             clock,
@@ -86,7 +97,14 @@ impl AwsPipeline {
             .with_context(|| format!("job {id} is gone"))
     }
 
-    /// Relays the outbox and pumps the job queue until the job is finished, for at most
+    /// Relays what the stream shows and hands the relay's failures back as an error.
+    async fn publish(&self) -> anyhow::Result<()> {
+        let pumped = self.stream.drain(&self.relay).await?;
+        anyhow::ensure!(pumped.failed_at.is_none(), "the relay failed: {pumped:?}");
+        Ok(())
+    }
+
+    /// Relays the stream and pumps the job queue until the job is finished, for at most
     /// [`DEADLINE`].
     async fn run_until_final(&self, id: Uuid) -> anyhow::Result<Job> {
         let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -102,7 +120,7 @@ impl AwsPipeline {
                     job.attempts
                 );
             }
-            self.relay.run().await?;
+            self.publish().await?;
             self.pump.pump_once().await?;
         }
     }
@@ -131,8 +149,7 @@ impl Lifecycle for AwsPipeline {
     }
 
     async fn publish(&self) -> anyhow::Result<()> {
-        self.relay.run().await?;
-        Ok(())
+        AwsPipeline::publish(self).await
     }
 
     fn jobs_queue(&self) -> Arc<dyn Queue> {
@@ -174,4 +191,11 @@ async fn a_batch_on_sqs_reports_exactly_the_messages_of_the_jobs_that_failed() -
     let flaky = Flaky::default();
     let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
     cases::a_batch_reports_exactly_the_messages_of_the_jobs_that_failed(&system).await
+}
+
+#[tokio::test]
+async fn a_job_message_delivered_twice_on_sqs_runs_the_job_once() -> anyhow::Result<()> {
+    let flaky = Flaky::default();
+    let system = AwsPipeline::start(Registry::new().with(flaky.clone())).await?;
+    cases::a_job_message_delivered_twice_runs_the_job_once(&system, &flaky).await
 }

@@ -58,6 +58,13 @@ async fn a_batch_reports_exactly_the_messages_of_the_jobs_that_failed() -> anyho
     cases::a_batch_reports_exactly_the_messages_of_the_jobs_that_failed(&system).await
 }
 
+#[tokio::test]
+async fn a_job_message_delivered_twice_runs_the_job_once() -> anyhow::Result<()> {
+    let flaky = Flaky::default();
+    let system = Pipeline::start(|r| r.with(flaky.clone())).await?;
+    cases::a_job_message_delivered_twice_runs_the_job_once(&system, &flaky).await
+}
+
 /// A message without an id, which no report could name, fails the whole batch.
 #[tokio::test]
 async fn a_message_without_an_id_fails_the_batch() -> anyhow::Result<()> {

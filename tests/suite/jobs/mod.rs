@@ -14,14 +14,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use async_trait::async_trait;
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use functions::jobs::registry::Registry;
 use functions::jobs::worker::Worker;
 use functions::jobs::{JobFailure, JobPayload, JobType};
-use functions::trigger::ScheduleHandler;
-use functions::wiring::{self, RECONCILE_OUTBOX};
+use functions::wiring::{self, RELAY};
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;
+use local_system::feed_pump::FeedPump;
 use local_system::queue_pump::{BatchOutcome, QueuePump};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -34,8 +33,8 @@ use uuid::Uuid;
 /// Attempts a test job gets; also the local job queue's maximum receives.
 pub const ATTEMPTS: u32 = 3;
 
-/// A local system's job pipeline, driven step by step: the outbox reconciliation stands in for
-/// the relay (it publishes through the same publisher), a queue pump runs the worker.
+/// A local system's job pipeline, driven step by step: the relay on the store's change feed
+/// publishes the jobs enqueued, a queue pump runs the worker.
 pub struct Pipeline {
     pub backend: LocalBackend,
     pub store: Arc<dyn ItemStore>,
@@ -43,7 +42,8 @@ pub struct Pipeline {
     pub pump: QueuePump,
     /// The worker the pump delivers to, for batches built by hand.
     pub worker: Arc<Worker>,
-    relay: Arc<dyn ScheduleHandler>,
+    /// The relay's trigger on the change feed, as the local event runtime builds it.
+    relay: FeedPump,
     _dir: tempfile::TempDir,
 }
 
@@ -53,11 +53,10 @@ impl Pipeline {
     /// The pipeline with the system's job types and `extra`.
     pub async fn start(extra: impl FnOnce(Registry) -> Registry) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut config = LocalConfig {
+        let config = LocalConfig {
             max_receives: ATTEMPTS,
             ..LocalConfig::new(dir.path(), APP_URL)
         };
-        config.settings.outbox_reconcile_after = Duration::ZERO;
         let backend = LocalBackend::open_default(config).await?;
         let store = backend.store()?;
         let registry = extra(wiring::job_types(&backend)?);
@@ -71,7 +70,11 @@ impl Pipeline {
         let worker = Arc::new(worker);
         let pump = QueuePump::new("jobs", backend.jobs_queue()?, worker.clone())
             .with_timing(Duration::from_secs(5), Duration::from_millis(20));
-        let relay = RECONCILE_OUTBOX.schedule_handler(&backend)?;
+        let relay = FeedPump::new(
+            RELAY.name,
+            backend.local_store(),
+            RELAY.stream_handler(&backend)?,
+        );
         Ok(Self {
             repo: JobRepo::new(store.clone()),
             store,
@@ -124,10 +127,22 @@ impl Pipeline {
         }
     }
 
-    /// Publishes what the outbox holds, then delivers one batch of the job queue to the worker.
+    /// Relays what the change feed shows, then delivers one batch of the job queue to the
+    /// worker.
     pub async fn step(&self) -> anyhow::Result<BatchOutcome> {
-        self.relay.handle(EventBridgeEvent::default()).await?;
+        self.publish().await?;
         self.pump.pump_once().await
+    }
+
+    /// Relays the change feed until it is read to its end.
+    async fn publish(&self) -> anyhow::Result<()> {
+        loop {
+            let fed = self.relay.pump_once().await?;
+            anyhow::ensure!(fed.failed_at.is_none(), "the relay failed: {fed:?}");
+            if fed.delivered == 0 {
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -206,8 +221,7 @@ impl cases::Lifecycle for Pipeline {
     }
 
     async fn publish(&self) -> anyhow::Result<()> {
-        self.relay.handle(EventBridgeEvent::default()).await?;
-        Ok(())
+        Pipeline::publish(self).await
     }
 
     fn jobs_queue(&self) -> Arc<dyn Queue> {

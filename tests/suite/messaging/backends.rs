@@ -4,12 +4,15 @@
 use std::sync::Arc;
 
 use infra::queue::local::{DeadLetter, LocalQueue};
+use infra::store::dynamo::DynamoStore;
 use infra::store::sqlite::LocalStore;
+use shared::clock::SystemClock;
 use tests::local::LocalEnv;
 use tests::moto::moto;
 use tests::provision;
+use tests::stream::{Filter, StreamPump, TableStream};
 
-use super::harness::Ctx;
+use super::harness::{Ctx, LocalFeed};
 
 /// Receives of a message before it dead-letters, in both backends.
 const MAX_RECEIVES: u32 = 3;
@@ -29,8 +32,12 @@ pub async fn local() -> anyhow::Result<(Ctx, LocalEnv)> {
             Some(dead_letter),
         ))
     };
+    let store = Arc::new(LocalStore::new(db.clone(), env.clock.clone()));
     let ctx = Ctx {
-        store: Arc::new(LocalStore::new(db.clone(), env.clock.clone())),
+        stream: Arc::new(LocalFeed {
+            store: store.clone(),
+        }),
+        store,
         events: queue("events"),
         jobs: queue("jobs"),
     };
@@ -41,8 +48,15 @@ pub async fn aws() -> anyhow::Result<(Ctx, ())> {
     let moto = moto().await?;
     let (events, _) = provision::queue_pair(moto, MAX_RECEIVES).await?;
     let (jobs, _) = provision::queue_pair(moto, MAX_RECEIVES).await?;
+    let table = provision::table(moto).await?;
+    let stream = StreamPump::latest(TableStream::of_table(moto, &table).await?, Filter::relay()?);
     let ctx = Ctx {
-        store: Arc::new(provision::store(moto).await?),
+        store: Arc::new(DynamoStore::new(
+            provision::dynamodb_client(moto),
+            table,
+            Arc::new(SystemClock),
+        )),
+        stream: Arc::new(stream.await?),
         events: Arc::new(events),
         jobs: Arc::new(jobs),
     };

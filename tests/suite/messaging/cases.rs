@@ -12,7 +12,7 @@ use functions::messaging::publisher::Publisher;
 use functions::messaging::reaction::Reactions;
 use functions::messaging::relay::Relay;
 use functions::trigger::{SqsHandler, StreamHandler};
-use local_system::queue_pump::sqs_event;
+use local_system::queue_pump::{QueuePump, sqs_event};
 use serde_json::json;
 use shared::clock::{Clock, ManualClock};
 use shared::jobs::JobMessage;
@@ -292,6 +292,45 @@ pub async fn a_failed_reaction_is_retried_alone(ctx: Ctx) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The consumer on its queue, as Lambda's SQS trigger runs it: the message of a failed
+/// reaction is left to reappear after its visibility timeout, and only that reaction runs again.
+pub async fn a_reaction_failing_once_is_redelivered_by_the_queue_and_applied_once(
+    ctx: Ctx,
+) -> anyhow::Result<()> {
+    // SQS counts visibility in whole seconds: the shortest that is not zero.
+    let visibility = Duration::from_secs(1);
+    let event = registered();
+    ctx.events.send(&event.to_json(), Duration::ZERO).await?;
+    let steady = Tally::new("steady", ctx.store.clone());
+    let flaky = Tally::failing("flaky", ctx.store.clone(), 1);
+    let reactions = steady
+        .on_registered()?
+        .on(EventType::UserRegistered, flaky.clone())?;
+    let pump = QueuePump::new(
+        "events",
+        ctx.events.clone(),
+        Arc::new(consumer(&ctx, reactions)),
+    )
+    .with_timing(visibility, visibility + Duration::from_secs(2));
+
+    let first = pump.pump_once().await?;
+    assert_eq!((first.received, first.failed), (1, 1), "{first:?}");
+    let counts = (
+        steady.count(&event.aggregate_id).await?,
+        flaky.count(&event.aggregate_id).await?,
+    );
+    assert_eq!(counts, (1, 0));
+
+    let again = pump.pump_once().await?;
+    assert_eq!((again.received, again.deleted), (1, 1), "{again:?}");
+    let counts = (
+        steady.count(&event.aggregate_id).await?,
+        flaky.count(&event.aggregate_id).await?,
+    );
+    assert_eq!(counts, (1, 1), "each reaction applied once");
+    nothing_more(ctx.events.as_ref()).await
+}
+
 /// Instantiates every case for one backend: `messaging_suite!(local, factory)` where
 /// `factory()` is an async fn returning `anyhow::Result<(Ctx, guard)>`.
 macro_rules! messaging_suite {
@@ -304,6 +343,7 @@ macro_rules! messaging_suite {
                 a_job_event_goes_to_the_job_queue_with_its_delay,
                 a_message_that_is_not_an_event_fails_alone,
                 a_failed_reaction_is_retried_alone,
+                a_reaction_failing_once_is_redelivered_by_the_queue_and_applied_once,
             );
         }
     };

@@ -1,5 +1,6 @@
-//! What the messaging cases share: the ports, a counting reaction, a queue that fails on cue,
-//! and stream events built from outbox items.
+//! What the messaging cases share: the ports, the table's stream as the relay's event source
+//! mapping reads it, a counting reaction, a queue that fails on cue, and stream events built
+//! from outbox items.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,16 +9,19 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
+use aws_lambda_events::streams::DynamoDbEventResponse;
 use chrono::Utc;
 use functions::messaging::reaction::{Reaction, Reactions};
-use infra::store::sqlite::{Change, ChangeKind};
-use local_system::feed_pump::stream_event;
+use functions::trigger::StreamHandler;
+use infra::store::sqlite::{Change, ChangeKind, LocalStore};
+use local_system::feed_pump::{BATCH, FeedPump, stream_event};
 use serde_json::{Value, json};
 use shared::clock::{Clock, SystemClock};
 use shared::messaging::event::{Event, EventType};
 use shared::messaging::outbox::{outbox_key, outbox_write};
 use shared::queue::{Queue, QueueError, ReceivedMessage};
 use shared::store::{Condition, Item, ItemStore, Key, Write};
+use tests::stream::{Pumped, StreamPump};
 use uuid::Uuid;
 
 use crate::conformance::eventually;
@@ -27,6 +31,80 @@ pub struct Ctx {
     pub store: Arc<dyn ItemStore>,
     pub events: Arc<dyn Queue>,
     pub jobs: Arc<dyn Queue>,
+    /// The store's changes, as the relay's trigger delivers them.
+    pub stream: Arc<dyn RelayStream>,
+}
+
+/// The table's change stream, read for the relay as its event source mapping reads it: the
+/// local change feed through the feed pump, or the emulator's DynamoDB stream through
+/// `GetRecords`.
+#[async_trait]
+pub trait RelayStream: Send + Sync {
+    /// Hands the next batch to `relay` and moves past what it did not report failed.
+    async fn pump_once(&self, relay: Arc<dyn StreamHandler>) -> anyhow::Result<Pumped>;
+    /// The next batch, neither delivered nor consumed.
+    async fn peek(&self) -> anyhow::Result<StreamEvent>;
+}
+
+/// The local change feed, from its start, under a consumer of its own.
+pub struct LocalFeed {
+    pub store: Arc<LocalStore>,
+}
+
+const FEED_CONSUMER: &str = "relay";
+
+#[async_trait]
+impl RelayStream for LocalFeed {
+    async fn pump_once(&self, relay: Arc<dyn StreamHandler>) -> anyhow::Result<Pumped> {
+        let outcome = FeedPump::new(FEED_CONSUMER, self.store.clone(), relay)
+            .pump_once()
+            .await?;
+        Ok(Pumped {
+            read: outcome.delivered,
+            delivered: outcome.delivered,
+            failed_at: outcome.failed_at.map(|seq| seq.to_string()),
+        })
+    }
+
+    async fn peek(&self) -> anyhow::Result<StreamEvent> {
+        let position = self.store.feed_position(FEED_CONSUMER).await?;
+        stream_event(&self.store.changes_after(position, BATCH).await?)
+    }
+}
+
+#[async_trait]
+impl RelayStream for StreamPump {
+    async fn pump_once(&self, relay: Arc<dyn StreamHandler>) -> anyhow::Result<Pumped> {
+        StreamPump::pump_once(self, relay.as_ref()).await
+    }
+
+    async fn peek(&self) -> anyhow::Result<StreamEvent> {
+        StreamPump::peek(self).await
+    }
+}
+
+/// A stream handler that keeps every batch it is handed, and passes it on.
+#[derive(Debug)]
+pub struct Recording {
+    inner: Arc<dyn StreamHandler>,
+    pub batches: Mutex<Vec<StreamEvent>>,
+}
+
+impl Recording {
+    pub fn new(inner: Arc<dyn StreamHandler>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            batches: Mutex::default(),
+        })
+    }
+}
+
+#[async_trait]
+impl StreamHandler for Recording {
+    async fn handle(&self, event: StreamEvent) -> anyhow::Result<DynamoDbEventResponse> {
+        self.batches.lock().unwrap().push(event.clone());
+        self.inner.handle(event).await
+    }
 }
 
 impl Ctx {

@@ -1,13 +1,17 @@
 //! Hostile events: every queue consumer (consumer, worker, avatar notifications) gets a batch of
 //! its sample's good message among truncated, mistyped, oversized and unknown-version ones.
 //! No handler panics or fails the whole batch; the failures it reports are exactly the bad
-//! messages, each with an error in the log naming it; the good message is handled.
+//! messages, each with an error in the log naming it; the good message is handled. The relay
+//! gets a stream batch of good and unreadable outbox images. Each case runs on the local
+//! adapters and on the AWS adapters against the emulator, each handler built as its Lambda
+//! main builds it.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use functions::wiring::{AVATAR_UPLOADED, CONSUMER, Function, WORKER};
+use infra::compose::Backend;
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -93,10 +97,13 @@ fn hostile(good: &str, unknown_version: String) -> Vec<(&'static str, String)> {
 }
 
 /// Feeds `function` the good message and the hostile ones; checks what it reports and logs.
-async fn feed(function: &Function, good: String, unknown_version: String) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let backend = tests::local::identity_backend(dir.path()).await?;
-    let handler = function.queue_handler(&backend)?;
+async fn feed(
+    backend: &dyn Backend,
+    function: &Function,
+    good: String,
+    unknown_version: String,
+) -> anyhow::Result<()> {
+    let handler = function.queue_handler(backend)?;
     let bad = hostile(&good, unknown_version);
     let mut batch = SqsEvent::default();
     batch.records = std::iter::once(message("good", good))
@@ -138,16 +145,53 @@ async fn feed(function: &Function, good: String, unknown_version: String) -> any
     Ok(())
 }
 
-#[tokio::test]
-async fn the_consumer_reports_exactly_the_events_it_cannot_read() -> anyhow::Result<()> {
+/// One `#[tokio::test]` per case and backend, `local::<case>` and `aws::<case>`: each runs
+/// `super::<case>(backend)` on a fresh backend, local or on the emulator.
+macro_rules! on_both_backends {
+    ($($case:ident),+ $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    let dir = tempfile::tempdir()?;
+                    let backend = tests::local::identity_backend(dir.path()).await?;
+                    super::$case(&backend).await
+                }
+            )+
+        }
+
+        mod aws {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    let app = tests::aws_app::spawn_aws_app().await?;
+                    super::$case(app.backend()).await?;
+                    app.stop().await
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    the_consumer_reports_exactly_the_events_it_cannot_read,
+    the_worker_reports_exactly_the_job_messages_it_cannot_read,
+    avatar_notifications_report_exactly_the_ones_they_cannot_read,
+    the_relay_publishes_the_good_events_and_skips_what_it_cannot_read_or_send,
+);
+
+async fn the_consumer_reports_exactly_the_events_it_cannot_read(
+    backend: &dyn Backend,
+) -> anyhow::Result<()> {
     let good = sample_body(&CONSUMER)?;
     let mut newer: Value = serde_json::from_str(&good)?;
     newer["schema_version"] = json!(99);
-    feed(&CONSUMER, good, newer.to_string()).await
+    feed(backend, &CONSUMER, good, newer.to_string()).await
 }
 
-#[tokio::test]
-async fn the_worker_reports_exactly_the_job_messages_it_cannot_read() -> anyhow::Result<()> {
+async fn the_worker_reports_exactly_the_job_messages_it_cannot_read(
+    backend: &dyn Backend,
+) -> anyhow::Result<()> {
     let good = sample_body(&WORKER)?;
     // A job event of a schema this build does not know.
     let newer = json!({
@@ -155,29 +199,27 @@ async fn the_worker_reports_exactly_the_job_messages_it_cannot_read() -> anyhow:
         "payload": {"job_id": uuid::Uuid::now_v7(), "job_type": "purge_expired"},
         "occurred_at": "2025-11-25T22:54:10.123Z", "schema_version": 99,
     });
-    feed(&WORKER, good, newer.to_string()).await
+    feed(backend, &WORKER, good, newer.to_string()).await
 }
 
-#[tokio::test]
-async fn avatar_notifications_report_exactly_the_ones_they_cannot_read() -> anyhow::Result<()> {
+async fn avatar_notifications_report_exactly_the_ones_they_cannot_read(
+    backend: &dyn Backend,
+) -> anyhow::Result<()> {
     let good = sample_body(&AVATAR_UPLOADED)?;
     let mut newer: Value = serde_json::from_str(&good)?;
     newer["Records"][0]["eventVersion"] = json!("9.0");
-    feed(&AVATAR_UPLOADED, good, newer.to_string()).await
+    feed(backend, &AVATAR_UPLOADED, good, newer.to_string()).await
 }
 
 /// The relay publishes the good outbox events of a stream batch and skips, with an error
 /// naming each, the outbox images it cannot read and the events the queue refuses (too
 /// large); it reports no failure, since a stream stopped on them would never move again. An
 /// event of a newer schema is published: its consumer decides.
-#[tokio::test]
-async fn the_relay_publishes_the_good_events_and_skips_what_it_cannot_read_or_send()
--> anyhow::Result<()> {
+async fn the_relay_publishes_the_good_events_and_skips_what_it_cannot_read_or_send(
+    backend: &dyn Backend,
+) -> anyhow::Result<()> {
     use functions::wiring::RELAY;
-    use infra::compose::Backend as _;
 
-    let dir = tempfile::tempdir()?;
-    let backend = tests::local::identity_backend(dir.path()).await?;
     let path = format!("{}/../events/relay.json", env!("CARGO_MANIFEST_DIR"));
     let mut batch: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let good = batch["Records"][1].clone();
@@ -218,7 +260,7 @@ async fn the_relay_publishes_the_good_events_and_skips_what_it_cannot_read_or_se
         newer_record,
     ]);
 
-    let relay = RELAY.stream_handler(&backend)?;
+    let relay = RELAY.stream_handler(backend)?;
     let (log, guard) = capture();
     let response = relay.handle(serde_json::from_value(batch)?).await;
     drop(guard);

@@ -1,5 +1,6 @@
 //! The queue pump: batches in, failures left to reappear, successes deleted, dead letters after
-//! the queue's maximum receives.
+//! the queue's maximum receives. The batch cases run on the local queue (its clock moved past
+//! the visibility timeout) and on SQS on the emulator (the pump waits the timeout out).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,23 +16,29 @@ use shared::queue::Queue;
 
 const VISIBILITY: Duration = Duration::from_secs(30);
 const NO_WAIT: Duration = Duration::ZERO;
+const MAX_RECEIVES: u32 = 3;
+
+/// SQS counts visibility in whole seconds: the shortest that is not zero.
+const SQS_VISIBILITY: Duration = Duration::from_secs(1);
 
 struct Fixture {
-    clock: Arc<ManualClock>,
-    work: Arc<LocalQueue>,
-    dead: Arc<LocalQueue>,
+    work: Arc<dyn Queue>,
+    dead: Arc<dyn Queue>,
+    /// The local queues' clock; on SQS time passes by itself.
+    clock: Option<Arc<ManualClock>>,
+    visibility: Duration,
     /// Every record the handler saw: (body, ApproximateReceiveCount).
     seen: Arc<Mutex<Vec<(String, String)>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
-fn fixture() -> anyhow::Result<Fixture> {
+async fn local() -> anyhow::Result<Fixture> {
     let dir = tempfile::tempdir()?;
     let db = LocalDb::open(&dir.path().join("local.db"))?;
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let dead_letter = DeadLetter {
         queue: "work-dlq".into(),
-        max_receives: 3,
+        max_receives: MAX_RECEIVES,
     };
     let work = Arc::new(LocalQueue::new(
         db.clone(),
@@ -41,17 +48,31 @@ fn fixture() -> anyhow::Result<Fixture> {
     ));
     let dead = Arc::new(LocalQueue::new(db, "work-dlq", clock.clone(), None));
     Ok(Fixture {
-        clock,
         work,
         dead,
+        clock: Some(clock),
+        visibility: VISIBILITY,
         seen: Arc::default(),
-        _dir: dir,
+        _dir: Some(dir),
+    })
+}
+
+async fn sqs() -> anyhow::Result<Fixture> {
+    let (work, dead) =
+        tests::provision::queue_pair(tests::moto::moto().await?, MAX_RECEIVES).await?;
+    Ok(Fixture {
+        work: Arc::new(work),
+        dead: Arc::new(dead),
+        clock: None,
+        visibility: SQS_VISIBILITY,
+        seen: Arc::default(),
+        _dir: None,
     })
 }
 
 impl Fixture {
     /// A pump whose handler fails every message whose body starts with "fail", and fails the
-    /// whole batch when a body is "crash".
+    /// whole batch when a body is "crash". Its receives do not wait.
     fn pump(&self) -> QueuePump {
         let seen = self.seen.clone();
         let handler = handler_fn(move |event: SqsEvent| {
@@ -78,21 +99,62 @@ impl Fixture {
             }
         });
         QueuePump::new("work", self.work.clone(), Arc::new(handler))
-            .with_timing(VISIBILITY, NO_WAIT)
+            .with_timing(self.visibility, NO_WAIT)
+    }
+
+    /// Moves the local queues' clock past the visibility timeout; on SQS time moves by itself.
+    fn past_visibility(&self) {
+        if let Some(clock) = &self.clock {
+            clock.advance(TimeDelta::from_std(self.visibility).unwrap() + TimeDelta::seconds(1));
+        }
+    }
+
+    /// [`Fixture::pump`] once the visibility timeout of what it received so far has run out:
+    /// the local clock moves past it; on SQS the receive waits it out.
+    fn pump_past_visibility(&self) -> QueuePump {
+        self.past_visibility();
+        let wait = match self.clock {
+            Some(_) => NO_WAIT,
+            None => self.visibility + Duration::from_secs(2),
+        };
+        self.pump().with_timing(self.visibility, wait)
     }
 
     fn seen(&self) -> Vec<(String, String)> {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }
-
-    fn past_visibility(&self) {
-        self.clock.advance(TimeDelta::seconds(31));
-    }
 }
 
-#[tokio::test]
-async fn handled_messages_are_deleted_and_failed_ones_come_back() -> anyhow::Result<()> {
-    let fx = fixture()?;
+/// One `#[tokio::test]` per case and queue, `local::<case>` and `sqs::<case>`.
+macro_rules! on_both_queues {
+    ($($case:ident),+ $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    super::$case(super::local().await?).await
+                }
+            )+
+        }
+
+        mod sqs {
+            $(
+                #[tokio::test]
+                async fn $case() -> anyhow::Result<()> {
+                    super::$case(super::sqs().await?).await
+                }
+            )+
+        }
+    };
+}
+
+on_both_queues!(
+    handled_messages_are_deleted_and_failed_ones_come_back,
+    a_message_that_keeps_failing_is_dead_lettered,
+    a_handler_error_fails_the_whole_batch,
+);
+
+async fn handled_messages_are_deleted_and_failed_ones_come_back(fx: Fixture) -> anyhow::Result<()> {
     for body in ["ok-1", "fail-1", "ok-2"] {
         fx.work.send(body, Duration::ZERO).await?;
     }
@@ -113,9 +175,8 @@ async fn handled_messages_are_deleted_and_failed_ones_come_back() -> anyhow::Res
     );
 
     fx.seen();
-    fx.past_visibility();
     assert_eq!(
-        pump.pump_once().await?,
+        fx.pump_past_visibility().pump_once().await?,
         BatchOutcome {
             received: 1,
             deleted: 0,
@@ -126,24 +187,24 @@ async fn handled_messages_are_deleted_and_failed_ones_come_back() -> anyhow::Res
     Ok(())
 }
 
-#[tokio::test]
-async fn a_message_that_keeps_failing_is_dead_lettered() -> anyhow::Result<()> {
-    let fx = fixture()?;
+async fn a_message_that_keeps_failing_is_dead_lettered(fx: Fixture) -> anyhow::Result<()> {
     fx.work.send("fail-forever", Duration::ZERO).await?;
-    let pump = fx.pump();
-    for _ in 0..3 {
-        assert_eq!(pump.pump_once().await?.failed, 1);
-        fx.past_visibility();
+    assert_eq!(fx.pump().pump_once().await?.failed, 1);
+    for _ in 1..MAX_RECEIVES {
+        assert_eq!(fx.pump_past_visibility().pump_once().await?.failed, 1);
     }
     assert_eq!(
-        pump.pump_once().await?.received,
+        fx.pump_past_visibility().pump_once().await?.received,
         0,
-        "the fourth receive moves it to the dead-letter queue"
+        "the receive after the last moves it to the dead-letter queue"
     );
     let counts: Vec<String> = fx.seen().into_iter().map(|(_, count)| count).collect();
     assert_eq!(counts, ["1", "2", "3"]);
 
-    let dead = fx.dead.receive(10, VISIBILITY, NO_WAIT).await?;
+    let dead = fx
+        .dead
+        .receive(10, VISIBILITY, Duration::from_secs(1))
+        .await?;
     assert_eq!(
         dead.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
         ["fail-forever"]
@@ -151,29 +212,25 @@ async fn a_message_that_keeps_failing_is_dead_lettered() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_handler_error_fails_the_whole_batch() -> anyhow::Result<()> {
-    let fx = fixture()?;
+async fn a_handler_error_fails_the_whole_batch(fx: Fixture) -> anyhow::Result<()> {
     for body in ["ok-1", "crash"] {
         fx.work.send(body, Duration::ZERO).await?;
     }
-    let pump = fx.pump();
     assert_eq!(
-        pump.pump_once().await?,
+        fx.pump().pump_once().await?,
         BatchOutcome {
             received: 2,
             deleted: 0,
             failed: 2
         }
     );
-    fx.past_visibility();
-    assert_eq!(pump.pump_once().await?.received, 2);
+    assert_eq!(fx.pump_past_visibility().pump_once().await?.received, 2);
     Ok(())
 }
 
 #[tokio::test]
 async fn a_running_pump_delivers_what_is_sent_and_stops_on_request() -> anyhow::Result<()> {
-    let fx = fixture()?;
+    let fx = local().await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(
         fx.pump()
