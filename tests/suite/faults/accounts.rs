@@ -10,7 +10,7 @@ use shared::accounts::ClientInfo;
 use shared::auth::one_time::{self, Purpose};
 use shared::auth::password::Password;
 use shared::auth::session::SessionRepo;
-use shared::jobs::NewJob;
+use shared::jobs::{JobRepo, NewJob};
 use shared::messaging::event::EventType;
 use shared::users::{Email, User, UserRepo};
 
@@ -33,6 +33,7 @@ pub fn cases() -> Vec<Box<dyn Case>> {
         Box::new(ConfirmReset::default()),
         Box::new(DeleteAccount),
         Box::new(CreateJob),
+        Box::new(RetryJob::default()),
     ]
 }
 
@@ -395,6 +396,74 @@ pub async fn create_job(backend: &dyn Backend) {
             new,
         )
         .await;
+    }
+}
+
+/// An operator's retry of a failed job: queued again with a new `job.enqueued` event, or
+/// left failed without one.
+#[derive(Default)]
+struct RetryJob(Mutex<Option<uuid::Uuid>>);
+
+#[async_trait]
+impl Case for RetryJob {
+    fn name(&self) -> &'static str {
+        "retry a failed job"
+    }
+
+    async fn prepare(&self, system: &Fresh) -> anyhow::Result<()> {
+        let backend = system.backend.as_ref();
+        let store = backend.store()?;
+        let new = NewJob::of(&functions::maintenance::purge_expired::PurgeRequest {})?;
+        let job = shared::jobs::enqueue(
+            store.as_ref(),
+            backend.clock().as_ref(),
+            backend.random().as_ref(),
+            new,
+        )
+        .await?;
+        let failed = shared::jobs::Job {
+            status: shared::jobs::JobStatus::Failed,
+            ..job.clone()
+        };
+        JobRepo::new(store).save(&job, &failed).await?;
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(job.id);
+        Ok(())
+    }
+
+    async fn run(&self, _: &Fresh, backend: &FaultyBackend) {
+        let id = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(id), Ok(store)) = (id, backend.store()) {
+            let now = backend.clock().now();
+            let _ = JobRepo::new(store)
+                .retry(id, now, backend.random().as_ref())
+                .await;
+        }
+    }
+
+    async fn violations(&self, outcome: &Outcome<'_>) -> anyhow::Result<Vec<String>> {
+        let id = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = id.context("the case was not prepared")?;
+        let job = outcome
+            .state
+            .jobs
+            .iter()
+            .find(|job| job.id == id)
+            .context("the job is gone")?;
+        let events = outcome
+            .state
+            .events
+            .iter()
+            .filter(|e| e.event_type == EventType::JobEnqueued && e.aggregate_id == id.to_string())
+            .count();
+        let queued = job.status == shared::jobs::JobStatus::Queued;
+        Ok(if events == 1 + usize::from(queued) {
+            Vec::new()
+        } else {
+            vec![format!(
+                "job {id} is {}, with {events} job.enqueued events",
+                job.status
+            )]
+        })
     }
 }
 
