@@ -97,8 +97,8 @@ enum Injected {
 #[derive(Debug, Default)]
 pub struct Faults {
     plan: Option<Plan>,
-    calls: [AtomicUsize; 5],
-    answered: [AtomicUsize; 5],
+    calls: [AtomicUsize; PORTS.len()],
+    answered: [AtomicUsize; PORTS.len()],
     injected: AtomicUsize,
 }
 
