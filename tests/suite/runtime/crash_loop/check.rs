@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-use super::load::{Answer, Call, Ledger, call, fresh_client};
+use super::load::{Answer, CREATABLE, Call, Ledger, Retried, call, fresh_client};
 use crate::runtime::crash::DATABASE;
 
 const VERIFICATION: &str = "Verify your email address";
@@ -62,6 +62,22 @@ pub(super) fn dead_letters(data_dir: &Path) -> anyhow::Result<BTreeMap<String, i
         db.prepare("SELECT queue, COUNT(*) FROM messages WHERE queue LIKE '%-dlq' GROUP BY queue")?;
     let rows = query.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Job records of the types `POST /jobs` creates (nothing else makes them here: the schedules
+/// run their handlers, not jobs).
+fn jobs_created(data_dir: &Path) -> anyhow::Result<usize> {
+    let db = rusqlite::Connection::open(data_dir.join(DATABASE))?;
+    let mut count = 0;
+    for job_type in CREATABLE {
+        let n: i64 = db.query_row(
+            "SELECT COUNT(*) FROM items WHERE sk = 'JOB' AND json_extract(body, '$.job_type') = ?1",
+            [job_type],
+            |r| r.get(0),
+        )?;
+        count += usize::try_from(n)?;
+    }
+    Ok(count)
 }
 
 /// The checks' findings: figures to print and violations to fail on.
@@ -127,6 +143,7 @@ pub(super) async fn check(
     base: &str,
     admin: &str,
     ledger: &Ledger,
+    retried: &Retried,
     data_dir: &Path,
 ) -> anyhow::Result<Findings> {
     let reader = Reader {
@@ -259,10 +276,22 @@ pub(super) async fn check(
     }
     let finals = by_status.get("succeeded").copied().unwrap_or(0)
         + by_status.get("dead").copied().unwrap_or(0);
+    // Each creation is one job, however often it was sent: the acknowledged ones, and one per
+    // creation that got no answer (its retry replayed it, found it applied, or made it).
+    let in_store = jobs_created(data_dir)?;
+    let expected = ledger.jobs.len() - retried.replayed - retried.created + ledger.jobs_lost.len();
+    if in_store != expected {
+        found.violations.push(format!(
+            "{in_store} jobs of the creatable types are stored for {expected} creations"
+        ));
+    }
     found.figures.push(format!(
-        "jobs acknowledged {}, final {finals} ({by_status:?}); unanswered {}",
+        "jobs acknowledged {}, final {finals} ({by_status:?}); creations unanswered {}, retried with their key: {} replayed, {} answer lost, {} created then; jobs stored {in_store} for {expected} creations",
         ledger.jobs.len(),
-        ledger.jobs_lost,
+        ledger.jobs_lost.len(),
+        retried.replayed,
+        retried.answer_lost,
+        retried.created,
     ));
 
     // Avatars: every acknowledged upload was taken out of quarantine by its job, and its user

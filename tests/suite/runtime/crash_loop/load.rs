@@ -95,7 +95,8 @@ pub(super) struct Ledger {
     pub promoted: Vec<String>,
     /// Jobs answered 202.
     pub jobs: Vec<String>,
-    pub jobs_lost: usize,
+    /// Job creations that got no answer: their idempotency key and body.
+    pub jobs_lost: Vec<(String, Value)>,
     /// Avatar uploads answered 204: the user's id and the upload's key.
     pub avatars: Vec<(String, String)>,
     /// The keys of uploads that got no answer.
@@ -248,33 +249,35 @@ pub(super) async fn sessions(load: Load, users: Vec<String>) -> anyhow::Result<(
     Ok(())
 }
 
+/// The job types `POST /jobs` creates.
+pub(super) const CREATABLE: [&str; 4] = [
+    "export_users",
+    "purge_expired",
+    "redrive_stuck_jobs",
+    "cleanup_unverified_users",
+];
+
 /// Creates jobs of every creatable type, each with an idempotency key.
 pub(super) async fn jobs(load: Load) -> anyhow::Result<()> {
-    const TYPES: [&str; 4] = [
-        "export_users",
-        "purge_expired",
-        "redrive_stuck_jobs",
-        "cleanup_unverified_users",
-    ];
     let client = fresh_client()?;
     loop {
         let n = load.next();
         let key = format!("job-{}-{n}", load.run);
-        let body = json!({"type": TYPES[n as usize % TYPES.len()], "payload": {}});
+        let body = json!({"type": CREATABLE[n as usize % CREATABLE.len()], "payload": {}});
         let post = Call {
             method: &Method::POST,
             path: "/api/v1/jobs",
             token: Some(&load.admin),
             key: Some(&key),
         };
-        match call(&client, &load.base, post, Some(body)).await {
+        match call(&client, &load.base, post, Some(body.clone())).await {
             Answer::Got(StatusCode::ACCEPTED, body) => {
                 let id = body["job"]["id"].as_str().unwrap_or_default().to_owned();
                 note(&load.ledger, |l| l.jobs.push(id));
             }
             Answer::Got(status, body) => unexpected(&load.ledger, "creating a job", status, &body),
             Answer::Lost => {
-                note(&load.ledger, |l| l.jobs_lost += 1);
+                note(&load.ledger, |l| l.jobs_lost.push((key, body)));
                 return Ok(());
             }
         }
@@ -432,4 +435,70 @@ pub(super) async fn avatars(
         }
     }
     Ok(())
+}
+
+/// What the retries of the job creations that got no answer came to.
+#[derive(Debug, Default)]
+pub(super) struct Retried {
+    /// The stored answer, replayed: the first delivery committed and answered.
+    pub replayed: usize,
+    /// 409 `idempotency_answer_lost`: the first delivery committed and died before answering.
+    pub answer_lost: usize,
+    /// Created now: the first delivery never committed.
+    pub created: usize,
+}
+
+/// Sends each job creation that got no answer again, with its key, as a client would after the
+/// restart; a creation whose key a killed delivery still holds is tried again until the key's
+/// deadline frees it. The jobs the answers name join the acknowledged ones.
+pub(super) async fn retry_lost_jobs(load: &Load, deadline: Duration) -> anyhow::Result<Retried> {
+    let lost = load
+        .ledger
+        .lock()
+        .map(|l| l.jobs_lost.clone())
+        .map_err(|_| anyhow::anyhow!("a client task panicked"))?;
+    let client = fresh_client()?;
+    let give_up = std::time::Instant::now() + deadline;
+    let mut retried = Retried::default();
+    for (key, body) in lost {
+        loop {
+            let response = client
+                .post(format!("{}/api/v1/jobs", load.base))
+                .bearer_auth(&load.admin)
+                .header("idempotency-key", &key)
+                .json(&body)
+                .send()
+                .await?;
+            let status = response.status();
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            let answer: Value = response.json().await.unwrap_or(Value::Null);
+            match (status, answer["code"].as_str()) {
+                (StatusCode::ACCEPTED, _) => {
+                    if replayed {
+                        retried.replayed += 1;
+                    } else {
+                        retried.created += 1;
+                    }
+                    let id = answer["job"]["id"].as_str().unwrap_or_default().to_owned();
+                    note(&load.ledger, |l| l.jobs.push(id));
+                }
+                (StatusCode::CONFLICT, Some("idempotency_answer_lost")) => retried.answer_lost += 1,
+                (StatusCode::CONFLICT, Some("idempotency_in_flight"))
+                    if std::time::Instant::now() < give_up =>
+                {
+                    // The killed delivery's claim lasts until its deadline.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                _ => unexpected(
+                    &load.ledger,
+                    &format!("retrying job creation {key}"),
+                    status,
+                    &answer,
+                ),
+            }
+            break;
+        }
+    }
+    Ok(retried)
 }

@@ -4,6 +4,9 @@
 //! success answer must be reflected, every acknowledged job final, and every event delivered
 //! once in effect (one verification mail per registration, one welcome mail per created user).
 //!
+//! Job creations that got no answer are sent again with their idempotency key after the last
+//! restart: each creation must come to one job, however often it was sent.
+//!
 //! `CRASH_LOOP_CYCLES` (10) kills, each after a load of a random length up to
 //! `CRASH_LOOP_SECONDS` (2) seconds; `CRASH_LOOP_SEED` replays a run's kill moments.
 
@@ -34,6 +37,9 @@ const UPLOADERS: usize = 3;
 /// How long the restarted system gets to finish what the kills left: a message a killed
 /// process had received stays hidden for the queue's visibility timeout (30 s) first.
 const DRAIN: Duration = Duration::from_secs(120);
+
+/// How long a retry waits for a key a killed delivery holds: its deadline is 30 s.
+const RETRY: Duration = Duration::from_secs(45);
 
 /// splitmix64: a few lines, and the same moments for the same seed.
 struct Moments(u64);
@@ -226,18 +232,27 @@ async fn the_local_system_keeps_every_acknowledged_request_across_ten_kills() ->
         system = LocalProcess::start_with(dir.path(), port, &env).await?;
     }
 
-    let waited = check::drained(dir.path(), DRAIN).await?;
     let admin = admin_token(&base).await?;
+    let last = Load {
+        base: base.clone(),
+        admin: admin.clone(),
+        moderator_role: moderator.clone(),
+        run: run.clone(),
+        ledger: ledger.clone(),
+        counter: counter.clone(),
+    };
+    let retried = load::retry_lost_jobs(&last, RETRY).await?;
+    let waited = check::drained(dir.path(), DRAIN).await?;
     // Every client task has ended: the ledger is the test's alone now.
     let ledger = std::mem::take(
         &mut *ledger
             .lock()
             .map_err(|_| anyhow::anyhow!("a client task panicked"))?,
     );
-    let found = check::check(&base, &admin, &ledger, dir.path()).await?;
+    let found = check::check(&base, &admin, &ledger, &retried, dir.path()).await?;
     let dead_letters = check::dead_letters(dir.path())?;
     println!(
-        "crash loop: {cycles} kills; drained {waited:?} after the last restart; {:?} in all",
+        "crash loop: {cycles} kills; the pipeline drained {waited:?} after the retries; {:?} in all",
         started.elapsed()
     );
     for figure in &found.figures {
