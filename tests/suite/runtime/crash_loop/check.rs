@@ -80,6 +80,22 @@ fn jobs_created(data_dir: &Path) -> anyhow::Result<usize> {
     Ok(count)
 }
 
+/// The avatar URL the job of upload `key` recorded setting, if one did.
+fn avatar_set_by(data_dir: &Path, key: &str) -> anyhow::Result<Option<String>> {
+    let db = rusqlite::Connection::open(data_dir.join(DATABASE))?;
+    let mut query = db.prepare(
+        "SELECT json_extract(body, '$.result.avatar_url') FROM items WHERE sk = 'JOB'
+         AND json_extract(body, '$.job_type') = 'process_avatar'
+         AND json_extract(body, '$.payload.key') = ?1",
+    )?;
+    let urls = query.query_map([key], |r| r.get::<_, Option<String>>(0))?;
+    Ok(urls
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .next())
+}
+
 /// The checks' findings: figures to print and violations to fail on.
 #[derive(Debug, Default)]
 pub(super) struct Findings {
@@ -315,15 +331,41 @@ pub(super) async fn check(
             processed += 1;
         }
     }
+    // A user's last upload, when it was acknowledged, is their avatar: an older upload
+    // processed late must not replace it.
     let mut avatars_found = 0;
+    let mut latest_shown = 0;
     for id in &uploaders {
         let (_, body) = reader.get(&format!("/api/v1/users/{id}")).await?;
-        if body["user"]["avatar_url"].is_string() {
+        let shown = &body["user"]["avatar_url"];
+        if shown.is_string() {
             avatars_found += 1;
         } else {
             found
                 .violations
                 .push(format!("user {id} uploaded an avatar and has none: {body}"));
+        }
+        let acknowledged = ledger
+            .avatars
+            .iter()
+            .filter(|(user, _)| user == *id)
+            .map(|(_, key)| (key, true));
+        let lost = ledger
+            .uploads_lost
+            .iter()
+            .filter(|key| key.contains(id.as_str()))
+            .map(|key| (key, false));
+        // Upload keys end in a time-ordered id.
+        let Some((last, true)) = acknowledged.chain(lost).max() else {
+            continue;
+        };
+        match avatar_set_by(data_dir, last)? {
+            Some(url) if *shown == url.as_str() => latest_shown += 1,
+            Some(url) => found.violations.push(format!(
+                "user {id}'s last upload {last} became {url}, and the user shows {shown}"
+            )),
+            // Its job found the upload gone: an attempt that died had set it already.
+            None => latest_shown += 1,
         }
     }
     let stranded: Vec<&String> = ledger
@@ -337,7 +379,7 @@ pub(super) async fn check(
         ));
     }
     found.figures.push(format!(
-        "avatar uploads acknowledged {}, processed {processed}, for {} users, users with their avatar {avatars_found}; unanswered {}, stranded in quarantine {}",
+        "avatar uploads acknowledged {}, processed {processed}, for {} users, users with their avatar {avatars_found}, showing their last upload {latest_shown}; unanswered {}, stranded in quarantine {}",
         ledger.avatars.len(),
         uploaders.len(),
         ledger.uploads_lost.len(),
