@@ -2,9 +2,9 @@
 //! down which requests got a success answer and which got none.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -17,15 +17,20 @@ pub(super) const PASSWORD: &str = "a crash-proof passphrase";
 /// apart, as they would count real users.
 static ADDRESSES: AtomicU32 = AtomicU32::new(0);
 
-/// A client speaking from a loopback address no other client uses (127.1.0.1 and up).
+/// A client speaking from a loopback address no other client uses (127.1.0.1 and up), where
+/// the machine answers on the whole of 127.0.0.0/8 (Linux does; macOS only on 127.0.0.1,
+/// where every client shares it and more of the load is throttled).
 pub(super) fn fresh_client() -> anyhow::Result<reqwest::Client> {
-    let n = ADDRESSES.fetch_add(1, Ordering::Relaxed);
-    let address = Ipv4Addr::from(0x7F01_0001 + n);
-    Ok(reqwest::Client::builder()
-        .local_address(IpAddr::V4(address))
+    static SPREAD: OnceLock<bool> = OnceLock::new();
+    let spread = *SPREAD.get_or_init(|| UdpSocket::bind((Ipv4Addr::new(127, 1, 0, 1), 0)).is_ok());
+    let mut client = reqwest::Client::builder()
         // A request the kill cut off fails at once; this only bounds a hung one.
-        .timeout(Duration::from_secs(20))
-        .build()?)
+        .timeout(Duration::from_secs(20));
+    if spread {
+        let n = ADDRESSES.fetch_add(1, Ordering::Relaxed);
+        client = client.local_address(IpAddr::V4(Ipv4Addr::from(0x7F01_0001 + n)));
+    }
+    Ok(client.build()?)
 }
 
 /// What came back: an answer, or nothing (the connection failed or was cut by the kill), in
