@@ -111,6 +111,8 @@ pub(super) struct Ledger {
     /// Each pooled user's last session whose every answer came; a session whose refresh got
     /// no answer is dropped, since its token may or may not have been spent.
     pub sessions: BTreeMap<String, Session>,
+    /// The uploaders' access tokens.
+    pub uploader_tokens: BTreeMap<String, String>,
     /// Answers no request of the load should get (a 5xx, a refused acknowledged token).
     pub unexpected: Vec<String>,
 }
@@ -364,32 +366,44 @@ pub(super) async fn avatars(
     image: Arc<Vec<u8>>,
 ) -> anyhow::Result<()> {
     let client = fresh_client()?;
-    let mut tokens = Vec::new();
-    for (email, id) in &users {
-        let body = json!({"email": email, "password": PASSWORD});
-        let post = Call {
-            method: &Method::POST,
-            path: "/api/v1/auth/login",
-            token: None,
-            key: None,
+    for (email, id) in users.iter().cycle() {
+        // Access tokens outlive a kill: each uploader logs in once, and again when refused.
+        let known = load
+            .ledger
+            .lock()
+            .ok()
+            .and_then(|l| l.uploader_tokens.get(id).cloned());
+        let token = match known {
+            Some(token) => token,
+            None => {
+                let body = json!({"email": email, "password": PASSWORD});
+                let post = Call {
+                    method: &Method::POST,
+                    path: "/api/v1/auth/login",
+                    token: None,
+                    key: None,
+                };
+                match call(&fresh_client()?, &load.base, post, Some(body)).await {
+                    Answer::Got(StatusCode::OK, body) => {
+                        let token = body["access_token"].as_str().unwrap_or_default().to_owned();
+                        note(&load.ledger, |l| {
+                            l.uploader_tokens.insert(id.clone(), token.clone());
+                        });
+                        token
+                    }
+                    Answer::Got(status, body) => {
+                        unexpected(&load.ledger, "logging an uploader in", status, &body);
+                        continue;
+                    }
+                    Answer::Lost => return Ok(()),
+                }
+            }
         };
-        match call(&fresh_client()?, &load.base, post, Some(body)).await {
-            Answer::Got(StatusCode::OK, body) => {
-                let token = body["access_token"].as_str().unwrap_or_default().to_owned();
-                tokens.push((id.clone(), token));
-            }
-            Answer::Got(status, body) => {
-                unexpected(&load.ledger, "logging an uploader in", status, &body)
-            }
-            Answer::Lost => return Ok(()),
-        }
-    }
-    for (id, token) in tokens.iter().cycle() {
         let path = format!("/api/v1/users/{id}/avatar");
         let post = Call {
             method: &Method::POST,
             path: &path,
-            token: Some(token),
+            token: Some(&token),
             key: None,
         };
         let form = match call(
@@ -401,6 +415,13 @@ pub(super) async fn avatars(
         .await
         {
             Answer::Got(StatusCode::OK, form) => form,
+            // Expired, in a long run.
+            Answer::Got(StatusCode::UNAUTHORIZED, _) => {
+                note(&load.ledger, |l| {
+                    l.uploader_tokens.remove(id);
+                });
+                continue;
+            }
             Answer::Got(status, body) => {
                 unexpected(&load.ledger, "asking for an avatar form", status, &body);
                 continue;
