@@ -55,6 +55,17 @@ pub(super) async fn drained(data_dir: &Path, deadline: Duration) -> anyhow::Resu
     }
 }
 
+/// Outbox events, and how many of them the relay published.
+pub(super) fn outbox(data_dir: &Path) -> anyhow::Result<(i64, i64)> {
+    let db = rusqlite::Connection::open(data_dir.join(DATABASE))?;
+    Ok(db.query_row(
+        "SELECT COUNT(*), COUNT(json_extract(body, '$.relayed_at')) FROM items
+         WHERE pk LIKE 'OUTBOX#%' AND sk = 'EVENT'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
 /// Messages per dead-letter queue.
 pub(super) fn dead_letters(data_dir: &Path) -> anyhow::Result<BTreeMap<String, i64>> {
     let db = rusqlite::Connection::open(data_dir.join(DATABASE))?;

@@ -251,6 +251,7 @@ async fn the_local_system_keeps_every_acknowledged_request_across_ten_kills() ->
     );
     let found = check::check(&base, &admin, &ledger, &retried, dir.path()).await?;
     let dead_letters = check::dead_letters(dir.path())?;
+    let (events, relayed) = check::outbox(dir.path())?;
     println!(
         "crash loop: {cycles} kills; the pipeline drained {waited:?} after the retries; {:?} in all",
         started.elapsed()
@@ -259,11 +260,17 @@ async fn the_local_system_keeps_every_acknowledged_request_across_ten_kills() ->
         println!("crash loop: {figure}");
     }
     println!(
-        "crash loop: dead letters {dead_letters:?}; violations {}",
-        found.violations.len()
+        "crash loop: outbox events {events}, relayed {relayed}; dead letters {dead_letters:?}; violations {}",
+        found.violations.len() + usize::from(events != relayed)
     );
     drop(system);
     let mut violations = found.violations;
+    if events != relayed {
+        violations.push(format!(
+            "{} of {events} outbox events were never relayed",
+            events - relayed
+        ));
+    }
     if dead_letters.get("events-dlq").is_some_and(|n| *n > 0) {
         violations.push(format!("events were dead-lettered: {dead_letters:?}"));
     }
