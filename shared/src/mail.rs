@@ -33,4 +33,16 @@ pub enum MailError {
 pub trait Mailer: Send + Sync + fmt::Debug {
     /// Sends the mail and returns the provider's message id.
     async fn send(&self, mail: &Mail) -> Result<String, MailError>;
+
+    /// Sends the mail unless a mail was sent under `key` already, and returns the message id
+    /// of the mail sent under it. For a sender that may run again after it sent: a job attempt
+    /// that dies between sending and recording that it sent is attempted again.
+    ///
+    /// Only a provider that keeps its sends by key can do this; SES cannot (its `SendEmail`
+    /// takes no idempotency token), so there this is [`Mailer::send`] and such a retry sends
+    /// the mail a second time.
+    async fn send_once(&self, key: &str, mail: &Mail) -> Result<String, MailError> {
+        let _ = key;
+        self.send(mail).await
+    }
 }

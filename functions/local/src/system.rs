@@ -74,6 +74,13 @@ impl LocalSystem {
             tracing::info!(user_id = %user.id, created, "bootstrap administrator ready");
         }
 
+        // Uploads a killed process stored and never announced, before any new upload.
+        backend
+            .local_blobs()
+            .announce_pending()
+            .await
+            .context("announcing the uploads stored before a crash")?;
+
         // The pages the mails link to call the API as a client would: through its router and
         // middleware.
         let api_for_pages = http::app(

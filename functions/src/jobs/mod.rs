@@ -31,6 +31,7 @@ use std::fmt;
 use async_trait::async_trait;
 use serde_json::Value;
 pub use shared::jobs::JobPayload;
+use uuid::Uuid;
 
 /// How a job attempt failed. (How a job *record* failed to change is [`shared::jobs::JobError`].)
 #[derive(Debug, thiserror::Error)]
@@ -56,4 +57,12 @@ pub trait JobType: Send + Sync + fmt::Debug + 'static {
 
     /// Runs one attempt; the value returned is kept as the job's result.
     async fn run(&self, payload: Self::Payload) -> Result<Value, JobFailure>;
+
+    /// Runs one attempt of the job `id`. A job whose effect leaves the system (a mail) keys
+    /// it by the id, so an attempt that died after the effect and before its record does not
+    /// have it twice; the others need only [`JobType::run`].
+    async fn run_job(&self, id: Uuid, payload: Self::Payload) -> Result<Value, JobFailure> {
+        let _ = id;
+        self.run(payload).await
+    }
 }

@@ -7,7 +7,9 @@
 //! allocating it; a truncated file fails to decode. What is kept is only the pixels,
 //! re-encoded as a 256×256 PNG (metadata — EXIF, location, comments — does not survive),
 //! stored under the user's public avatars prefix. Then the user's `avatar_url` points at it,
-//! and the quarantined upload and the previous avatar are deleted. A refused upload is
+//! and the quarantined upload and the previous avatar are deleted — unless the avatar comes from
+//! a later upload already (an earlier upload whose attempt died is processed late, and must not
+//! replace it: avatars are named after their upload's time-ordered id). A refused upload is
 //! deleted too and the job succeeds with the reason: it is the uploader's error, not the
 //! system's.
 
@@ -19,7 +21,7 @@ use image::{ImageFormat, ImageReader, Limits, imageops::FilterType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::blob::BlobStore;
-use shared::clock::{Clock, Random};
+use shared::clock::Clock;
 use shared::store::{ItemStore, StoreError};
 use shared::users::repo::update_write;
 use shared::users::{User, UserRepo};
@@ -107,7 +109,6 @@ pub struct ProcessAvatar {
     store: Arc<dyn ItemStore>,
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
-    random: Arc<dyn Random>,
     /// Where the public avatars prefix is served from.
     public_url: String,
 }
@@ -117,14 +118,12 @@ impl ProcessAvatar {
         store: Arc<dyn ItemStore>,
         blobs: Arc<dyn BlobStore>,
         clock: Arc<dyn Clock>,
-        random: Arc<dyn Random>,
         public_url: impl Into<String>,
     ) -> Self {
         Self {
             store,
             blobs,
             clock,
-            random,
             public_url: public_url.into().trim_end_matches('/').to_owned(),
         }
     }
@@ -134,18 +133,20 @@ impl ProcessAvatar {
         format!("{}/{key}", self.public_url)
     }
 
-    /// Points the user at the new avatar (conditional on the version read); the previous
-    /// avatar's key, or `None` when the user is gone.
-    async fn set_avatar(
-        &self,
-        user_id: Uuid,
-        key: &str,
-    ) -> Result<Option<Option<String>>, StoreError> {
+    /// Points the user at the new avatar (conditional on the version read), unless their
+    /// avatar comes from a later upload already.
+    async fn set_avatar(&self, user_id: Uuid, key: &str) -> Result<Set, StoreError> {
         let users = UserRepo::new(self.store.clone());
         loop {
             let Some(user) = users.get(user_id).await? else {
-                return Ok(None);
+                return Ok(Set::UserGone);
             };
+            match user.avatar_key.as_deref() {
+                // An attempt that died after setting it: nothing to replace.
+                Some(current) if current == key => return Ok(Set::Replaced(None)),
+                Some(current) if upload_id(current) > upload_id(key) => return Ok(Set::Superseded),
+                _ => {}
+            }
             let changed = User {
                 avatar_url: Some(self.url_of(key)),
                 avatar_key: Some(key.to_owned()),
@@ -154,7 +155,7 @@ impl ProcessAvatar {
             };
             let (save, _) = update_write(&user, &changed)?;
             match self.store.transact(vec![save]).await {
-                Ok(()) => return Ok(Some(user.avatar_key)),
+                Ok(()) => return Ok(Set::Replaced(user.avatar_key)),
                 Err(StoreError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e),
             }
@@ -162,13 +163,21 @@ impl ProcessAvatar {
     }
 }
 
-/// Where the avatar made from an upload goes: named after the upload, so a retried job
-/// writes the same blob again instead of leaving the first attempt's behind.
-fn avatar_key(request: &ProcessAvatarRequest, random: &dyn Random) -> String {
-    let name = crate::users::avatar_uploaded::upload_id(&request.key)
-        .unwrap_or_else(|| random.id())
-        .simple();
-    format!("{AVATARS_PREFIX}{}/{name}.png", request.user_id)
+/// What setting an avatar came to.
+enum Set {
+    /// The user shows it now; the key of the avatar it replaced.
+    Replaced(Option<String>),
+    /// The user shows an avatar from a later upload, which an earlier one processed late (its
+    /// first attempt died) must not replace.
+    Superseded,
+    UserGone,
+}
+
+/// The id that ends an upload's or an avatar's key: time-ordered, given when the upload's
+/// form was made.
+fn upload_id(key: &str) -> &str {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.strip_suffix(".png").unwrap_or(name)
 }
 
 #[async_trait]
@@ -200,7 +209,13 @@ impl JobType for ProcessAvatar {
             .map_err(|e| retry(e.into()))?;
         let outcome = match decoded {
             Ok(png) => {
-                let key = avatar_key(&request, self.random.as_ref());
+                // Named after the upload: a later upload's avatar sorts after it, and an
+                // attempt made again writes the same avatar.
+                let key = format!(
+                    "{AVATARS_PREFIX}{}/{}.png",
+                    request.user_id,
+                    upload_id(&request.key)
+                );
                 self.blobs
                     .put(&key, png, "image/png")
                     .await
@@ -211,16 +226,19 @@ impl JobType for ProcessAvatar {
                     .await
                     .map_err(|e| retry(e.into()))?
                 {
-                    Some(previous) => {
+                    Set::Replaced(previous) => {
                         let own = format!("{AVATARS_PREFIX}{}/", request.user_id);
-                        // A retry finds its own avatar set already: that one stays.
-                        if let Some(old) = previous.filter(|k| k.starts_with(&own) && *k != key) {
+                        if let Some(old) = previous.filter(|k| k.starts_with(&own)) {
                             self.blobs.delete(&old).await.map_err(|e| retry(e.into()))?;
                         }
                         tracing::info!(user_id = %request.user_id, key, "avatar set");
                         json!({ "accepted": true, "avatar_url": url })
                     }
-                    None => {
+                    Set::Superseded => {
+                        self.blobs.delete(&key).await.map_err(|e| retry(e.into()))?;
+                        json!({ "accepted": false, "reason": "a later upload is the avatar" })
+                    }
+                    Set::UserGone => {
                         self.blobs.delete(&key).await.map_err(|e| retry(e.into()))?;
                         json!({ "accepted": false, "reason": "the user is gone" })
                     }
@@ -243,6 +261,10 @@ impl JobType for ProcessAvatar {
 mod tests {
     use super::*;
     use image::{ImageEncoder, RgbImage};
+    use infra::compose::{Backend, LocalBackend};
+    use infra::config::LocalConfig;
+    use shared::clock::{OsRandom, Random};
+    use shared::users::{Email, Name, PasswordHash, UserStatus};
 
     fn png(width: u32, height: u32) -> Vec<u8> {
         let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
@@ -289,6 +311,108 @@ mod tests {
             }
         }
         !crc
+    }
+
+    /// A local backend holding one user, Ada, without an avatar.
+    async fn with_ada() -> anyhow::Result<(tempfile::TempDir, LocalBackend, User)> {
+        let dir = tempfile::tempdir()?;
+        let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://x")).await?;
+        let now = backend.clock().now();
+        let user = User {
+            id: OsRandom.id(),
+            email: Email::parse("ada@example.com")?,
+            name: Name::parse("Ada")?,
+            phone: None,
+            status: UserStatus::Active,
+            email_verified: true,
+            password_hash: PasswordHash("$argon2id$unused".into()),
+            token_version: 0,
+            avatar_url: None,
+            avatar_key: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        };
+        backend
+            .store()?
+            .transact(shared::users::repo::insert_writes(&user, &[])?)
+            .await?;
+        Ok((dir, backend, user))
+    }
+
+    #[tokio::test]
+    async fn an_older_upload_processed_late_does_not_replace_a_newer_avatar() -> anyhow::Result<()>
+    {
+        let (_dir, backend, user) = with_ada().await?;
+        let (store, blobs) = (backend.store()?, backend.blobs()?);
+        let job = ProcessAvatar::new(store.clone(), blobs.clone(), backend.clock(), "http://cdn");
+        // Two uploads, the older one's first attempt dead: the newer one is processed first.
+        let [older, newer] = [OsRandom.id(), OsRandom.id()]
+            .map(|id| format!("{QUARANTINE_PREFIX}{}/{}", user.id, id.simple()));
+        for key in [&older, &newer] {
+            blobs.put(key, png(40, 30), "image/png").await?;
+        }
+        let request = |key: &str| ProcessAvatarRequest {
+            user_id: user.id,
+            key: key.to_owned(),
+        };
+        let set = job
+            .run(request(&newer))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let late = job
+            .run(request(&older))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+        assert_eq!(set["accepted"], true, "{set}");
+        assert_eq!(late["accepted"], false, "{late}");
+        let shown = UserRepo::new(store).get(user.id).await?;
+        assert_eq!(
+            shown.and_then(|u| u.avatar_url),
+            set["avatar_url"].as_str().map(str::to_owned)
+        );
+        let older_avatar = format!("{AVATARS_PREFIX}{}/{}.png", user.id, upload_id(&older));
+        assert!(
+            blobs.get(&older_avatar).await?.is_none(),
+            "the late avatar is left behind"
+        );
+        assert!(
+            blobs.get(&older).await?.is_none(),
+            "the late upload is left in quarantine"
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_upload_processed_again_after_its_attempt_set_it_keeps_the_avatar()
+    -> anyhow::Result<()> {
+        let (_dir, backend, user) = with_ada().await?;
+        let (store, blobs) = (backend.store()?, backend.blobs()?);
+        let job = ProcessAvatar::new(store.clone(), blobs.clone(), backend.clock(), "http://cdn");
+        let key = format!("{QUARANTINE_PREFIX}{}/{}", user.id, OsRandom.id().simple());
+        let request = ProcessAvatarRequest {
+            user_id: user.id,
+            key: key.clone(),
+        };
+        blobs.put(&key, png(40, 30), "image/png").await?;
+        job.run(request.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // The attempt died after setting the avatar and before deleting the upload.
+        blobs.put(&key, png(40, 30), "image/png").await?;
+        job.run(request).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+
+        let shown = UserRepo::new(store)
+            .get(user.id)
+            .await?
+            .and_then(|u| u.avatar_key);
+        let avatar = shown.as_deref().map(|k| blobs.get(k));
+        match avatar {
+            Some(get) => assert!(get.await?.is_some(), "the avatar shown is gone"),
+            None => panic!("no avatar shown"),
+        }
+        Ok(())
     }
 
     #[test]

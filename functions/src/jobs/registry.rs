@@ -7,12 +7,13 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use async_trait::async_trait;
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::jobs::{JobFailure, JobPayload, JobType};
 
 #[async_trait]
 trait Runner: Send + Sync + fmt::Debug {
-    async fn run(&self, payload: Value) -> Result<Value, JobFailure>;
+    async fn run(&self, id: Uuid, payload: Value) -> Result<Value, JobFailure>;
     fn sensitive(&self) -> bool;
 }
 
@@ -21,14 +22,14 @@ struct Typed<J>(J);
 
 #[async_trait]
 impl<J: JobType> Runner for Typed<J> {
-    async fn run(&self, payload: Value) -> Result<Value, JobFailure> {
+    async fn run(&self, id: Uuid, payload: Value) -> Result<Value, JobFailure> {
         let payload = serde_json::from_value(payload).map_err(|e| {
             JobFailure::Permanent(anyhow!(e).context(format!(
                 "the payload is not a {} payload",
                 J::Payload::JOB_TYPE
             )))
         })?;
-        self.0.run(payload).await
+        self.0.run_job(id, payload).await
     }
 
     fn sensitive(&self) -> bool {
@@ -58,11 +59,11 @@ impl Registry {
         self.types.keys().copied()
     }
 
-    /// Runs a job of type `name`. An unknown type, or a payload that does not fit it, is a
-    /// permanent failure.
-    pub async fn run(&self, name: &str, payload: Value) -> Result<Value, JobFailure> {
+    /// Runs an attempt of the job `id`, of type `name`. An unknown type, or a payload that
+    /// does not fit it, is a permanent failure.
+    pub async fn run(&self, name: &str, id: Uuid, payload: Value) -> Result<Value, JobFailure> {
         match self.types.get(name) {
-            Some(runner) => runner.run(payload).await,
+            Some(runner) => runner.run(id, payload).await,
             None => Err(JobFailure::Permanent(anyhow!(
                 "no job type is registered as {name:?}"
             ))),
@@ -104,7 +105,10 @@ mod tests {
     async fn a_registered_type_runs_with_its_typed_payload() {
         let registry = Registry::new().with(Double);
         assert_eq!(
-            registry.run("double", json!({"n": 21})).await.ok(),
+            registry
+                .run("double", Uuid::nil(), json!({"n": 21}))
+                .await
+                .ok(),
             Some(json!(42))
         );
         assert_eq!(registry.names().collect::<Vec<_>>(), ["double"]);
@@ -115,11 +119,11 @@ mod tests {
     async fn an_unknown_type_or_a_misfit_payload_fails_for_good() {
         let registry = Registry::new().with(Double);
         assert!(matches!(
-            registry.run("triple", json!({"n": 1})).await,
+            registry.run("triple", Uuid::nil(), json!({"n": 1})).await,
             Err(JobFailure::Permanent(_))
         ));
         assert!(matches!(
-            registry.run("double", json!({"n": "x"})).await,
+            registry.run("double", Uuid::nil(), json!({"n": "x"})).await,
             Err(JobFailure::Permanent(_))
         ));
     }

@@ -116,6 +116,22 @@ impl JobType for SendEmail {
     type Payload = SendEmailPayload;
 
     async fn run(&self, payload: SendEmailPayload) -> Result<Value, JobFailure> {
+        self.mail(None, payload).await
+    }
+
+    /// The mail is sent under the job's id: a job attempted again after an attempt that sent
+    /// its mail and died before recording it does not mail twice (where the mailer can tell).
+    async fn run_job(&self, id: Uuid, payload: SendEmailPayload) -> Result<Value, JobFailure> {
+        self.mail(Some(id), payload).await
+    }
+}
+
+impl SendEmail {
+    async fn mail(
+        &self,
+        key: Option<Uuid>,
+        payload: SendEmailPayload,
+    ) -> Result<Value, JobFailure> {
         let request = match payload {
             SendEmailPayload::ToUser { template, user_id } => {
                 match self.to_user(template, user_id).await? {
@@ -148,7 +164,11 @@ impl JobType for SendEmail {
         };
         let mail =
             render(&request, &self.app_url).map_err(|e| JobFailure::Permanent(anyhow!(e)))?;
-        let message_id = self.mailer.send(&mail).await.map_err(|e| match e {
+        let sent = match key {
+            Some(key) => self.mailer.send_once(&key.to_string(), &mail).await,
+            None => self.mailer.send(&mail).await,
+        };
+        let message_id = sent.map_err(|e| match e {
             MailError::Rejected(_) => JobFailure::Permanent(anyhow!(e)),
             MailError::Refused(reason) => {
                 tracing::error!(
@@ -282,6 +302,47 @@ mod tests {
         let found = one_time::find(store.as_ref(), Purpose::VerifyEmail, token).await?;
         assert_eq!(found.map(|(record, _)| record.user_id), Some(user.id));
         assert_eq!(sent[0].to, "ada@example.com");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_verification_job_attempted_again_after_it_mailed_sends_one_mail()
+    -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let backend = LocalBackend::open_default(LocalConfig::new(dir.path(), "http://x")).await?;
+        let job = SendEmail::new(
+            backend.mailer()?,
+            backend.store()?,
+            backend.clock(),
+            Arc::new(OsRandom),
+            "https://app.example.com",
+        );
+        let user = User {
+            email_verified: false,
+            ..user("ada@example.com", UserStatus::Active, backend.clock().now())?
+        };
+        backend
+            .store()?
+            .transact(shared::users::repo::insert_writes(&user, &[])?)
+            .await?;
+        let payload = SendEmailPayload::ToUser {
+            template: Template::Verification,
+            user_id: user.id,
+        };
+
+        // The first attempt mailed and died before its success was recorded; the worker runs
+        // the job again. A resend is another job, and mails again.
+        let (job_id, resend_id) = (OsRandom.id(), OsRandom.id());
+        let first = job.run_job(job_id, payload.clone()).await;
+        let again = job.run_job(job_id, payload.clone()).await;
+        let resend = job.run_job(resend_id, payload).await;
+
+        let ids = |r: Result<Value, JobFailure>| r.map(|v| v["message_id"].clone()).ok();
+        let (first, again, resend) = (ids(first), ids(again), ids(resend));
+        assert!(first.is_some());
+        assert_eq!(again, first);
+        assert_ne!(resend, first);
+        assert_eq!(backend.mailbox().list().await?.len(), 2);
         Ok(())
     }
 

@@ -150,7 +150,7 @@ impl Worker {
         tracing::info!(job_id = %running.id, job_type = %running.job_type, attempt = running.attempts, "job started");
         let outcome = self
             .registry
-            .run(&running.job_type, running.payload.clone())
+            .run(&running.job_type, running.id, running.payload.clone())
             .await;
         self.record(&running, outcome, receipt).await
     }

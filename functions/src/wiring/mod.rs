@@ -457,7 +457,6 @@ pub fn job_types(b: &dyn Backend) -> anyhow::Result<Registry> {
             b.store()?,
             b.blobs()?,
             b.clock(),
-            b.random(),
             b.settings().public_blob_url()?,
         ))
         .with(ExportUsers::new(

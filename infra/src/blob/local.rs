@@ -34,6 +34,9 @@ pub use form::{SIGNATURE_FIELD, UploadRejected};
 /// Where the local server accepts uploads and serves downloads.
 pub const ROUTE: &str = "/_local/blobs";
 
+/// The directory, inside the blob directory, of announcements of uploads not yet sent.
+const PENDING: &str = ".notify";
+
 /// Where the local server serves the public blobs ([`shared::blob::PUBLIC_PREFIX`]) to anyone.
 pub const PUBLIC_ROUTE: &str = "/_local/public";
 
@@ -113,7 +116,17 @@ impl LocalBlobs {
     ) -> Result<String, UploadRejected> {
         let signed = |policy: &str, signature: &str| self.verify(policy.as_bytes(), signature);
         let upload = form::verify(fields, file.len(), self.clock.now(), signed)?;
-        let file_len = file.len();
+        let event = object_created(&upload.key, file.len(), self.clock.now()).to_string();
+        // S3 announces every object it stores. The announcement is written down before the
+        // blob, and crossed out once the queue has it, so a process killed between storing
+        // and sending sends it when it starts again (`announce_pending`).
+        let pending = self.pending_path(&upload.key);
+        if self.notifications.is_some() {
+            let (dir, path, contents) = (self.pending_dir(), pending.clone(), event.clone());
+            blocking(move || write_atomically(&dir, &path, contents.as_bytes()))
+                .await
+                .map_err(UploadRejected::Unexpected)?;
+        }
         self.store(&upload.key, file, &upload.content_type)
             .await
             .map_err(|e| match e {
@@ -122,13 +135,62 @@ impl LocalBlobs {
             })?;
         tracing::debug!(key = %upload.key, "blob uploaded");
         if let Some(queue) = &self.notifications {
-            let event = object_created(&upload.key, file_len, self.clock.now());
             queue
-                .send(&event.to_string(), Duration::ZERO)
+                .send(&event, Duration::ZERO)
                 .await
                 .map_err(|e| UploadRejected::Unexpected(e.into()))?;
+            blocking(move || remove_if_there(&pending))
+                .await
+                .map_err(UploadRejected::Unexpected)?;
         }
         Ok(upload.key)
+    }
+
+    /// Sends the announcements of uploads stored by a process that died before sending them,
+    /// and drops those of uploads it never stored; returns how many it sent. Run at start,
+    /// before uploads are accepted. An announcement sent just before the death is sent
+    /// again: S3's notifications are at least once too.
+    pub async fn announce_pending(&self) -> anyhow::Result<usize> {
+        let Some(queue) = &self.notifications else {
+            return Ok(0);
+        };
+        let dir = self.pending_dir();
+        let pending = blocking(move || read_pending(&dir)).await?;
+        let mut sent = 0;
+        for (path, event) in pending {
+            let key = serde_json::from_str::<serde_json::Value>(&event)
+                .ok()
+                .and_then(|v| {
+                    v["Records"][0]["s3"]["object"]["key"]
+                        .as_str()
+                        .map(str::to_owned)
+                });
+            let stored = match &key {
+                Some(key) => self.get(key).await?.is_some(),
+                None => false,
+            };
+            if stored {
+                queue
+                    .send(&event, Duration::ZERO)
+                    .await
+                    .context("announcing a stored upload")?;
+                sent += 1;
+            }
+            blocking(move || remove_if_there(&path)).await?;
+        }
+        if sent > 0 {
+            tracing::warn!(sent, "announced uploads stored before a crash");
+        }
+        Ok(sent)
+    }
+
+    fn pending_dir(&self) -> PathBuf {
+        self.dir.join(PENDING)
+    }
+
+    fn pending_path(&self, key: &str) -> PathBuf {
+        self.pending_dir()
+            .join(hex::encode(Sha256::digest(key.as_bytes())))
     }
 
     /// Verifies a download URL's expiry and signature and returns the blob.
@@ -245,6 +307,42 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .context("a blob task did not finish")?
+}
+
+/// The announcements waiting in `dir`: each file's path and event.
+fn read_pending(dir: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("listing {}", dir.display()))),
+    };
+    let mut pending = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("listing {}", dir.display()))?
+            .path();
+        // A temporary file is an announcement that was never written whole.
+        if path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+        {
+            remove_if_there(&path)?;
+            continue;
+        }
+        let event = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        pending.push((path, event));
+    }
+    Ok(pending)
+}
+
+fn remove_if_there(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            Err(anyhow::Error::new(e).context(format!("removing {}", path.display())))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn write_atomically(dir: &Path, path: &Path, contents: &[u8]) -> anyhow::Result<()> {

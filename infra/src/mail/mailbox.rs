@@ -89,9 +89,9 @@ fn check(mail: &Mail) -> Result<(), MailError> {
     Ok(())
 }
 
-#[async_trait]
-impl Mailer for Mailbox {
-    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+impl Mailbox {
+    /// Stores the mail as the file `name` (by default one of its own).
+    async fn store(&self, mail: &Mail, name: Option<String>) -> Result<String, MailError> {
         check(mail)?;
         let sent_at = self.clock.now();
         let id = Uuid::now_v7().to_string();
@@ -105,12 +105,53 @@ impl Mailer for Mailbox {
         };
         let json = serde_json::to_vec_pretty(&stored).context("encoding a mail")?;
         let dir = self.dir.clone();
-        let name = format!("{}-{id}.json", sent_at.format("%Y%m%dT%H%M%S%.3fZ"));
+        let name =
+            name.unwrap_or_else(|| format!("{}-{id}.json", sent_at.format("%Y%m%dT%H%M%S%.3fZ")));
         tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &json))
             .await
             .context("writing a mail")??;
         tracing::info!(mail_id = %id, "mail stored in the local mailbox");
         Ok(id)
+    }
+}
+
+/// The file of the mail sent under `key`: named after the key, so a second send finds it.
+fn keyed_name(key: &str) -> String {
+    format!("key-{}.json", hex::encode(key))
+}
+
+/// The mail stored as `name`, if there is one.
+fn read_one(dir: &Path, name: &str) -> anyhow::Result<Option<StoredMail>> {
+    let path = dir.join(name);
+    match std::fs::read(&path) {
+        Ok(json) => Ok(Some(
+            serde_json::from_slice(&json).with_context(|| format!("parsing {}", path.display()))?,
+        )),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+    }
+}
+
+#[async_trait]
+impl Mailer for Mailbox {
+    async fn send(&self, mail: &Mail) -> Result<String, MailError> {
+        self.store(mail, None).await
+    }
+
+    async fn send_once(&self, key: &str, mail: &Mail) -> Result<String, MailError> {
+        let (dir, name) = (self.dir.clone(), keyed_name(key));
+        let lookup = name.clone();
+        let sent = tokio::task::spawn_blocking(move || read_one(&dir, &lookup))
+            .await
+            .context("reading the mailbox")??;
+        match sent {
+            Some(sent) => {
+                tracing::info!(mail_id = %sent.id, "mail sent under its key already; not sent again");
+                Ok(sent.id)
+            }
+            // Two sends under one key at once both write it; the rename keeps one of them.
+            None => self.store(mail, Some(name)).await,
+        }
     }
 }
 
@@ -162,6 +203,29 @@ mod tests {
             (listed[1].to.as_str(), listed[1].html.as_str()),
             ("a@example.com", "<p>html</p>")
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_mail_sent_again_under_its_key_is_kept_once() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mailbox = Mailbox::new(dir.path().to_owned(), Arc::new(shared::clock::SystemClock));
+        let first = mailbox
+            .send_once("job-1", &mail("a@example.com", "first"))
+            .await?;
+        let again = mailbox
+            .send_once("job-1", &mail("a@example.com", "again"))
+            .await?;
+        let other = mailbox
+            .send_once("job-2", &mail("a@example.com", "other"))
+            .await?;
+
+        assert_eq!(again, first);
+        let listed = mailbox.list().await?;
+        let mut subjects: Vec<&str> = listed.iter().map(|m| m.subject.as_str()).collect();
+        subjects.sort_unstable();
+        assert_eq!(subjects, ["first", "other"]);
+        assert_ne!(other, first);
         Ok(())
     }
 

@@ -16,19 +16,38 @@ use shared::jobs::{JobRepo, JobStatus, NewJob, enqueue};
 use shared::messaging::outbox::pending_older_than;
 
 /// The local system's database file in its data directory.
-const DATABASE: &str = "data.sqlite";
+pub(super) const DATABASE: &str = "data.sqlite";
+
+/// Where the local system's standard error goes, in its data directory.
+pub(super) const LOG: &str = "local-system.log";
 
 /// The local system in a child process, killed when dropped.
-struct LocalProcess(Child);
+pub(super) struct LocalProcess(Child);
 
 impl LocalProcess {
-    async fn start(data_dir: &Path, port: u16) -> anyhow::Result<Self> {
+    pub(super) async fn start(data_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        Self::start_with(data_dir, port, &[]).await
+    }
+
+    /// Starts it with `env` added to its environment, and waits until it answers.
+    pub(super) async fn start_with(
+        data_dir: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        // Its warnings and errors, kept across restarts, for a failed test to show.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.join(LOG))
+            .context("opening the local system's log")?;
         let child = Command::new(env!("CARGO_BIN_EXE_local-system"))
             .args(["--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .context("starting the local system")?;
         let process = Self(child);
@@ -70,7 +89,7 @@ impl LocalProcess {
     }
 
     /// SIGKILL: no shutdown, no flush, nothing in memory survives.
-    fn kill(mut self) -> anyhow::Result<()> {
+    pub(super) fn kill(mut self) -> anyhow::Result<()> {
         self.0.kill()?;
         self.0.wait()?;
         Ok(())
@@ -85,7 +104,7 @@ impl Drop for LocalProcess {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())

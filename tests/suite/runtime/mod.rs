@@ -2,6 +2,7 @@
 //! the change feed pump and the scheduler.
 
 mod crash;
+mod crash_loop;
 mod feed;
 mod hostile;
 mod queue;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta};
 use shared::blob::{BlobStore, UploadPolicy};
 use shared::clock::ManualClock;
+use shared::queue::{Queue, QueueError, ReceivedMessage};
 
 use super::{DownloadRejected, LocalBlobs, SIGNATURE_FIELD, UploadRejected};
 
@@ -213,5 +214,90 @@ async fn a_key_and_a_key_below_it_coexist() -> anyhow::Result<()> {
             .await
             .is_err()
     );
+    Ok(())
+}
+
+/// A queue that records what it is sent, or fails every send while `down`.
+#[derive(Debug, Default)]
+struct Announcements {
+    sent: std::sync::Mutex<Vec<String>>,
+    down: bool,
+}
+
+#[async_trait::async_trait]
+impl Queue for Announcements {
+    async fn send(&self, body: &str, _delay: Duration) -> Result<String, QueueError> {
+        if self.down {
+            return Err(QueueError::Unexpected(anyhow::anyhow!("the queue is down")));
+        }
+        self.sent.lock().unwrap().push(body.to_owned());
+        Ok("m-1".into())
+    }
+
+    async fn receive(
+        &self,
+        _max: usize,
+        _visibility: Duration,
+        _wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        Ok(Vec::new())
+    }
+
+    async fn delete(&self, _receipt: &str) -> Result<(), QueueError> {
+        Ok(())
+    }
+
+    async fn set_visibility(&self, _receipt: &str, _timeout: Duration) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_upload_stored_by_a_process_killed_before_announcing_it_is_announced_at_start()
+-> anyhow::Result<()> {
+    let f = fixture()?;
+    let blobs_at = |queue: Arc<Announcements>| {
+        LocalBlobs::new(
+            f._dir.path().join("blobs"),
+            "http://127.0.0.1:1/".into(),
+            [7; 32],
+            f.clock.clone(),
+        )
+        .notifying(queue)
+    };
+    // The blob is stored and the announcement never reaches the queue, as when the process
+    // dies between the two.
+    let dying = blobs_at(Arc::new(Announcements {
+        down: true,
+        ..Announcements::default()
+    }));
+    let post = dying.presign_upload(&policy()).await?;
+    assert!(
+        dying
+            .accept_upload(&post.fields, b"0123456789".to_vec())
+            .await
+            .is_err()
+    );
+    assert!(dying.get(&policy().key).await?.is_some());
+
+    let queue = Arc::new(Announcements::default());
+    let restarted = blobs_at(queue.clone());
+    assert_eq!(restarted.announce_pending().await?, 1);
+    let sent = queue.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].contains(&policy().key), "{}", sent[0]);
+    assert_eq!(restarted.announce_pending().await?, 0, "announced once");
+
+    // An upload that was announced leaves nothing to announce again.
+    let other = UploadPolicy {
+        key: "avatars/u1/second.png".into(),
+        ..policy()
+    };
+    let post = restarted.presign_upload(&other).await?;
+    restarted
+        .accept_upload(&post.fields, b"0123".to_vec())
+        .await?;
+    assert_eq!(restarted.announce_pending().await?, 0);
+    assert_eq!(queue.sent.lock().unwrap().len(), 2);
     Ok(())
 }
