@@ -327,6 +327,11 @@ impl Mailer for FaultyMailer {
         let call = self.inner.send(mail);
         self.faults.around(Port::Mailer, call, mail_error).await
     }
+
+    async fn send_once(&self, key: &str, mail: &Mail) -> Result<String, MailError> {
+        let call = self.inner.send_once(key, mail);
+        self.faults.around(Port::Mailer, call, mail_error).await
+    }
 }
 
 #[derive(Debug)]
