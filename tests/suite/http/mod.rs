@@ -5,5 +5,6 @@ mod basics;
 mod bootstrap;
 mod browser;
 mod errors;
+mod fuzz;
 mod idempotency;
 pub mod lambda;

@@ -1,0 +1,303 @@
+//! The HTTP API fuzzed from its OpenAPI document: schemathesis generates requests for every
+//! operation of `functions/openapi.json`, valid and invalid, sends them to the local system as
+//! an administrator and as a plain user, and checks every answer against the document: never a
+//! 5xx, a documented status, a documented content type, a body matching its schema.
+//!
+//! `FUZZ_EXAMPLES` sets the examples generated per operation and phase (a bounded number by
+//! default, so the suite stays short); README gives the full run's command and figures.
+//! `FUZZ_SEED` replays a run whose seed was printed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail, ensure};
+use local_system::options::BootstrapAdmin;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use shared::auth::password::Password;
+use shared::users::Email;
+use tests::app::{TestApp, spawn_app_with};
+
+use crate::auth::PASSWORD;
+
+const ADMIN_EMAIL: &str = "root@example.com";
+const USER_EMAIL: &str = "plain@example.com";
+/// Examples per operation and phase when `FUZZ_EXAMPLES` is unset.
+const BOUNDED_EXAMPLES: u32 = 25;
+/// What every answer is checked for.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_schema_conformance";
+/// The operations that end the caller's own session: logging out, logging out everywhere, and
+/// changing the password (its throttle ends the session after repeated wrong current
+/// passwords, which is all a fuzzer sends). Fuzzed in a run of their own after every other
+/// operation, so they cannot leave the rest answered 401 without reaching the code under test;
+/// their own cases after the session ended still get their answers checked.
+const SESSION_ENDING: [&str; 3] = ["logout", "logout_all", "change_password"];
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Admin,
+    User,
+}
+
+/// What one schemathesis run reported.
+#[derive(Debug, Default)]
+struct Figures {
+    generated: u64,
+    server_errors: u64,
+    /// Each failed check other than a server error: its title, count and operations.
+    violations: Vec<String>,
+    /// Cases schemathesis could not run (network errors, hook errors, ...).
+    errors: Vec<String>,
+}
+
+impl Figures {
+    fn add(&mut self, other: Figures) {
+        self.generated += other.generated;
+        self.server_errors += other.server_errors;
+        self.violations.extend(other.violations);
+        self.errors.extend(other.errors);
+    }
+}
+
+fn openapi_document() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions/openapi.json")
+}
+
+fn hooks() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/hooks.py")
+}
+
+fn examples() -> anyhow::Result<u32> {
+    match std::env::var("FUZZ_EXAMPLES") {
+        Ok(value) => value.parse().context("FUZZ_EXAMPLES is not a number"),
+        Err(_) => Ok(BOUNDED_EXAMPLES),
+    }
+}
+
+/// Every identifier in `body`: the fuzzer's own account, sessions, roles and permissions as the
+/// API shows them.
+fn ids_in(body: &Value, into: &mut Vec<String>) {
+    match body {
+        Value::Object(fields) => {
+            for (name, value) in fields {
+                match value {
+                    Value::String(id) if name == "id" => into.push(id.clone()),
+                    _ => ids_in(value, into),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| ids_in(item, into)),
+        _ => {}
+    }
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> anyhow::Result<String> {
+    let login = app
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await?;
+    ensure!(login.status() == StatusCode::OK, "login of {email} failed");
+    let login: Value = login.json().await?;
+    login["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the login has no access token")
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> anyhow::Result<Value> {
+    Ok(app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// A local system with an administrator, and the token of the role to fuzz as with the
+/// identifiers that role must leave alone (see `tests/fuzz/hooks.py`).
+async fn system_for(role: Role) -> anyhow::Result<(TestApp, String, Vec<String>)> {
+    let admin = BootstrapAdmin {
+        email: Email::parse(ADMIN_EMAIL)?,
+        password: Password::parse(PASSWORD.into())?,
+    };
+    let app = spawn_app_with(|options| local_system::Options {
+        bootstrap_admin: Some(admin),
+        ..options
+    })
+    .await?;
+    let admin_token = login(&app, ADMIN_EMAIL, PASSWORD).await?;
+    let token = match role {
+        Role::Admin => admin_token.clone(),
+        Role::User => {
+            let created = app
+                .client
+                .post(app.url("/api/v1/users"))
+                .bearer_auth(&admin_token)
+                .json(&json!({
+                    "email": USER_EMAIL, "name": "Plain", "password": PASSWORD,
+                    "email_verified": true,
+                }))
+                .send()
+                .await?;
+            ensure!(created.status() == StatusCode::CREATED, "creating the user");
+            login(&app, USER_EMAIL, PASSWORD).await?
+        }
+    };
+    let mut protected = Vec::new();
+    for path in ["/api/v1/auth/profile", "/api/v1/auth/sessions"] {
+        ids_in(&get(&app, &token, path).await?, &mut protected);
+    }
+    if let Role::Admin = role {
+        for path in ["/api/v1/roles", "/api/v1/permissions"] {
+            ids_in(&get(&app, &token, path).await?, &mut protected);
+        }
+    }
+    Ok((app, token, protected))
+}
+
+/// Runs schemathesis over the operations `filter` selects, and reads its report.
+async fn schemathesis(
+    app: &TestApp,
+    token: &str,
+    protected: &[String],
+    filter: &[&str],
+    name: &str,
+) -> anyhow::Result<Figures> {
+    let report = app.data_dir().join(format!("schemathesis-{name}.json"));
+    let mut command = Command::new(tests::python::tools()?.join("st"));
+    command
+        .arg("run")
+        .arg(openapi_document())
+        .args(["--url", &app.address])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(["--checks", CHECKS])
+        .args(["--max-examples", &examples()?.to_string()])
+        .args(["--workers", "2", "--no-color", "--report", "json"])
+        .arg("--report-json-path")
+        .arg(&report)
+        .args(filter)
+        .env("SCHEMATHESIS_HOOKS", hooks())
+        .env("FUZZ_PROTECTED_IDS", protected.join(","))
+        // Its own data (the Hypothesis example database) under the run's data directory.
+        .current_dir(app.data_dir());
+    if let Ok(seed) = std::env::var("FUZZ_SEED") {
+        command.args(["--seed", &seed]);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await?
+        .context("starting schemathesis")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let figures = read_report(&report).with_context(|| {
+        format!(
+            "schemathesis left no report ({}):\n{text}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    if !output.status.success() {
+        // Its own account of every failure, with a curl command to replay each.
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{text}");
+        }
+    }
+    Ok(figures)
+}
+
+fn read_report(path: &Path) -> anyhow::Result<Figures> {
+    let report: Value = serde_json::from_slice(&std::fs::read(path)?)?;
+    ensure!(
+        report["complete"] == json!(true),
+        "the run did not complete: {}",
+        report["stop_reason"]
+    );
+    let mut figures = Figures {
+        generated: report["test_cases"]["generated"]
+            .as_u64()
+            .context("no count of generated cases")?,
+        ..Figures::default()
+    };
+    let failures = report["failures"].as_array().context("no failures list")?;
+    for failure in failures {
+        let count = failure["count"].as_u64().unwrap_or(1);
+        if failure["type"] == "not_a_server_error" {
+            figures.server_errors += count;
+        } else {
+            figures.violations.push(format!(
+                "{} ({count}): {}",
+                failure["title"], failure["operations"]
+            ));
+        }
+    }
+    for error in report["errors"].as_array().context("no errors list")? {
+        figures.errors.push(error.to_string());
+    }
+    Ok(figures)
+}
+
+async fn fuzz(role: Role) -> anyhow::Result<Figures> {
+    let (app, token, protected) = system_for(role).await?;
+    let mut excluded = Vec::new();
+    let mut included = Vec::new();
+    for operation in SESSION_ENDING {
+        excluded.extend(["--exclude-operation-id", operation]);
+        included.extend(["--include-operation-id", operation]);
+    }
+    let name = format!("{role:?}").to_lowercase();
+    let mut figures = schemathesis(&app, &token, &protected, &excluded, &name).await?;
+    let ending = schemathesis(
+        &app,
+        &token,
+        &protected,
+        &included,
+        &format!("{name}-ending"),
+    )
+    .await?;
+    figures.add(ending);
+    app.stop().await?;
+    Ok(figures)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The suite prints its figures: cases generated, server errors, violations of the document.
+#[allow(clippy::print_stdout)]
+async fn every_generated_request_is_answered_as_the_openapi_document_says() -> anyhow::Result<()> {
+    let mut total = Figures::default();
+    for role in [Role::Admin, Role::User] {
+        let figures = fuzz(role).await?;
+        println!(
+            "fuzz as {role:?}: {} cases generated, {} server errors, {} violations, {} errors",
+            figures.generated,
+            figures.server_errors,
+            figures.violations.len(),
+            figures.errors.len()
+        );
+        total.add(figures);
+    }
+    println!(
+        "fuzz: {} cases generated ({} examples per operation and phase), {} server errors, \
+         {} spec violations",
+        total.generated,
+        examples()?,
+        total.server_errors,
+        total.violations.len()
+    );
+    for violation in &total.violations {
+        println!("violation: {violation}");
+    }
+    if total.server_errors > 0 || !total.violations.is_empty() || !total.errors.is_empty() {
+        bail!(
+            "{} server errors, violations {:#?}, errors {:#?}",
+            total.server_errors,
+            total.violations,
+            total.errors
+        );
+    }
+    Ok(())
+}
