@@ -282,3 +282,17 @@ pub struct Problem {
     pub errors: Option<Vec<FieldError>>,
     pub request_id: Option<String>,
 }
+
+// The handler reads a new permission as it reads a change (`rbac::views::NameAndDescription`)
+// and refuses it without a name; this says what it accepts.
+/// A new permission: its name, `resource:action`, and what it allows.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "reports:read", "description": "Reads the reports"}))]
+pub struct CreatePermissionRequest {
+    #[schema(pattern = r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}

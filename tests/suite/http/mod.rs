@@ -4,6 +4,7 @@
 mod basics;
 mod bootstrap;
 mod browser;
+mod documented;
 mod errors;
 mod fuzz;
 mod idempotency;
