@@ -226,7 +226,8 @@ fn read_report(path: &Path) -> anyhow::Result<Figures> {
     let failures = report["failures"].as_array().context("no failures list")?;
     for failure in failures {
         let count = failure["count"].as_u64().unwrap_or(1);
-        if failure["type"] == "not_a_server_error" {
+        // Failures come grouped under the class of the failed check's finding.
+        if failure["type"] == "ServerError" {
             figures.server_errors += count;
         } else {
             figures.violations.push(format!(
