@@ -49,6 +49,9 @@ enum Role {
 /// What one schemathesis run reported.
 #[derive(Debug, Default)]
 struct Figures {
+    /// Operations of the document the run tested, and how many it has.
+    operations: u64,
+    documented: u64,
     generated: u64,
     server_errors: u64,
     violations: u64,
@@ -60,6 +63,8 @@ struct Figures {
 
 impl Figures {
     fn add(&mut self, other: Figures) {
+        self.operations += other.operations;
+        self.documented = self.documented.max(other.documented);
         self.generated += other.generated;
         self.server_errors += other.server_errors;
         self.violations += other.violations;
@@ -229,6 +234,12 @@ fn read_report(path: &Path) -> anyhow::Result<Figures> {
         report["stop_reason"]
     );
     let mut figures = Figures {
+        operations: report["operations"]["tested"]
+            .as_u64()
+            .context("no count of operations tested")?,
+        documented: report["operations"]["total"]
+            .as_u64()
+            .context("no count of operations")?,
         generated: report["test_cases"]["generated"]
             .as_u64()
             .context("no count of generated cases")?,
@@ -274,6 +285,13 @@ async fn fuzz(role: Role) -> anyhow::Result<Figures> {
     .await?;
     figures.add(ending);
     app.stop().await?;
+    // The two runs split the operations between them: together, every one.
+    ensure!(
+        figures.operations == figures.documented,
+        "{role:?} tested {} of {} operations",
+        figures.operations,
+        figures.documented
+    );
     Ok(figures)
 }
 
@@ -285,7 +303,9 @@ async fn every_generated_request_is_answered_as_the_openapi_document_says() -> a
     for role in [Role::Admin, Role::User] {
         let figures = fuzz(role).await?;
         println!(
-            "fuzz as {role:?}: {} cases generated, {} server errors, {} spec violations, {} errors",
+            "fuzz as {role:?}: {} operations, {} cases generated, {} server errors, \
+             {} spec violations, {} errors",
+            figures.operations,
             figures.generated,
             figures.server_errors,
             figures.violations,
@@ -326,6 +346,7 @@ fn a_report_counts_server_errors_apart_from_violations_and_an_unfinished_run_is_
         json!({
             "complete": complete,
             "stop_reason": if complete { "completed" } else { "interrupted" },
+            "operations": {"total": 43, "selected": 40, "tested": 40},
             "test_cases": {"generated": 120},
             "failures": [
                 {"type": "ServerError", "title": "Server error", "count": 2,
@@ -340,6 +361,7 @@ fn a_report_counts_server_errors_apart_from_violations_and_an_unfinished_run_is_
     };
     std::fs::write(&path, report(true).to_string())?;
     let figures = read_report(&path)?;
+    assert_eq!((figures.operations, figures.documented), (40, 43));
     assert_eq!(figures.generated, 120);
     assert_eq!(figures.server_errors, 2);
     assert_eq!(figures.violations, 4);
