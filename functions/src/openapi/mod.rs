@@ -391,7 +391,7 @@ pub const OPERATIONS: &[Operation] = &[
         "update_role",
         "rbac",
         "Rename or describe a role",
-        Some(schema::<rbac::views::NameAndDescription>),
+        Some(schema::<s::UpdateRoleRequest>),
         (200, Some(schema::<s::RoleBody>), "Changed."),
     )
     .errors(&[409]),
@@ -437,7 +437,7 @@ pub const OPERATIONS: &[Operation] = &[
         "update_permission",
         "rbac",
         "Rename or describe a permission",
-        Some(schema::<rbac::views::NameAndDescription>),
+        Some(schema::<s::UpdatePermissionRequest>),
         (200, Some(schema::<s::PermissionBody>), "Changed."),
     )
     .errors(&[409]),

@@ -61,7 +61,32 @@ async fn admin_app() -> anyhow::Result<(TestApp, String)> {
     Ok((app, token))
 }
 
-/// Sends `body` to `path` and judges it by the operation's request schema; both verdicts.
+/// Sends `body` to `path` and judges it by the request schema of the operation `template`
+/// names; both verdicts.
+async fn send(
+    app: &TestApp,
+    token: &str,
+    document: &Value,
+    (method, template, path): (Method, &str, &str),
+    body: &Value,
+) -> anyhow::Result<(StatusCode, bool)> {
+    let status = app
+        .client
+        .request(method.clone(), app.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await?
+        .status();
+    let operation = &document["paths"][template][method.as_str().to_lowercase()];
+    let schema = &operation["requestBody"]["content"]["application/json"]["schema"];
+    anyhow::ensure!(
+        !schema.is_null(),
+        "{method} {template} has no request schema"
+    );
+    Ok((status, admits(document, schema, body)?))
+}
+
 async fn create(
     app: &TestApp,
     token: &str,
@@ -69,17 +94,34 @@ async fn create(
     path: &str,
     body: &Value,
 ) -> anyhow::Result<(StatusCode, bool)> {
-    let status = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await?
-        .status();
-    let schema =
-        &document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
-    Ok((status, admits(document, schema, body)?))
+    send(app, token, document, (Method::POST, path, path), body).await
+}
+
+/// Each body sent to the operation: refused by the server with 400 and by the document, or
+/// taken with `taken` and admitted by the document.
+async fn agree(
+    app: &TestApp,
+    token: &str,
+    document: &Value,
+    operation: (Method, &str, &str),
+    cases: &[(Value, Option<StatusCode>)],
+) -> anyhow::Result<()> {
+    let (method, template, path) = operation;
+    for (body, taken) in cases {
+        let (status, documented) =
+            send(app, token, document, (method.clone(), template, path), body).await?;
+        assert_eq!(
+            status,
+            taken.unwrap_or(StatusCode::BAD_REQUEST),
+            "{method} {path} {body}"
+        );
+        assert_eq!(
+            documented,
+            taken.is_some(),
+            "the document on {method} {template} {body}"
+        );
+    }
+    Ok(())
 }
 
 #[tokio::test]
@@ -222,5 +264,161 @@ async fn an_idempotency_key_was_documented_as_any_text_and_its_reuse_undescribed
         described.is_some_and(|d| d.contains("idempotency_key_reused")),
         "{described:?}"
     );
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_new_password_was_documented_as_any_text() -> anyhow::Result<()> {
+    let (app, token) = admin_app().await?;
+    let document = document()?;
+    let user = |email: &str, password: &str| json!({"email": email, "name": "Ada", "password": password, "email_verified": true});
+    let register =
+        |email: &str, password: &str| json!({"email": email, "name": "Ada", "password": password});
+    let created = Some(StatusCode::CREATED);
+    let users = (Method::POST, "/api/v1/users", "/api/v1/users");
+    agree(
+        &app,
+        &token,
+        &document,
+        users,
+        &[
+            (user("a@example.com", "seven c"), None),
+            (user("b@example.com", &"long ".repeat(26)), None),
+            (user("c@example.com", "eight ch"), created),
+            (user("d@example.com", &"x".repeat(128)), created),
+        ],
+    )
+    .await?;
+    let path = "/api/v1/auth/register";
+    agree(
+        &app,
+        &token,
+        &document,
+        (Method::POST, path, path),
+        &[
+            (register("e@example.com", "seven c"), None),
+            (register("f@example.com", "long enough here"), created),
+        ],
+    )
+    .await?;
+    // The other operations that take a new password say the same of it.
+    let schemas = &document["components"]["schemas"];
+    for (schema, field) in [
+        ("ConfirmResetRequest", "new_password"),
+        ("ChangePasswordRequest", "new_password"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field],
+            schemas["RegisterRequest"]["properties"]["password"],
+            "{schema}"
+        );
+    }
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_job_type_and_delay_were_documented_as_any_text_and_any_number() -> anyhow::Result<()> {
+    let (app, token) = admin_app().await?;
+    let document = document()?;
+    let accepted = Some(StatusCode::ACCEPTED);
+    agree(
+        &app,
+        &token,
+        &document,
+        (Method::POST, "/api/v1/jobs", "/api/v1/jobs"),
+        &[
+            (json!({"type": "send_email"}), None),
+            (json!({"type": "make_coffee"}), None),
+            (json!({"type": "export_users", "delay_seconds": 901}), None),
+            (
+                json!({"type": "export_users", "delay_seconds": 900}),
+                accepted,
+            ),
+            (json!({"type": "purge_expired"}), accepted),
+        ],
+    )
+    .await?;
+    app.stop().await
+}
+
+#[tokio::test]
+async fn an_avatars_content_type_was_documented_as_any_text() -> anyhow::Result<()> {
+    let (app, token) = admin_app().await?;
+    let document = document()?;
+    let profile: Value = app
+        .client
+        .get(app.url("/api/v1/auth/profile"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = profile["user"]["id"].as_str().context("no user id")?;
+    let path = format!("/api/v1/users/{id}/avatar");
+    let template = "/api/v1/users/{id}/avatar";
+    let ok = Some(StatusCode::OK);
+    agree(
+        &app,
+        &token,
+        &document,
+        (Method::POST, template, &path),
+        &[
+            (json!({"content_type": "image/svg+xml"}), None),
+            (json!({"content_type": "image/png+"}), None),
+            (json!({"content_type": "image/webp"}), ok),
+            // As any MIME type: in any case, and white space around it is no part of it.
+            (json!({"content_type": " IMAGE/Png\u{3000}"}), ok),
+        ],
+    )
+    .await?;
+    app.stop().await
+}
+
+#[tokio::test]
+async fn a_change_of_a_role_or_permission_name_was_documented_as_any_text() -> anyhow::Result<()> {
+    let (app, token) = admin_app().await?;
+    let document = document()?;
+    let ok = Some(StatusCode::OK);
+    for (path, name, wrong, right) in [
+        ("/api/v1/roles", "role", "auditor", "AUDITOR_2"),
+        (
+            "/api/v1/permissions",
+            "permission",
+            "AUDIT",
+            "audit:read_all",
+        ),
+    ] {
+        let first = if name == "role" {
+            "AUDITOR"
+        } else {
+            "audit:read"
+        };
+        let created: Value = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(&token)
+            .json(&json!({"name": first}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let id = created[name]["id"].as_str().context("no id")?;
+        let one = format!("{path}/{id}");
+        let template = format!("{path}/{{id}}");
+        agree(
+            &app,
+            &token,
+            &document,
+            (Method::PATCH, &template, &one),
+            &[
+                (json!({"name": wrong}), None),
+                (json!({"description": "x".repeat(501)}), None),
+                (json!({"name": right}), ok),
+                (json!({"description": "Reads the audit trail"}), ok),
+            ],
+        )
+        .await?;
+    }
     app.stop().await
 }
