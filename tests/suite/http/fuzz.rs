@@ -1,11 +1,13 @@
 //! The HTTP API fuzzed from its OpenAPI document: schemathesis generates requests for every
 //! operation of `functions/openapi.json`, valid and invalid, sends them to the local system as
 //! an administrator and as a plain user, and checks every answer against the document: never a
-//! 5xx, a documented status, a documented content type, a body matching its schema.
+//! 5xx, a documented status, content type and headers, a body matching its schema (and the
+//! rest of [`CHECKS`]).
 //!
 //! `FUZZ_EXAMPLES` sets the examples generated per operation and phase (a bounded number by
-//! default, so the suite stays short); README gives the full run's command and figures.
-//! `FUZZ_SEED` replays a run whose seed was printed.
+//! default, so the suite stays short); README gives the full run's command and figures. A run
+//! longer than an access token's 15 minutes would see its later cases answered 401.
+//! `FUZZ_SEED` replays a run with the seed it printed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,6 +59,8 @@ struct Figures {
     violations: u64,
     /// Each kind of failure: its title, count and operations.
     failures: Vec<String>,
+    /// The seed of each run, to replay it.
+    seeds: Vec<String>,
     /// Cases schemathesis could not run (network errors, hook errors, ...).
     errors: Vec<String>,
 }
@@ -69,6 +73,7 @@ impl Figures {
         self.server_errors += other.server_errors;
         self.violations += other.violations;
         self.failures.extend(other.failures);
+        self.seeds.extend(other.seeds);
         self.errors.extend(other.errors);
     }
 }
@@ -226,8 +231,22 @@ async fn schemathesis(
     Ok(figures)
 }
 
+/// The seed as written: a 128-bit number, which a JSON number read as `f64` would round.
+fn seed_of(report: &str) -> String {
+    report
+        .split_once("\"seed\":")
+        .map(|(_, rest)| {
+            rest.trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn read_report(path: &Path) -> anyhow::Result<Figures> {
-    let report: Value = serde_json::from_slice(&std::fs::read(path)?)?;
+    let text = std::fs::read_to_string(path)?;
+    let report: Value = serde_json::from_str(&text)?;
     ensure!(
         report["complete"] == json!(true),
         "the run did not complete: {}",
@@ -243,6 +262,7 @@ fn read_report(path: &Path) -> anyhow::Result<Figures> {
         generated: report["test_cases"]["generated"]
             .as_u64()
             .context("no count of generated cases")?,
+        seeds: vec![seed_of(&text)],
         ..Figures::default()
     };
     let failures = report["failures"].as_array().context("no failures list")?;
@@ -304,12 +324,13 @@ async fn every_generated_request_is_answered_as_the_openapi_document_says() -> a
         let figures = fuzz(role).await?;
         println!(
             "fuzz as {role:?}: {} operations, {} cases generated, {} server errors, \
-             {} spec violations, {} errors",
+             {} spec violations, {} errors (seeds {})",
             figures.operations,
             figures.generated,
             figures.server_errors,
             figures.violations,
-            figures.errors.len()
+            figures.errors.len(),
+            figures.seeds.join(", ")
         );
         total.add(figures);
     }
@@ -359,16 +380,25 @@ fn a_report_counts_server_errors_apart_from_violations_and_an_unfinished_run_is_
             "errors": [{"title": "Network Error", "count": 1}],
         })
     };
-    std::fs::write(&path, report(true).to_string())?;
+    // The seed goes in as text: it is past what a `Value` holds.
+    let with_seed = |report: Value| {
+        report.to_string().replacen(
+            '{',
+            r#"{"seed": 157768592397442114339670953179780256134,"#,
+            1,
+        )
+    };
+    std::fs::write(&path, with_seed(report(true)))?;
     let figures = read_report(&path)?;
     assert_eq!((figures.operations, figures.documented), (40, 43));
     assert_eq!(figures.generated, 120);
+    assert_eq!(figures.seeds, ["157768592397442114339670953179780256134"]);
     assert_eq!(figures.server_errors, 2);
     assert_eq!(figures.violations, 4);
     assert_eq!(figures.failures.len(), 3);
     assert_eq!(figures.errors.len(), 1);
 
-    std::fs::write(&path, report(false).to_string())?;
+    std::fs::write(&path, with_seed(report(false)))?;
     assert!(read_report(&path).is_err());
     Ok(())
 }
