@@ -206,6 +206,15 @@ async fn schemathesis(
         // One worker: concurrent workers share CPython's parser, which on Python 3.11 now and
         // then fails a case with "AST constructor recursion depth mismatch".
         .args(["--workers", "1", "--no-color", "--report", "json"])
+        // A machine busy with the rest of the suite makes generating and answering slow, which
+        // says nothing about the API: a minute before a request counts as lost, and no health
+        // check on how fast the fuzzer itself generates.
+        .args([
+            "--request-timeout",
+            "60",
+            "--suppress-health-check",
+            "too_slow",
+        ])
         .arg("--report-json-path")
         .arg(&report)
         .args(filter)
