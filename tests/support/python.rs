@@ -1,4 +1,4 @@
-//! The Python tools the suite needs (moto server, cfn-lint), in a venv under `target/`.
+//! The Python tools the suite needs (moto server, cfn-lint, schemathesis), in a venv under `target/`.
 //!
 //! Created on first use from `tests/requirements.txt`, so a fresh machine with Python 3 needs no
 //! manual step. A file lock makes concurrent test processes (nextest runs one per test) wait for

@@ -16,6 +16,7 @@ use crate::http::{ApiError, Handler, Json};
 #[schema(as = ChangePasswordRequest, example = json!({"current_password": "correct horse battery staple", "new_password": "a brand new passphrase"}))]
 pub(crate) struct Body {
     current_password: String,
+    #[schema(schema_with = crate::openapi::schemas::new_password)]
     new_password: String,
 }
 

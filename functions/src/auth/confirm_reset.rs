@@ -15,6 +15,7 @@ use crate::http::{ApiError, Handler, Json};
 #[schema(as = ConfirmResetRequest, example = json!({"token": "oWKKJQ-RYF8xq0L2p6yA1v8B3jZk2w", "new_password": "a brand new passphrase"}))]
 pub(crate) struct Body {
     token: String,
+    #[schema(schema_with = crate::openapi::schemas::new_password)]
     new_password: String,
 }
 

@@ -30,7 +30,7 @@ async fn handle(
     let body: Body = if body.iter().all(u8::is_ascii_whitespace) {
         Body::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?
+        crate::http::json::parse(&body)?
     };
     accounts
         .logout(

@@ -22,6 +22,7 @@ use crate::telemetry::metrics;
 pub(crate) struct Body {
     email: String,
     name: String,
+    #[schema(schema_with = crate::openapi::schemas::new_password)]
     password: String,
     #[serde(default)]
     phone: Option<String>,

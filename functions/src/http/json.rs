@@ -58,7 +58,19 @@ fn is_json(content_type: Option<&http::HeaderValue>) -> bool {
 }
 
 /// Parses a body, telling broken JSON apart from JSON of the wrong shape.
+///
+/// Every body of the API is an object. serde reads a struct from an array too, its fields in
+/// declaration order (`["a@b.c", "Ada", "pass phrase"]` would register an account), so an
+/// array is refused before it gets the chance.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "",
+            "invalid type: array, expected an object",
+        )]));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -181,6 +193,22 @@ mod tests {
             fields[0].message
         );
         assert!(!fields[0].message.contains("line"), "{}", fields[0].message);
+    }
+
+    #[tokio::test]
+    async fn an_array_was_read_as_an_object_field_by_field() {
+        for body in [r#"["a@b.c", 7]"#, "[]", " \n[\"a@b.c\"]"] {
+            let error = extract(Some("application/json"), body).await;
+            let Err(ApiError::Validation(fields)) = error else {
+                panic!("{body}: {error:?}")
+            };
+            assert!(fields[0].message.contains("array"), "{}", fields[0].message);
+        }
+        let broken = extract(Some("application/json"), "[1,").await;
+        assert!(
+            matches!(broken, Err(ApiError::MalformedJson(_))),
+            "{broken:?}"
+        );
     }
 
     #[tokio::test]

@@ -24,11 +24,13 @@ use crate::jobs::{creatable, views};
 #[schema(as = CreateJobRequest, example = json!({"type": "export_users", "payload": {"status": "active"}, "delay_seconds": 0}))]
 pub(crate) struct Body {
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::openapi::schemas::creatable_job_type)]
     job_type: String,
     #[serde(default = "empty")]
     #[schema(value_type = Object)]
     payload: Value,
     #[serde(default)]
+    #[schema(maximum = 900)]
     delay_seconds: u64,
 }
 

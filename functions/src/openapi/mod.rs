@@ -52,8 +52,46 @@ pub struct Operation {
     pub success: (u16, Option<SchemaOf>, &'static str),
     /// Error statuses besides the ones every route of its kind can answer.
     pub errors: &'static [u16],
-    /// Query parameters: name and meaning.
-    pub query: &'static [(&'static str, &'static str)],
+    /// Query parameters: name, meaning and the values the handler accepts.
+    pub query: &'static [(&'static str, &'static str, Values)],
+}
+
+/// The values a query parameter accepts, so a client (or a fuzzer) reading the document knows
+/// what the handler refuses with 400 before sending it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// Any text (an opaque cursor).
+    Text,
+    /// A page size: a whole number from 1 to the listing's maximum.
+    Limit(usize),
+    UserStatus,
+    JobStatus,
+    /// A job type's name: lowercase letters and `_`.
+    JobType,
+    /// A search text (see [`shared::users::search::SearchText`]).
+    Search,
+}
+
+impl Values {
+    fn schema(self) -> Value {
+        use shared::users::search::{MAX_QUERY, MIN_QUERY};
+        match self {
+            Values::Text => json!({"type": "string"}),
+            Values::Limit(max) => json!({"type": "integer", "minimum": 1, "maximum": max}),
+            Values::UserStatus => json!({"type": "string", "enum": ["active", "disabled"]}),
+            Values::JobStatus => {
+                let names: Vec<&str> = shared::jobs::JobStatus::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect();
+                json!({"type": "string", "enum": names})
+            }
+            Values::JobType => json!({"type": "string", "pattern": "^[a-z_]{1,64}$"}),
+            Values::Search => {
+                json!({"type": "string", "minLength": MIN_QUERY, "maxLength": MAX_QUERY})
+            }
+        }
+    }
 }
 
 impl Operation {
@@ -79,7 +117,7 @@ impl Operation {
         Self { errors, ..self }
     }
 
-    const fn query(self, query: &'static [(&'static str, &'static str)]) -> Self {
+    const fn query(self, query: &'static [(&'static str, &'static str, Values)]) -> Self {
         Self { query, ..self }
     }
 }
@@ -250,15 +288,25 @@ pub const OPERATIONS: &[Operation] = &[
         (200, Some(schema::<s::UserPage>), "A page of users."),
     )
     .query(&[
-        ("limit", "Items per page, 1 to 100 (default 20)."),
-        ("cursor", "The `next_cursor` of the previous page."),
+        (
+            "limit",
+            "Items per page, 1 to 100 (default 20).",
+            Values::Limit(shared::users::listing::MAX_LIMIT),
+        ),
+        (
+            "cursor",
+            "The `next_cursor` of the previous page.",
+            Values::Text,
+        ),
         (
             "status",
             "Only users of this status: `active` or `disabled`.",
+            Values::UserStatus,
         ),
         (
             "q",
-            "Only users whose email or name matches (at least 3 characters).",
+            "Only users whose email or name matches (2 to 64 characters, a word of 2 or more).",
+            Values::Search,
         ),
     ]),
     Operation::new(
@@ -343,7 +391,7 @@ pub const OPERATIONS: &[Operation] = &[
         "update_role",
         "rbac",
         "Rename or describe a role",
-        Some(schema::<rbac::views::NameAndDescription>),
+        Some(schema::<s::UpdateRoleRequest>),
         (200, Some(schema::<s::RoleBody>), "Changed."),
     )
     .errors(&[409]),
@@ -374,7 +422,7 @@ pub const OPERATIONS: &[Operation] = &[
         "create_permission",
         "rbac",
         "Create a permission",
-        Some(schema::<rbac::views::NameAndDescription>),
+        Some(schema::<s::CreatePermissionRequest>),
         (201, Some(schema::<s::PermissionBody>), "Created."),
     )
     .errors(&[409]),
@@ -389,7 +437,7 @@ pub const OPERATIONS: &[Operation] = &[
         "update_permission",
         "rbac",
         "Rename or describe a permission",
-        Some(schema::<rbac::views::NameAndDescription>),
+        Some(schema::<s::UpdatePermissionRequest>),
         (200, Some(schema::<s::PermissionBody>), "Changed."),
     )
     .errors(&[409]),
@@ -416,10 +464,18 @@ pub const OPERATIONS: &[Operation] = &[
         (200, Some(schema::<s::JobPage>), "A page of jobs."),
     )
     .query(&[
-        ("limit", "Items per page, 1 to 100 (default 20)."),
-        ("cursor", "The `next_cursor` of the previous page."),
-        ("status", "Only jobs of this status."),
-        ("type", "Only jobs of this type."),
+        (
+            "limit",
+            "Items per page, 1 to 100 (default 20).",
+            Values::Limit(shared::jobs::listing::MAX_LIMIT),
+        ),
+        (
+            "cursor",
+            "The `next_cursor` of the previous page.",
+            Values::Text,
+        ),
+        ("status", "Only jobs of this status.", Values::JobStatus),
+        ("type", "Only jobs of this type.", Values::JobType),
     ]),
     Operation::new(
         "get_job",
@@ -516,16 +572,17 @@ fn operation_of(
             json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}})
         })
         .collect();
-    parameters.extend(operation.query.iter().map(|(name, description)| {
-        json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+    parameters.extend(operation.query.iter().map(|(name, description, values)| {
+        json!({"name": name, "in": "query", "required": false, "description": description, "schema": values.schema()})
     }));
     if function.is_idempotent() {
         parameters.push(json!({
             "name": "Idempotency-Key",
             "in": "header",
             "required": false,
-            "description": "Makes a retry replay the first answer instead of acting twice (kept 24 h).",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "Makes a retry replay the first answer instead of acting twice (kept 24 h), scoped to the caller. The same key with a different request gets 422 `idempotency_key_reused`; while the first request with it is in flight, 409.",
+            // As `shared::idempotency::valid_key` accepts: visible ASCII, `!` to `~`.
+            "schema": {"type": "string", "pattern": format!("^[!-~]{{1,{}}}$", shared::idempotency::MAX_KEY_LEN)},
         }));
     }
     if function.name == "update_user" {
@@ -582,10 +639,16 @@ fn operation_of(
     };
     responses.insert(status.to_string(), success);
     for error in errors {
-        let reason = http::StatusCode::from_u16(error)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("Error");
+        let reason = match error {
+            // An idempotent operation's only 422.
+            422 if function.is_idempotent() => {
+                "The `Idempotency-Key` was used with a different request (`idempotency_key_reused`)."
+            }
+            _ => http::StatusCode::from_u16(error)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("Error"),
+        };
         responses.insert(
             error.to_string(),
             json!({"description": reason, "content": {"application/problem+json": {"schema": {"$ref": format!("#/components/schemas/{problem}")}}}}),

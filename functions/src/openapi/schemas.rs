@@ -8,7 +8,54 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use uuid::Uuid;
+
+/// A new password: [`shared::auth::password::Password`]'s lengths, in characters.
+pub fn new_password() -> Object {
+    use shared::auth::password::{MAX_CHARS, MIN_CHARS};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(MIN_CHARS))
+        .max_length(Some(MAX_CHARS))
+        .build()
+}
+
+/// The job types `POST /jobs` creates.
+pub fn creatable_job_type() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(
+            crate::jobs::creatable::CREATABLE.iter().map(|c| c.name),
+        ))
+        .build()
+}
+
+/// The image types an avatar may be uploaded as, read as the handler reads them: in any case,
+/// white space around them ignored.
+pub fn avatar_content_type() -> Object {
+    // What `str::trim` takes for white space, spelled out: ECMA's `\s` differs by two characters.
+    const SPACE: &str = "[\t\n\u{b}\u{c}\r \u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}]*";
+    let types: Vec<String> = crate::users::upload_avatar::CONTENT_TYPES
+        .iter()
+        .map(|name| {
+            name.chars()
+                .map(|c| match c {
+                    'a'..='z' => format!("[{c}{}]", c.to_ascii_uppercase()),
+                    _ => c.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!(
+            "One of {}, in any case.",
+            crate::users::upload_avatar::CONTENT_TYPES.join(", ")
+        )))
+        .pattern(Some(format!("^{SPACE}(?:{}){SPACE}$", types.join("|"))))
+        .build()
+}
 
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "snake_case")]
@@ -281,4 +328,45 @@ pub struct Problem {
     /// For `validation_failed`: what is wrong with which field.
     pub errors: Option<Vec<FieldError>>,
     pub request_id: Option<String>,
+}
+
+// The handlers read a new permission and a change of a role or permission alike
+// (`rbac::views::NameAndDescription`), refusing a new one without a name and a name unlike its
+// kind's; these say what each accepts.
+/// A new permission: its name, `resource:action`, and what it allows.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "reports:read", "description": "Reads the reports"}))]
+pub struct CreatePermissionRequest {
+    #[schema(pattern = r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")]
+    pub name: String,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// A change of a role: its name and description, each left as it is when absent.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "AUDITOR", "description": "Reads reports"}))]
+pub struct UpdateRoleRequest {
+    #[serde(default)]
+    #[schema(pattern = r"^[A-Z][A-Z0-9_]{1,63}$")]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+}
+
+/// A change of a permission: its name and description, each left as it is when absent.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "reports:read", "description": "Reads the reports"}))]
+pub struct UpdatePermissionRequest {
+    #[serde(default)]
+    #[schema(pattern = r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
 }

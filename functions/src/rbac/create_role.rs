@@ -21,9 +21,13 @@ use crate::rbac::{Administration, actor};
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateRoleRequest, example = json!({"name": "AUDITOR", "description": "Reads reports", "permission_ids": []}))]
 pub(crate) struct Body {
+    // Read as optional so a missing name is reported beside every other invalid field, but
+    // required all the same: the document says so.
     #[serde(default)]
+    #[schema(required = true, value_type = String, pattern = r"^[A-Z][A-Z0-9_]{1,63}$")]
     name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     description: Option<String>,
     #[serde(default)]
     permission_ids: BTreeSet<Uuid>,

@@ -19,6 +19,7 @@ use crate::http::{ApiError, Handler, Json};
 pub(crate) struct Body {
     email: String,
     name: String,
+    #[schema(schema_with = crate::openapi::schemas::new_password)]
     password: String,
     #[serde(default)]
     phone: Option<String>,

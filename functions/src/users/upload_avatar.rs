@@ -28,6 +28,7 @@ pub const FORM_LIFETIME: Duration = Duration::from_secs(10 * 60);
 #[serde(deny_unknown_fields)]
 #[schema(as = AvatarUploadRequest, example = json!({"content_type": "image/png"}))]
 pub(crate) struct Body {
+    #[schema(schema_with = crate::openapi::schemas::avatar_content_type)]
     content_type: String,
 }
 

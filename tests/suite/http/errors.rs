@@ -87,3 +87,40 @@ async fn a_client_cannot_choose_its_request_id() -> anyhow::Result<()> {
     assert_ne!(response.headers()["x-request-id"], "forged");
     app.stop().await
 }
+
+#[tokio::test]
+async fn a_json_array_was_read_as_an_object_field_by_field() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    // serde reads a struct from an array, field by field in declaration order: this registered
+    // an account.
+    let positional = serde_json::json!(["array@example.com", "Ada", "a long enough passphrase"]);
+    let body = problem(
+        app.post_json("/api/v1/auth/register", &positional).await?,
+        400,
+        "validation_failed",
+    )
+    .await?;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("array")),
+        "{body}"
+    );
+    let login = app
+        .post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": "array@example.com", "password": "a long enough passphrase"}),
+        )
+        .await?;
+    assert_eq!(login.status(), 401, "the array made an account");
+    // An empty array, which every field's default would have filled in.
+    let empty = serde_json::json!([]);
+    problem(
+        app.post_json("/api/v1/auth/resend-verification", &empty)
+            .await?,
+        400,
+        "validation_failed",
+    )
+    .await?;
+    app.stop().await
+}

@@ -4,6 +4,8 @@
 mod basics;
 mod bootstrap;
 mod browser;
+mod documented;
 mod errors;
+mod fuzz;
 mod idempotency;
 pub mod lambda;
