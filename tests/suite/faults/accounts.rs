@@ -38,7 +38,7 @@ pub fn cases() -> Vec<Box<dyn Case>> {
 }
 
 /// The verified account at [`EMAIL`] the cases after registration act on.
-async fn verified_account(system: &Fresh) -> anyhow::Result<User> {
+pub async fn verified_account(system: &Fresh) -> anyhow::Result<User> {
     let account = tests::local::new_account(EMAIL, PASSWORD, true)?;
     Ok(system.backend.accounts()?.create(account).await?)
 }

@@ -14,6 +14,7 @@ mod accounts;
 mod pipeline;
 mod ports;
 mod properties;
+mod sessions_and_roles;
 mod state;
 
 use std::sync::Arc;
@@ -182,6 +183,7 @@ async fn every_fault_of(cases: &[Box<dyn Case>]) -> anyhow::Result<(usize, Vec<S
 async fn every_use_case_keeps_its_invariants_whatever_call_of_whatever_port_fails()
 -> anyhow::Result<()> {
     let mut cases = accounts::cases();
+    cases.extend(sessions_and_roles::cases());
     cases.extend(pipeline::cases());
     // The cases run side by side: each waits on its own database's commits most of the time.
     let runs = cases
@@ -204,13 +206,20 @@ async fn every_use_case_keeps_its_invariants_whatever_call_of_whatever_port_fail
 }
 
 #[tokio::test]
-async fn the_checks_catch_a_job_written_without_its_event() -> anyhow::Result<()> {
+async fn the_checks_catch_a_job_without_its_event_and_an_administrator_behind_the_roster()
+-> anyhow::Result<()> {
     let (_, violations) = every_fault_of(&[Box::new(accounts::CreateJobInTwoWrites)]).await?;
     assert!(
         violations
             .iter()
             .any(|v| v.contains("without its job.enqueued event")),
         "a job without its event went unnoticed: {violations:?}"
+    );
+    let case = sessions_and_roles::GiveAdminBehindTheRoster::default();
+    let (_, violations) = every_fault_of(&[Box::new(case)]).await?;
+    assert!(
+        violations.iter().any(|v| v.contains("the roster lists")),
+        "an administrator the roster does not list went unnoticed: {violations:?}"
     );
     Ok(())
 }

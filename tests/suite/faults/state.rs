@@ -11,7 +11,11 @@ use serde::Deserialize;
 use shared::auth::session::{RefreshRecord, Session};
 use shared::jobs::Job;
 use shared::messaging::event::{Event, EventType};
+use shared::rbac::admins::{ROSTER_SK, Roster, counts_as_admin};
+use shared::rbac::model::Assignment;
+use shared::rbac::repo::PARTITION;
 use shared::users::User;
+use shared::users::repo::ASSIGNMENT_PREFIX;
 use uuid::Uuid;
 
 /// Every item of the kinds the invariants speak of.
@@ -22,8 +26,9 @@ pub struct State {
     pub claims: BTreeMap<String, Uuid>,
     pub sessions: Vec<Session>,
     pub refresh_tokens: Vec<RefreshRecord>,
-    /// (user, role) assignments.
-    pub assignments: Vec<(Uuid, String)>,
+    pub assignments: Vec<Assignment>,
+    /// The administrators' roster, once stored.
+    pub roster: Option<Roster>,
     pub jobs: Vec<Job>,
     /// Every event of the outbox, pending or relayed.
     pub events: Vec<Event>,
@@ -82,9 +87,10 @@ impl State {
             ("USER", sk) if sk.starts_with("SESSION#") => {
                 self.sessions.push(serde_json::from_str(body)?);
             }
-            ("USER", sk) if sk.starts_with("ROLE#") => {
-                self.assignments.push((id.parse()?, sk.to_owned()));
+            ("USER", sk) if sk.starts_with(ASSIGNMENT_PREFIX) => {
+                self.assignments.push(serde_json::from_str(body)?);
             }
+            (PARTITION, ROSTER_SK) => self.roster = Some(serde_json::from_str(body)?),
             ("EMAIL", "EMAIL") => {
                 let claim: Claim = serde_json::from_str(body)?;
                 self.claims.insert(id.to_owned(), claim.user_id);
@@ -161,10 +167,36 @@ impl State {
                 wrong.push(format!("session {} has no refresh token", session.id));
             }
         }
-        for (user, role) in &self.assignments {
+        for assignment in &self.assignments {
+            let user = &assignment.user_id;
             if !self.users.contains_key(user) && !erasable(user) {
                 wrong.push(format!(
-                    "assignment {role} of user {user}, who is gone with nothing to erase it"
+                    "role {} of user {user}, who is gone with nothing to erase it",
+                    assignment.role_id
+                ));
+            }
+        }
+        // The roster is what keeps the last administrator: it lists exactly the users who
+        // count as one.
+        if let Some(roster) = &self.roster {
+            let admins: BTreeSet<Uuid> = self
+                .users
+                .values()
+                .filter(|user| {
+                    let held: Vec<Assignment> = self
+                        .assignments
+                        .iter()
+                        .filter(|a| a.user_id == user.id)
+                        .cloned()
+                        .collect();
+                    counts_as_admin(user, &held)
+                })
+                .map(|user| user.id)
+                .collect();
+            if roster.members != admins {
+                wrong.push(format!(
+                    "the roster lists {:?}, the administrators are {admins:?}",
+                    roster.members
                 ));
             }
         }
