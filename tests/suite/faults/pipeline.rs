@@ -51,14 +51,14 @@ pub fn cases() -> Vec<Box<dyn Case>> {
 const VISIBILITY: Duration = Duration::from_secs(30);
 
 /// The relay, the consumer, the worker and the upload notifications over one backend.
-pub struct Pipeline {
+struct Pipeline {
     feed: FeedPump,
     queues: Vec<QueuePump>,
 }
 
 impl Pipeline {
     /// Every function built over `backend`, each trigger polling the queue `queue` gives.
-    pub fn over(
+    fn over(
         system: &Fresh,
         backend: &dyn Backend,
         queue: impl Fn(&str) -> Arc<dyn Queue>,
@@ -89,7 +89,7 @@ impl Pipeline {
 
     /// Runs until nothing is left to do: when idle, the clock moves on so hidden messages and
     /// retries come due. A trigger's failure is part of the work (its batch comes again).
-    pub async fn settle(&self, system: &Fresh) {
+    async fn settle(&self, system: &Fresh) {
         let mut idle = 0;
         for _ in 0..300 {
             let mut work = self.feed.pump_once().await.map_or(1, |o| o.delivered);
@@ -108,6 +108,25 @@ impl Pipeline {
             }
             system.clock.advance(TimeDelta::minutes(16));
         }
+    }
+}
+
+impl Fresh {
+    /// Runs the background work until nothing is left.
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        let backend = self.backend.as_ref();
+        Pipeline::over(self, backend, |name| self.backend.local_queue(name))?
+            .settle(self)
+            .await;
+        Ok(())
+    }
+
+    /// [`Fresh::settle`] over ports failing as `backend` plans, its triggers' queues too.
+    pub async fn settle_over(&self, backend: &FaultyBackend) -> anyhow::Result<()> {
+        Pipeline::over(self, backend, |name| backend.queue(name))?
+            .settle(self)
+            .await;
+        Ok(())
     }
 }
 
@@ -277,13 +296,10 @@ impl Case for Background {
             accounts.register(account, &ClientInfo::default()).await?
         };
         *self.user.lock().unwrap_or_else(PoisonError::into_inner) = Some(user.id);
-        let clean = Pipeline::over(system, system.backend.as_ref(), |name| {
-            system.backend.local_queue(name)
-        })?;
         match self.prepared {
             Prepared::Registered => {}
             Prepared::AvatarUploaded => {
-                clean.settle(system).await;
+                system.settle().await?;
                 upload_avatar(
                     system.backend.as_ref(),
                     system.backend.local_queue(UPLOADS_QUEUE),
@@ -302,7 +318,7 @@ impl Case for Background {
                     user.id,
                 )
                 .await?;
-                clean.settle(system).await;
+                system.settle().await?;
                 accounts.delete_account(user.id).await?;
             }
         }
@@ -310,18 +326,13 @@ impl Case for Background {
     }
 
     async fn run(&self, system: &Fresh, backend: &FaultyBackend) {
-        match Pipeline::over(system, backend, |name| backend.queue(name)) {
-            Ok(pipeline) => pipeline.settle(system).await,
-            Err(e) => panic!("building the pipeline: {e:#}"),
+        if let Err(e) = system.settle_over(backend).await {
+            panic!("building the pipeline: {e:#}");
         }
     }
 
     async fn recover(&self, system: &Fresh) -> anyhow::Result<()> {
-        let clean = Pipeline::over(system, system.backend.as_ref(), |name| {
-            system.backend.local_queue(name)
-        })?;
-        clean.settle(system).await;
-        Ok(())
+        system.settle().await
     }
 
     async fn violations(&self, outcome: &Outcome<'_>) -> anyhow::Result<Vec<String>> {
@@ -374,10 +385,7 @@ async fn an_upload_notification_delivered_twice_queues_one_job() -> anyhow::Resu
     let (system, notification) = uploaded().await?;
     let uploads = system.backend.local_queue(UPLOADS_QUEUE);
     uploads.send(&notification, Duration::ZERO).await?;
-    let clean = Pipeline::over(&system, system.backend.as_ref(), |name| {
-        system.backend.local_queue(name)
-    })?;
-    clean.settle(&system).await;
+    system.settle().await?;
 
     let state = system.state()?;
     let jobs: Vec<_> = state
@@ -400,14 +408,9 @@ async fn a_retried_avatar_job_leaves_no_second_blob() -> anyhow::Result<()> {
         fault: Fault::LostAfter,
     };
     let faults = Faults::failing(plan);
-    let faulty = system.faulty(faults.clone());
-    Pipeline::over(&system, &faulty, |name| faulty.queue(name))?
-        .settle(&system)
-        .await;
+    system.settle_over(&system.faulty(faults.clone())).await?;
     assert!(faults.injected(), "the put was never made");
-    Background::new("", Prepared::AvatarUploaded)
-        .recover(&system)
-        .await?;
+    system.settle().await?;
 
     let user = UserRepo::new(system.backend.store()?)
         .id_by_email(&shared::users::Email::parse(EMAIL)?)

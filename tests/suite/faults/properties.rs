@@ -18,7 +18,7 @@ use shared::auth::password::Password;
 use shared::users::{Email, UserRepo};
 
 use super::accounts::create_job;
-use super::pipeline::{Pipeline, upload_avatar};
+use super::pipeline::upload_avatar;
 use super::{Fault, Faults, FaultyBackend, Fresh, PORTS, Plan, Port};
 use crate::auth::PASSWORD;
 
@@ -151,9 +151,7 @@ async fn take(step: &Step, system: &Fresh, backend: &FaultyBackend, passwords: &
         }
         Step::CreateJob => create_job(backend).await,
         Step::Work => {
-            if let Ok(pipeline) = Pipeline::over(system, backend, |name| backend.queue(name)) {
-                pipeline.settle(system).await;
-            }
+            let _ = system.settle_over(backend).await;
         }
     }
 }
@@ -174,10 +172,7 @@ async fn history(steps: &[Step], plan: Plan) -> anyhow::Result<(bool, Vec<String
     for step in steps.iter().chain([&Step::Work]) {
         take(step, &system, &backend, &mut passwords).await;
     }
-    let clean = Pipeline::over(&system, system.backend.as_ref(), |name| {
-        system.backend.local_queue(name)
-    })?;
-    clean.settle(&system).await;
+    system.settle().await?;
     let state = system.state()?;
     let mut wrong = state.violations();
     if !state.pending().is_empty() {
