@@ -1,8 +1,9 @@
 //! The job worker: consumes batches of the job queue, one job attempt per message, concurrently.
 //!
 //! Per message: read the job; skip it (acknowledge) when it is finished (succeeded, dead,
-//! cancelled) or gone; mark it running, one attempt more (conditional on its version, so two
-//! deliveries cannot both run it); run it; record the outcome:
+//! cancelled) or gone; hand it back while another delivery's attempt may still be running
+//! (started less than [`TIMEOUT`] ago); mark it running, one attempt more (conditional on its
+//! version, so two deliveries cannot both start it); run it; record the outcome:
 //!
 //! - success: `succeeded` with the result; acknowledged;
 //! - retryable failure with attempts left: `failed`; the message comes back after an
@@ -139,7 +140,24 @@ impl Worker {
             tracing::info!(job_id = %job.id, job_type = %job.job_type, status = %job.status, "job already finished; skipped");
             return Ok(Delivery::Done);
         }
-        let running = match self.repo.save(&job, &job.start(self.clock.now())?).await {
+        // Another delivery of the job (SQS delivers at least once) may still be running its
+        // attempt: an invocation lasts at most TIMEOUT. This one comes back when that attempt
+        // has finished or died, instead of running the job beside it.
+        let now = self.clock.now();
+        if let Some(live) = job.started_at.filter(|_| job.status == JobStatus::Running) {
+            let left = (live + TIMEOUT - now).to_std().unwrap_or_default();
+            if !left.is_zero() {
+                if let Some(receipt) = receipt {
+                    self.queue
+                        .set_visibility(receipt, left)
+                        .await
+                        .context("waiting for the running attempt")?;
+                }
+                tracing::info!(job_id = %job.id, job_type = %job.job_type, retry_in_ms = left.as_millis() as u64, "job running in another delivery; this one waits for it");
+                return Ok(Delivery::Again);
+            }
+        }
+        let running = match self.repo.save(&job, &job.start(now)?).await {
             Ok(running) => running,
             Err(JobError::Conflict(_)) => {
                 tracing::info!(job_id = %job.id, job_type = %job.job_type, "job changed concurrently; delivery retried");

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use functions::trigger::SqsHandler as _;
 use shared::jobs::{JobStatus, NewJob};
+use shared::queue::Queue as _;
 
 use super::{Flaky, FlakyPayload, Pipeline, cases};
 
@@ -82,5 +84,56 @@ async fn a_message_without_an_id_fails_the_batch() -> anyhow::Result<()> {
         system.worker.handle(batch).await.is_err(),
         "a failure without its message id was reported"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_copy_of_a_jobs_message_delivered_while_its_attempt_runs_waits_for_it()
+-> anyhow::Result<()> {
+    let flaky = Flaky::default();
+    let system = Pipeline::start(|r| r.with(flaky.clone())).await?;
+    let job = system
+        .enqueue(NewJob::of(&FlakyPayload::new("running", 0))?)
+        .await?;
+    // Another delivery has just started its attempt.
+    let now = chrono::Utc::now();
+    let running = system.repo.save(&job, &job.start(now)?).await?;
+    system.publish().await?;
+    let queue = system.backend.local_queue("jobs");
+    let copy = queue
+        .receive(10, Duration::from_secs(5), Duration::from_secs(2))
+        .await?;
+    let worker = system.worker.clone();
+    let response = worker
+        .handle(local_system::queue_pump::sqs_event("jobs", &copy))
+        .await?;
+    assert_eq!(response.batch_item_failures.len(), 1, "{response:?}");
+    assert_eq!(
+        flaky.calls("running"),
+        0,
+        "no second attempt beside the first"
+    );
+    let left = system.job(job.id).await?;
+    assert_eq!((left.status, left.attempts), (JobStatus::Running, 1));
+    // It waits for the running attempt's time: hidden now.
+    let hidden = queue
+        .receive(10, Duration::from_secs(5), Duration::ZERO)
+        .await?;
+    assert!(hidden.is_empty(), "{hidden:?}");
+
+    // An attempt started longer ago than an invocation lasts has died: the copy runs the job.
+    let long_ago = now - chrono::TimeDelta::from_std(functions::jobs::worker::TIMEOUT)?;
+    let died = shared::jobs::Job {
+        started_at: Some(long_ago),
+        ..running.clone()
+    };
+    system.repo.save(&running, &died).await?;
+    let response = worker
+        .handle(local_system::queue_pump::sqs_event("jobs", &copy))
+        .await?;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(flaky.calls("running"), 1);
+    let done = system.job(job.id).await?;
+    assert_eq!((done.status, done.attempts), (JobStatus::Succeeded, 2));
     Ok(())
 }
