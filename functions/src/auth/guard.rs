@@ -84,6 +84,9 @@ pub struct Caller {
     /// The user's sessions, this one among them.
     pub sessions: Vec<Session>,
     pub permissions: BTreeSet<String>,
+    /// The role catalog `permissions` were read from, so what a handler tells of the caller's
+    /// roles agrees with what the guard decided on.
+    pub catalog: Arc<Catalog>,
     /// The session the access token was issued for.
     pub session_id: Uuid,
 }
@@ -161,6 +164,7 @@ impl Authenticator {
             user: caller.user,
             assignments: caller.assignments,
             sessions: caller.sessions,
+            catalog,
             session_id,
         })
     }
@@ -258,11 +262,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         // Only the guard inserts a caller: a handler that asks for one behind a public policy
-        // refuses every request rather than serving anyone.
+        // refuses every request rather than serving anyone. Taken, not copied: the handler is
+        // the caller's last reader, and a copy of its sessions and permissions is most of what
+        // an authenticated read would allocate.
         parts
             .extensions
-            .get::<Arc<Caller>>()
-            .map(|caller| caller.as_ref().clone())
+            .remove::<Arc<Caller>>()
+            .map(Arc::unwrap_or_clone)
             .ok_or_else(|| unauthorized("a bearer access token is required"))
     }
 }

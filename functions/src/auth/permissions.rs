@@ -1,21 +1,17 @@
 //! `GET /api/v1/auth/permissions`: what the caller may do, and which role grants it.
 
-use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::auth::guard::{Authenticator, Caller};
+use crate::auth::guard::Caller;
 use crate::auth::views::all;
 use crate::http::{ApiError, Handler};
 
-pub fn handler(authenticator: Authenticator) -> Handler {
-    crate::http::handler(handle, authenticator)
+pub fn handler() -> Handler {
+    crate::http::handler(handle, ())
 }
 
-async fn handle(
-    State(authenticator): State<Authenticator>,
-    caller: Caller,
-) -> Result<axum::Json<Value>, ApiError> {
-    let catalog = authenticator.catalog().await?;
+async fn handle(caller: Caller) -> Result<axum::Json<Value>, ApiError> {
+    let catalog = &caller.catalog;
     let items: Vec<Value> = catalog
         .grants(&caller.assignments)
         .into_iter()

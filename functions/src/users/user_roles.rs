@@ -8,18 +8,19 @@ use shared::rbac::Assignment;
 use shared::users::UserRepo;
 use uuid::Uuid;
 
-use crate::auth::guard::{Authenticator, Caller};
+use crate::auth::guard::Caller;
 use crate::http::{ApiError, Handler};
 
-pub fn handler(users: UserRepo, authenticator: Authenticator) -> Handler {
-    crate::http::handler(handle, (users, authenticator))
+pub fn handler(users: UserRepo) -> Handler {
+    crate::http::handler(handle, users)
 }
 
 async fn handle(
-    State((users, authenticator)): State<(UserRepo, Authenticator)>,
+    State(users): State<UserRepo>,
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let catalog = caller.catalog;
     let assignments = if caller.user.id == id {
         caller.assignments
     } else {
@@ -30,7 +31,6 @@ async fn handle(
             .ok_or(ApiError::NotFound)?
             .assignments
     };
-    let catalog = authenticator.catalog().await?;
     let items: Vec<Value> = assignments
         .iter()
         .filter_map(|a: &Assignment| {

@@ -147,7 +147,7 @@ pub const PROFILE: Function = protected!(
     "GET",
     "/api/v1/auth/profile",
     Authenticated,
-    |_b, guard| profile::handler(guard)
+    |_b, _guard| profile::handler()
 );
 
 pub const PERMISSIONS: Function = protected!(
@@ -155,7 +155,7 @@ pub const PERMISSIONS: Function = protected!(
     "GET",
     "/api/v1/auth/permissions",
     Authenticated,
-    |_b, guard| permissions::handler(guard)
+    |_b, _guard| permissions::handler()
 );
 
 pub const SESSIONS: Function = protected!(
@@ -235,7 +235,7 @@ pub const USER_ROLES: Function = protected!(
     "GET",
     "/api/v1/users/{id}/roles",
     PermissionOrSelf("users:read"),
-    |b, guard| user_roles::handler(UserRepo::new(b.store()?), guard)
+    |b, _guard| user_roles::handler(UserRepo::new(b.store()?))
 );
 
 pub const ASSIGN_ROLE: Function = protected!(
