@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,74 +20,18 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+mod support;
+use support::server::{ADMIN, ADMIN_PASSWORD as PASSWORD, Server};
+
 const CONNECTIONS: usize = 32;
 const ADMINS: usize = 4;
 const WARM_UP: Duration = Duration::from_secs(5);
-const ADMIN: &str = "admin@example.com";
-const PASSWORD: &str = "a long admin passphrase";
 
 /// What one connection saw: latencies by path, and errors by kind.
 #[derive(Default)]
 struct Seen {
     latencies: BTreeMap<&'static str, Vec<Duration>>,
     errors: BTreeMap<String, usize>,
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    async fn start(data: &Path) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_local"))
-            .args(["--port", &port.to_string(), "--data-dir"])
-            .arg(data)
-            .env("BOOTSTRAP_ADMIN_EMAIL", ADMIN)
-            .env("BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .context("starting the local system")?;
-        let server = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let up = client.get(format!("{}/health", server.url)).send().await;
-            if up.is_ok_and(|r| r.status().is_success()) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                bail!("the local system did not come up");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The server's resident memory, from /proc (MB).
-    fn rss_mb(&self) -> anyhow::Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kb: f64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next())
-            .context("no VmRSS")?
-            .parse()?;
-        Ok(kb / 1024.0)
-    }
 }
 
 /// The data directory's files and their sizes (MB), and the change feed's length.
@@ -120,8 +63,9 @@ type Session = (String, String);
 
 /// The administrators the load signs in as: a user keeps at most 10 sessions, so each of
 /// [`ADMINS`] holds a few connections' sessions. Their addresses.
-async fn administrators(client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<String>> {
-    let (root, _) = login(client, url, ADMIN).await?;
+async fn administrators(client: &reqwest::Client, server: &Server) -> anyhow::Result<Vec<String>> {
+    let url = &server.url;
+    let (root, _) = server.login(client, ADMIN).await?;
     let roles: Value = client
         .get(format!("{url}/api/v1/roles"))
         .bearer_auth(&root)
@@ -161,22 +105,6 @@ async fn administrators(client: &reqwest::Client, url: &str) -> anyhow::Result<V
         emails.push(email);
     }
     Ok(emails)
-}
-
-async fn login(client: &reqwest::Client, url: &str, email: &str) -> anyhow::Result<Session> {
-    let body: Value = client
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let field = |name: &str| body[name].as_str().map(str::to_owned);
-    Ok((
-        field("access_token").context("no access token")?,
-        field("refresh_token").context("no refresh token")?,
-    ))
 }
 
 /// One connection's share of the load until `until`, in `session`; the session as it ends.
@@ -272,10 +200,10 @@ async fn main() -> anyhow::Result<()> {
     let seen = Arc::new(Mutex::new(Seen::default()));
 
     let client = reqwest::Client::new();
-    let emails = administrators(&client, &server.url).await?;
+    let emails = administrators(&client, &server).await?;
     let mut sessions = Vec::with_capacity(CONNECTIONS);
     for connection in 0..CONNECTIONS {
-        sessions.push(login(&client, &server.url, &emails[connection % ADMINS]).await?);
+        sessions.push(server.login(&client, &emails[connection % ADMINS]).await?);
     }
 
     let warm_until = Instant::now() + WARM_UP;

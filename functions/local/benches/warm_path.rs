@@ -39,6 +39,11 @@ use tower::{Service, ServiceExt};
 use uuid::Uuid;
 
 mod support;
+
+// As the HTTP packages' binaries allocate (functions/src/bin/identity.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use support::server::{ADMIN, Server};
 use support::{EMAIL, PASSWORD, account, fixture};
 
 /// Users besides the administrator, so a page of 20 is full and a user read is of another.
@@ -148,10 +153,121 @@ async fn main() -> anyhow::Result<()> {
         micros(after.1),
     );
     println!(
-        "authenticated reads within budget: {}",
+        "authenticated reads within budget in process: {}",
         if over { "NO" } else { "yes" }
     );
+
+    let http = over_http(runs).await?;
+    println!(
+        "authenticated read within budget over HTTP: {}",
+        if http { "yes" } else { "NO" }
+    );
     Ok(())
+}
+
+/// The warm path as a client meets it on the local system: the `local` binary in its own process,
+/// one keep-alive connection (as `wrk -t1 -c1` holds one), alternating the profile read and
+/// `/health`, a public route through the same server and middleware. Returns whether the profile
+/// is within the budget against `/health`.
+async fn over_http(runs: usize) -> anyhow::Result<bool> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(&dir.path().join("data")).await?;
+    let (bearer, _) = server.login(&reqwest::Client::new(), ADMIN).await?;
+    let mut connection = Connection::open(server.port)?;
+    let (mut profile, mut health) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for i in 0..500 + runs {
+        let started = Instant::now();
+        connection.get("/api/v1/auth/profile", Some(&bearer))?;
+        let took = started.elapsed();
+        let started = Instant::now();
+        connection.get("/health", None)?;
+        if i >= 500 {
+            profile.push(took);
+            health.push(started.elapsed());
+        }
+    }
+    profile.sort();
+    health.sort();
+    let [p50, p99] = [0.5, 0.99].map(|q| at(&profile, q));
+    let [h50, h99] = [0.5, 0.99].map(|q| at(&health, q));
+    let (x50, x99) = (p50 / h50, p99 / h99);
+    let holds = x50 <= 2.0 && x99 <= 3.0;
+    println!(
+        "\nOver HTTP on the local system (its `local` binary, own process), one keep-alive connection, {runs} of each after 500, alternating:\n\
+         | request | p50 | p99 |\n|---|---:|---:|\n\
+         | GET /api/v1/auth/profile | {} | {} |\n\
+         | GET /health | {} | {} |\n\
+         profile / health: {x50:.2}× at p50, {x99:.2}× at p99 (budget ≤ 2×, ≤ 3×: {})",
+        micros(p50),
+        micros(p99),
+        micros(h50),
+        micros(h99),
+        if holds { "holds" } else { "OVER" },
+    );
+    Ok(holds)
+}
+
+/// One HTTP/1.1 keep-alive connection, blocking: a request written whole, its answer read to
+/// the end of its body. What a load generator's connection does, and little more.
+struct Connection {
+    stream: std::net::TcpStream,
+    host: String,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    fn open(port: u16) -> anyhow::Result<Self> {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            host: format!("127.0.0.1:{port}"),
+            buffer: Vec::with_capacity(16 * 1024),
+        })
+    }
+
+    /// GETs `path`; anything but 200 is an error.
+    fn get(&mut self, path: &str, bearer: Option<&str>) -> anyhow::Result<()> {
+        use std::io::{Read, Write};
+        let authorization = bearer
+            .map(|token| format!("Authorization: Bearer {token}\r\n"))
+            .unwrap_or_default();
+        write!(
+            self.stream,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\n{authorization}\r\n",
+            self.host
+        )?;
+        self.buffer.clear();
+        let mut chunk = [0u8; 8192];
+        let (head, length) = loop {
+            let read = self.stream.read(&mut chunk)?;
+            anyhow::ensure!(read > 0, "the server closed the connection");
+            self.buffer.extend_from_slice(&chunk[..read]);
+            if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buffer[..end])?.to_owned();
+                let length = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .context("an answer without Content-Length")?;
+                break (head, end + 4 + length);
+            }
+        };
+        while self.buffer.len() < length {
+            let read = self.stream.read(&mut chunk)?;
+            anyhow::ensure!(read > 0, "the server closed the connection");
+            self.buffer.extend_from_slice(&chunk[..read]);
+        }
+        anyhow::ensure!(
+            head.starts_with("HTTP/1.1 200"),
+            "GET {path} answered {}",
+            head.lines().next().unwrap_or_default()
+        );
+        Ok(())
+    }
 }
 
 /// The guard's caller query for `user`, alone: p50 and p99 of `runs`, in seconds.

@@ -228,13 +228,13 @@ impl UserRepo {
                 .limit(1000)
                 .after(cursor);
             let page = self.store.query(query).await?;
-            for item in &page.items {
+            for item in page.items {
                 if item.key.sk == USER_SK {
-                    user = Some(item.record::<User>()?);
+                    user = Some(item.into_record::<User>()?);
                 } else if item.key.sk.starts_with(ASSIGNMENT_PREFIX) {
-                    assignments.push(item.record::<Assignment>()?);
+                    assignments.push(item.into_record::<Assignment>()?);
                 } else if item.key.sk.starts_with(SESSION_PREFIX) {
-                    sessions.push(item.record::<Session>()?);
+                    sessions.push(item.into_record::<Session>()?);
                 }
             }
             match page.next {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod cost;
+pub(crate) mod server;
 
 use infra::compose::{Backend, LocalBackend};
 use infra::config::LocalConfig;

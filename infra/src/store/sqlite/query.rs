@@ -139,17 +139,18 @@ pub(super) fn page(conn: &Connection, query: &Query, now: i64) -> Result<Page, S
     ));
 
     let mut statement = conn.prepare_cached(&sql).context("preparing a query")?;
-    let bodies = statement
-        .query_map(rusqlite::params_from_iter(args), |row| {
-            row.get::<_, String>(0)
-        })
-        .context("running a query")?
-        .collect::<Result<Vec<_>, _>>()
-        .context("reading query results")?;
-    let mut items = bodies
-        .iter()
-        .map(|body| parse_image(body))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut rows = statement
+        .query(rusqlite::params_from_iter(args))
+        .context("running a query")?;
+    let mut items = Vec::new();
+    // Each body is parsed where SQLite holds it, not copied out first.
+    while let Some(row) = rows.next().context("reading query results")? {
+        let body = row
+            .get_ref(0)
+            .and_then(|value| value.as_str().map_err(Into::into))
+            .context("reading an item's body")?;
+        items.push(parse_image(body)?);
+    }
     let next = if items.len() > query.limit {
         items.truncate(query.limit);
         items.last().map(|last| encode(query, last)).transpose()?
