@@ -102,7 +102,11 @@ pub const EVENTS: Package = Package {
 /// the route that signs avatar uploads into the bucket. Every service, and the image decoders.
 pub const WORKER: Package = Package {
     binary: "worker",
-    services: Services::BASE.with_sqs().with_s3().with_ses(),
+    services: Services::BASE
+        .with_sqs()
+        .with_s3()
+        .with_s3_forms()
+        .with_ses(),
     functions: &[super::WORKER, super::UPLOAD_AVATAR],
 };
 
