@@ -6,7 +6,8 @@
 //! |---|---|---|
 //! | item store | [`store::dynamo`] (DynamoDB) | [`store::sqlite`] (SQLite, WAL, change feed) |
 //! | queue | [`queue::sqs`] (SQS, redrive to a dead-letter queue) | [`queue::local`] (SQLite, same database as the store) |
-//! | blob store | [`blob::s3`] (S3, presigned POST and GET) | [`blob::local`] (a directory, HMAC-signed forms and URLs) |
+//! | blob store | [`blob::s3`] (S3, presigned GET) | [`blob::local`] (a directory, HMAC-signed URLs) |
+//! | upload forms | [`blob::s3::S3Forms`] (S3's presigned POST, signed without the SDK) | [`blob::local`] (HMAC-signed forms its server checks) |
 //! | mailer | [`mail::ses`] (SES) | [`mail::mailbox`] (JSON files in a directory) |
 //! | secrets | [`secrets::secrets_manager`] (Secrets Manager, cached) | [`secrets::local`] (owner-only files) |
 //!

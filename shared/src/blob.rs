@@ -1,8 +1,10 @@
-//! The blob store port: S3 semantics.
+//! The blob store port, S3 semantics, and the upload forms that let clients write to it.
 //!
 //! Clients upload directly with a presigned POST (the API never proxies file bodies). The
 //! policy signed into the form carries the conditions the store enforces at upload: the exact
-//! key, the allowed content types, a content length range, and an expiry. Downloads go through
+//! key, the allowed content types, a content length range, and an expiry. Signing a form is a
+//! port of its own, [`UploadForms`]: it is a computation over credentials, with no call to the
+//! store, so what hands out forms need not link the store's client. Downloads go through
 //! presigned GET URLs.
 //!
 //! What the system writes itself and cannot hold in memory (an export of every user) goes up
@@ -91,11 +93,16 @@ pub struct Part {
     pub tag: String,
 }
 
+/// Signs the forms clients upload to the blob store with. The store checks the form at upload
+/// (signature, expiry, conditions); signing it reads no blob and writes none.
 #[async_trait]
-pub trait BlobStore: Send + Sync + fmt::Debug {
+pub trait UploadForms: Send + Sync + fmt::Debug {
     /// A form a client can upload one file with, under the policy's conditions.
     async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError>;
+}
 
+#[async_trait]
+pub trait BlobStore: Send + Sync + fmt::Debug {
     /// A URL that downloads the blob until `expires_in` has passed.
     async fn presign_download(&self, key: &str, expires_in: Duration) -> Result<String, BlobError>;
 

@@ -7,7 +7,8 @@
 //! - [`store`]: the item store (DynamoDB semantics: single table, indexes, conditions,
 //!   transactions, TTL, a change feed);
 //! - [`queue`]: a message queue (SQS semantics: at-least-once, visibility, dead-lettering);
-//! - [`blob`]: a blob store (S3 semantics: presigned POST with conditions, get, delete);
+//! - [`blob`]: a blob store (S3 semantics: get, put, delete, presigned GET, uploads in parts)
+//!   and the presigned POST forms, with conditions, that clients upload to it with;
 //! - [`mail`]: outgoing mail (SES);
 //! - [`secrets`]: named secrets (Secrets Manager);
 //! - [`clock`]: time and randomness, so tests can move time and pin ids.

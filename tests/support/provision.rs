@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use infra::blob::s3::S3Blobs;
+use infra::blob::s3::{S3Blobs, S3Forms};
 use infra::mail::ses::SesMailer;
 use infra::queue::sqs::SqsQueue;
 use infra::secrets::secrets_manager::SecretsManager;
@@ -299,19 +299,18 @@ pub async fn upload_notifications(
     Ok(urls.queue)
 }
 
-/// A blob store on a fresh bucket, reading time from `clock`.
-pub async fn blobs_with_clock(moto: &Moto, clock: Arc<dyn Clock>) -> anyhow::Result<S3Blobs> {
+/// A blob store on a fresh bucket and the bucket's upload forms, reading time from `clock`.
+pub async fn blobs_with_clock(
+    moto: &Moto,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(S3Blobs, S3Forms)> {
     let bucket = bucket(moto).await?;
-    Ok(S3Blobs::new(
-        s3_client(moto),
-        &moto.sdk_config(),
-        bucket,
-        clock,
-    ))
+    let forms = S3Forms::new(&moto.sdk_config(), bucket.clone(), clock.clone());
+    Ok((S3Blobs::new(s3_client(moto), bucket, clock), forms))
 }
 
-/// A blob store on a fresh bucket, on the system clock.
-pub async fn blobs(moto: &Moto) -> anyhow::Result<S3Blobs> {
+/// A blob store on a fresh bucket and the bucket's upload forms, on the system clock.
+pub async fn blobs(moto: &Moto) -> anyhow::Result<(S3Blobs, S3Forms)> {
     blobs_with_clock(moto, Arc::new(SystemClock)).await
 }
 

@@ -432,6 +432,9 @@ impl Backend for Counted<'_> {
     fn blobs(&self) -> anyhow::Result<Arc<dyn shared::blob::BlobStore>> {
         self.inner.blobs()
     }
+    fn upload_forms(&self) -> anyhow::Result<Arc<dyn shared::blob::UploadForms>> {
+        self.inner.upload_forms()
+    }
     fn mailer(&self) -> anyhow::Result<Arc<dyn shared::mail::Mailer>> {
         self.inner.mailer()
     }

@@ -196,7 +196,7 @@ mod tests {
     use axum::body::Body;
     use axum::http::Request;
     use http_body_util::BodyExt;
-    use shared::blob::{BlobStore, UploadPolicy};
+    use shared::blob::{BlobStore, UploadForms, UploadPolicy};
     use shared::clock::SystemClock;
     use tower::ServiceExt;
 

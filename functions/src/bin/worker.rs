@@ -1,6 +1,5 @@
-//! The job worker and the upload-signing route (`functions::wiring::packages::WORKER`): each runs
-//! this binary as the entry its `Handler` names (Lambda passes it as `_HANDLER`; README,
-//! "Packaging").
+//! The job worker (`functions::wiring::packages::WORKER`): it runs this binary as the entry its
+//! `Handler` names (Lambda passes it as `_HANDLER`; README, "Packaging").
 
 // Under `cargo test` the binary's test harness links none of the functions.
 #[cfg(not(test))]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::blob::{BlobStore, UploadPolicy};
+use shared::blob::{UploadForms, UploadPolicy};
 use shared::clock::Random;
 use shared::users::UserRepo;
 use uuid::Uuid;
@@ -35,7 +35,7 @@ pub(crate) struct Body {
 #[derive(Debug, Clone)]
 pub struct Ports {
     pub users: UserRepo,
-    pub blobs: Arc<dyn BlobStore>,
+    pub forms: Arc<dyn UploadForms>,
     pub random: Arc<dyn Random>,
 }
 
@@ -69,7 +69,7 @@ async fn handle(
         expires_in: FORM_LIFETIME,
     };
     let post =
-        ports.blobs.presign_upload(&policy).await.map_err(|e| {
+        ports.forms.presign_upload(&policy).await.map_err(|e| {
             ApiError::internal(anyhow::Error::new(e).context("presigning an upload"))
         })?;
     Ok(axum::Json(json!({

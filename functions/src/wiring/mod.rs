@@ -225,7 +225,7 @@ pub const UPLOAD_AVATAR: Function = protected!(
     PermissionOrSelf("users:update"),
     |b, _guard| upload_avatar::handler(upload_avatar::Ports {
         users: UserRepo::new(b.store()?),
-        blobs: b.blobs()?,
+        forms: b.upload_forms()?,
         random: b.random(),
     })
 );

@@ -50,16 +50,17 @@ pub const IDENTITY: Package = Package {
 };
 
 /// The administration API (users, roles and permissions, jobs), on DynamoDB and Secrets
-/// Manager alone.
+/// Manager, and the bucket's upload forms, which are signed without the S3 SDK.
 pub const ADMINISTRATION: Package = Package {
     binary: "administration",
-    services: Services::BASE,
+    services: Services::BASE.with_s3_forms(),
     functions: &[
         super::CREATE_USER,
         super::LIST_USERS,
         super::GET_USER,
         super::UPDATE_USER,
         super::DELETE_USER,
+        super::UPLOAD_AVATAR,
         super::USER_ROLES,
         super::ASSIGN_ROLE,
         super::REVOKE_ROLE,
@@ -98,12 +99,12 @@ pub const EVENTS: Package = Package {
     ],
 };
 
-/// What touches the bucket or sends mail: the job worker (mail, avatars, exports, erasure) and
-/// the route that signs avatar uploads into the bucket. Every service, and the image decoders.
+/// What reads or writes the bucket or sends mail: the job worker (mail, avatars, exports,
+/// erasure). SQS, S3 and SES, and the image decoders.
 pub const WORKER: Package = Package {
     binary: "worker",
     services: Services::BASE.with_sqs().with_s3().with_ses(),
-    functions: &[super::WORKER, super::UPLOAD_AVATAR],
+    functions: &[super::WORKER],
 };
 
 /// Every package.

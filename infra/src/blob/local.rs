@@ -1,5 +1,6 @@
 //! The local blob store: files in a directory, reached through HMAC-signed forms and URLs that
-//! the local server checks as S3 checks its own.
+//! the local server checks as S3 checks its own. The store signs its upload forms itself
+//! ([`shared::blob::UploadForms`], in `form`), with the key it checks them with.
 //!
 //! Each blob is one file named after a hash of its key (so `a` and `a/b` can coexist, as on S3),
 //! holding its content type on the first line and then its bytes. Files are replaced atomically.
@@ -23,9 +24,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use shared::blob::PUBLIC_PREFIX;
-use shared::blob::{
-    Blob, BlobError, BlobStore, Part, PresignedPost, UploadId, UploadPolicy, check_key,
-};
+use shared::blob::{Blob, BlobError, BlobStore, Part, UploadId, check_key};
 use shared::clock::Clock;
 use shared::queue::Queue;
 
@@ -380,25 +379,6 @@ fn expiry(now: DateTime<Utc>, expires_in: Duration) -> Result<DateTime<Utc>, Blo
 
 #[async_trait]
 impl BlobStore for LocalBlobs {
-    async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
-        check_key(&policy.key)?;
-        check_content_type(&policy.content_type)?;
-        let expires_at = expiry(self.clock.now(), policy.expires_in)?;
-        let encoded = form::encode_policy(policy, expires_at);
-        let signature = self.sign(encoded.as_bytes());
-        let fields = BTreeMap::from([
-            ("key".to_owned(), policy.key.clone()),
-            ("Content-Type".to_owned(), policy.content_type.clone()),
-            ("policy".to_owned(), encoded),
-            (SIGNATURE_FIELD.to_owned(), signature),
-        ]);
-        Ok(PresignedPost {
-            url: format!("{}{ROUTE}", self.base_url),
-            fields,
-            expires_at,
-        })
-    }
-
     async fn presign_download(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
         check_key(key)?;
         let expires = expiry(self.clock.now(), expires_in)?.timestamp();

@@ -1,65 +1,40 @@
-//! The blob store on S3: objects in one bucket, presigned POST uploads and GET downloads.
+//! The blob store on S3: objects in one bucket, uploads in parts and presigned GET downloads;
+//! and, apart, the bucket's presigned POST upload forms ([`S3Forms`]), which need no S3 client.
 
+mod forms;
 mod post_policy;
 
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use chrono::TimeDelta;
-use shared::blob::{
-    Blob, BlobError, BlobStore, Part, PresignedPost, UploadId, UploadPolicy, check_key,
-};
+use shared::blob::{Blob, BlobError, BlobStore, Part, UploadId, check_key};
 use shared::clock::Clock;
 use std::sync::Arc;
 
-use self::post_policy::{PostPolicy, Signer};
+pub use self::forms::S3Forms;
 
 /// The blob store on one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Blobs {
     client: Client,
     bucket: String,
-    /// Resolved on every presigned POST: on Lambda the credentials rotate.
-    credentials: Option<SharedCredentialsProvider>,
-    region: Option<String>,
-    /// Where POST forms go.
-    form_url: String,
+    /// Presigned URLs start at its time.
     clock: Arc<dyn Clock>,
 }
 
 impl S3Blobs {
-    /// `sdk` supplies what presigned POST forms are signed with (credentials, region) and where
-    /// they go: the bucket's virtual-hosted endpoint, or `{endpoint_url}/{bucket}` (path style)
-    /// when the configuration overrides the endpoint, as emulators need (give such a client
-    /// `force_path_style(true)` too, so presigned GETs take the same shape).
-    pub fn new(
-        client: Client,
-        sdk: &crate::sdk::Config,
-        bucket: impl Into<String>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        let bucket = bucket.into();
-        let region = sdk.region().map(|r| r.as_ref().to_owned());
-        let form_url = match sdk.endpoint_url() {
-            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
-            None => format!(
-                "https://{bucket}.s3.{}.amazonaws.com/",
-                region.as_deref().unwrap_or("us-east-1")
-            ),
-        };
+    /// Give a client pointed at an emulator `force_path_style(true)`, so its presigned GETs
+    /// take the path style the bucket's [`S3Forms`] take there.
+    pub fn new(client: Client, bucket: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
             client,
-            bucket,
-            credentials: sdk.credentials_provider(),
-            region,
-            form_url,
+            bucket: bucket.into(),
             clock,
         }
     }
@@ -67,44 +42,6 @@ impl S3Blobs {
 
 #[async_trait]
 impl BlobStore for S3Blobs {
-    async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
-        check_key(&policy.key)?;
-        let provider = self
-            .credentials
-            .as_ref()
-            .context("no AWS credentials to sign an upload form with")?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .context("resolving AWS credentials")?;
-        let region = self
-            .region
-            .as_deref()
-            .context("no AWS region to sign an upload form for")?;
-        let now = self.clock.now();
-        let expires_at =
-            now + TimeDelta::from_std(policy.expires_in).context("upload form lifetime")?;
-        let fields = PostPolicy {
-            bucket: &self.bucket,
-            key: &policy.key,
-            content_type: &policy.content_type,
-            max_bytes: policy.max_bytes,
-            now,
-            expires_at,
-            region,
-        }
-        .sign(&Signer {
-            access_key_id: credentials.access_key_id(),
-            secret_access_key: credentials.secret_access_key(),
-            session_token: credentials.session_token(),
-        });
-        Ok(PresignedPost {
-            url: self.form_url.clone(),
-            fields,
-            expires_at,
-        })
-    }
-
     async fn presign_download(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
         check_key(key)?;
         let config = PresigningConfig::builder()

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use shared::blob::BlobStore;
+use shared::blob::{BlobStore, UploadForms};
 use shared::clock::{Clock, OsRandom, Random, SystemClock};
 use shared::mail::Mailer;
 use shared::queue::Queue;
@@ -14,7 +14,7 @@ use shared::secrets::Secrets;
 use shared::store::ItemStore;
 
 use super::Backend;
-use crate::blob::s3::S3Blobs;
+use crate::blob::s3::{S3Blobs, S3Forms};
 use crate::config::{AwsEnv, Settings, required};
 use crate::mail::ses::SesMailer;
 use crate::queue::sqs::SqsQueue;
@@ -37,10 +37,14 @@ pub struct AwsBackend {
 /// never references its SDK, so its package is that much smaller (S3 alone brings ~1.2 MB of
 /// code and checksum tables), and asking that binary for the port is an error naming the
 /// service.
+///
+/// S3's upload forms are apart from its blob store: they are signed here from the credentials
+/// and the region, with no S3 client, so a binary may hand out forms without the S3 SDK.
 #[derive(Debug, Clone, Copy)]
 pub struct Services {
     sqs: Option<Port<dyn Queue>>,
     s3: Option<Port<dyn BlobStore>>,
+    s3_forms: Option<Port<dyn UploadForms>>,
     ses: Option<Port<dyn Mailer>>,
 }
 
@@ -53,11 +57,12 @@ impl Services {
     pub const BASE: Self = Self {
         sqs: None,
         s3: None,
+        s3_forms: None,
         ses: None,
     };
 
     /// Every service: the tools and the tests, which are not packaged for Lambda.
-    pub const ALL: Self = Self::BASE.with_sqs().with_s3().with_ses();
+    pub const ALL: Self = Self::BASE.with_sqs().with_s3().with_s3_forms().with_ses();
 
     /// With the queues (SQS).
     pub const fn with_sqs(self) -> Self {
@@ -71,6 +76,14 @@ impl Services {
     pub const fn with_s3(self) -> Self {
         Self {
             s3: Some(s3_blobs),
+            ..self
+        }
+    }
+
+    /// With the bucket's upload forms (S3's presigned POST), signed without the S3 SDK.
+    pub const fn with_s3_forms(self) -> Self {
+        Self {
+            s3_forms: Some(s3_forms),
             ..self
         }
     }
@@ -108,12 +121,12 @@ fn s3_blobs(backend: &AwsBackend, bucket: String) -> Arc<dyn BlobStore> {
             .build();
         aws_sdk_s3::Client::from_conf(config)
     });
-    Arc::new(S3Blobs::new(
-        client.clone(),
-        &backend.sdk,
-        bucket,
-        backend.clock.clone(),
-    ))
+    Arc::new(S3Blobs::new(client.clone(), bucket, backend.clock.clone()))
+}
+
+/// Builds no client: the forms are signed from the SDK configuration's credentials and region.
+fn s3_forms(backend: &AwsBackend, bucket: String) -> Arc<dyn UploadForms> {
+    Arc::new(S3Forms::new(&backend.sdk, bucket, backend.clock.clone()))
 }
 
 fn ses_mailer(backend: &AwsBackend, from: String) -> Arc<dyn Mailer> {
@@ -143,6 +156,7 @@ struct Ports {
     jobs_dlq: OnceLock<Arc<dyn Queue>>,
     events_dlq: OnceLock<Arc<dyn Queue>>,
     blobs: OnceLock<Arc<dyn BlobStore>>,
+    upload_forms: OnceLock<Arc<dyn UploadForms>>,
     mailer: OnceLock<Arc<dyn Mailer>>,
     secrets: OnceLock<Arc<dyn Secrets>>,
 }
@@ -258,6 +272,16 @@ impl Backend for AwsBackend {
         })
     }
 
+    fn upload_forms(&self) -> anyhow::Result<Arc<dyn UploadForms>> {
+        once(&self.ports.upload_forms, || {
+            let build = self
+                .services
+                .s3_forms
+                .ok_or_else(|| not_linked("S3's form signer", "upload form"))?;
+            Ok(build(self, required("BLOB_BUCKET", &self.env.blob_bucket)?))
+        })
+    }
+
     fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
         once(&self.ports.mailer, || {
             let build = self
@@ -357,6 +381,24 @@ mod tests {
     }
 
     #[test]
+    fn upload_forms_are_signed_without_an_s3_client() {
+        let b = backend();
+        let services = Services::BASE.with_s3_forms();
+        let env = AwsEnv {
+            blob_bucket: Some("bucket".into()),
+            ..b.env
+        };
+        let forms = AwsBackend::with_services(b.sdk, env, b.clock, b.random, services);
+        assert!(Arc::ptr_eq(
+            &forms.upload_forms().unwrap(),
+            &forms.upload_forms().unwrap()
+        ));
+        assert!(forms.clients.s3.get().is_none());
+        let error = forms.blobs().unwrap_err().to_string();
+        assert!(error.contains("does not link S3,"), "{error}");
+    }
+
+    #[test]
     fn a_port_whose_service_the_binary_does_not_link_says_so() {
         let b = backend();
         let base = AwsBackend::with_services(b.sdk, b.env, b.clock, b.random, Services::BASE);
@@ -364,6 +406,8 @@ mod tests {
         assert!(error.contains("does not link SQS"), "{error}");
         let error = base.blobs().unwrap_err().to_string();
         assert!(error.contains("does not link S3"), "{error}");
+        let error = base.upload_forms().unwrap_err().to_string();
+        assert!(error.contains("does not link S3's form signer"), "{error}");
         base.store().unwrap();
         base.secrets().unwrap();
     }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use shared::blob::BlobStore;
+use shared::blob::{BlobStore, UploadForms};
 use shared::clock::{Clock, OsRandom, Random, SystemClock};
 use shared::mail::Mailer;
 use shared::queue::Queue;
@@ -160,6 +160,11 @@ impl Backend for LocalBackend {
     }
 
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
+        Ok(self.blobs.clone())
+    }
+
+    /// The blob store signs its own forms, with the key it checks them with at upload.
+    fn upload_forms(&self) -> anyhow::Result<Arc<dyn UploadForms>> {
         Ok(self.blobs.clone())
     }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use shared::accounts::{Accounts, TokenIssuer};
 use shared::auth::access_token::AccessTokens;
 use shared::auth::key_cache::CachedKeySet;
-use shared::blob::BlobStore;
+use shared::blob::{BlobStore, UploadForms};
 use shared::clock::{Clock, Random};
 use shared::mail::Mailer;
 use shared::queue::Queue;
@@ -58,6 +58,8 @@ pub trait Backend: Send + Sync + fmt::Debug {
     /// Where the events queue moves a message after its last receive (`EventsDeadLetterQueue`).
     fn events_dlq(&self) -> anyhow::Result<Arc<dyn Queue>>;
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>>;
+    /// What signs the forms clients upload into the blob store with.
+    fn upload_forms(&self) -> anyhow::Result<Arc<dyn UploadForms>>;
     fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>>;
     fn secrets(&self) -> anyhow::Result<Arc<dyn Secrets>>;
     fn clock(&self) -> Arc<dyn Clock>;
@@ -136,6 +138,9 @@ impl Backend for WithStore<'_> {
     }
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         self.inner.blobs()
+    }
+    fn upload_forms(&self) -> anyhow::Result<Arc<dyn UploadForms>> {
+        self.inner.upload_forms()
     }
     fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
         self.inner.mailer()

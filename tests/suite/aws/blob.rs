@@ -2,21 +2,21 @@
 
 use std::time::Duration;
 
-use shared::blob::{BlobStore, UploadPolicy};
+use shared::blob::{BlobStore, UploadForms, UploadPolicy};
 use tests::moto::moto;
 use tests::provision;
 
 #[tokio::test]
 async fn forms_and_download_urls_are_signed_with_sigv4_for_the_bucket() -> anyhow::Result<()> {
     let moto = moto().await?;
-    let blobs = provision::blobs(moto).await?;
+    let (blobs, forms) = provision::blobs(moto).await?;
     let policy = UploadPolicy {
         key: "avatars/u1/original.png".into(),
         content_type: "image/png".into(),
         max_bytes: 1024,
         expires_in: Duration::from_secs(300),
     };
-    let post = blobs.presign_upload(&policy).await?;
+    let post = forms.presign_upload(&policy).await?;
     assert!(post.url.starts_with(moto.endpoint()), "{}", post.url);
     assert_eq!(
         post.fields.get("x-amz-algorithm").map(String::as_str),

@@ -44,10 +44,11 @@ pub async fn queue() -> anyhow::Result<(QueueCtx, NoGuard)> {
 }
 
 pub async fn blob() -> anyhow::Result<(BlobCtx, NoGuard)> {
-    let blobs = provision::blobs(moto().await?).await?;
+    let (blobs, forms) = provision::blobs(moto().await?).await?;
     Ok((
         BlobCtx {
             blobs: Arc::new(blobs),
+            forms: Arc::new(forms),
         },
         (),
     ))

@@ -1,4 +1,5 @@
-//! The blob store's conformance cases: presigned upload and download over HTTP, get, put, delete.
+//! The blob store's conformance cases, with its upload forms: a presigned upload through a
+//! form and a presigned download over HTTP, get, put, delete.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,12 +7,16 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use shared::blob::{BlobError, BlobStore, BlobWriter, MIN_PART_BYTES, PresignedPost, UploadPolicy};
+use shared::blob::{
+    BlobError, BlobStore, BlobWriter, MIN_PART_BYTES, PresignedPost, UploadForms, UploadPolicy,
+};
 
 use super::unique;
 
 pub struct BlobCtx {
     pub blobs: Arc<dyn BlobStore>,
+    /// The forms that upload into `blobs`.
+    pub forms: Arc<dyn UploadForms>,
 }
 
 fn policy(max_bytes: u64) -> UploadPolicy {
@@ -46,7 +51,7 @@ async fn upload(
 
 pub async fn a_presigned_upload_stores_the_file(ctx: BlobCtx) -> anyhow::Result<()> {
     let policy = policy(1024);
-    let post = ctx.blobs.presign_upload(&policy).await?;
+    let post = ctx.forms.presign_upload(&policy).await?;
     let status = upload(&post, b"hello, blob", "text/plain").await?;
     assert!(status.is_success(), "upload answered {status}");
     let blob = ctx.blobs.get(&policy.key).await?;
@@ -59,7 +64,7 @@ pub async fn a_presigned_upload_stores_the_file(ctx: BlobCtx) -> anyhow::Result<
 
 pub async fn the_upload_policy_pins_key_content_type_and_size(ctx: BlobCtx) -> anyhow::Result<()> {
     let policy = policy(4096);
-    let post = ctx.blobs.presign_upload(&policy).await?;
+    let post = ctx.forms.presign_upload(&policy).await?;
     assert_eq!(post.fields.get("key"), Some(&policy.key));
     assert_eq!(post.fields.get("Content-Type"), Some(&policy.content_type));
     let encoded = post
@@ -90,7 +95,7 @@ pub async fn the_upload_policy_pins_key_content_type_and_size(ctx: BlobCtx) -> a
 
 pub async fn an_upload_outside_its_policy_is_refused(ctx: BlobCtx) -> anyhow::Result<()> {
     let policy = policy(16);
-    let post = ctx.blobs.presign_upload(&policy).await?;
+    let post = ctx.forms.presign_upload(&policy).await?;
     let other_key = format!("{}.other", policy.key);
     let with = |name: &str, value: &str| {
         let mut changed = post.clone();
@@ -189,7 +194,7 @@ pub async fn an_invalid_key_is_refused(ctx: BlobCtx) -> anyhow::Result<()> {
             key: key.to_owned(),
             ..policy(16)
         };
-        invalid(ctx.blobs.presign_upload(&upload).await.map(drop));
+        invalid(ctx.forms.presign_upload(&upload).await.map(drop));
     }
     Ok(())
 }

@@ -59,6 +59,7 @@ pub async fn blob() -> anyhow::Result<(BlobCtx, (BlobServer, LocalEnv))> {
     Ok((
         BlobCtx {
             blobs: server.blobs.clone(),
+            forms: server.blobs.clone(),
         },
         (server, env),
     ))

@@ -21,6 +21,7 @@ use infra::compose::{Backend, UPLOADS_QUEUE};
 use local_system::feed_pump::FeedPump;
 use local_system::queue_pump::QueuePump;
 use shared::accounts::ClientInfo;
+use shared::blob::UploadPolicy;
 use shared::jobs::JobStatus;
 use shared::queue::Queue;
 use shared::users::UserRepo;
@@ -249,23 +250,31 @@ fn png() -> Vec<u8> {
     bytes
 }
 
-/// Puts an avatar in quarantine for `user` and announces it, as a form upload does.
-/// `uploads` is the queue the blob store announces uploads on. The notification sent.
+/// Signs a form for an avatar of `user`, as the route does, then puts the avatar in quarantine
+/// under the form's key and announces it, as the upload through the form does. `uploads` is
+/// the queue the blob store announces uploads on. The notification sent.
 pub async fn upload_avatar(
     backend: &dyn Backend,
     uploads: Arc<dyn Queue>,
     user: Uuid,
 ) -> anyhow::Result<String> {
-    let key = format!(
-        "{}{user}/{}",
-        functions::jobs::process_avatar::QUARANTINE_PREFIX,
-        Uuid::now_v7()
-    );
+    let policy = UploadPolicy {
+        key: format!(
+            "{}{user}/{}",
+            functions::jobs::process_avatar::QUARANTINE_PREFIX,
+            Uuid::now_v7()
+        ),
+        content_type: "image/png".into(),
+        max_bytes: functions::jobs::process_avatar::MAX_UPLOAD_BYTES,
+        expires_in: functions::users::upload_avatar::FORM_LIFETIME,
+    };
+    let form = backend.upload_forms()?.presign_upload(&policy).await?;
+    let key = form.fields.get("key").context("a form without its key")?;
     let bytes = png();
     let size = bytes.len();
-    backend.blobs()?.put(&key, bytes, "image/png").await?;
+    backend.blobs()?.put(key, bytes, "image/png").await?;
     let notification =
-        infra::blob::local::object_created(&key, size, backend.clock().now()).to_string();
+        infra::blob::local::object_created(key, size, backend.clock().now()).to_string();
     uploads.send(&notification, Duration::ZERO).await?;
     Ok(notification)
 }

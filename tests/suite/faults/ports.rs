@@ -1,6 +1,7 @@
 //! Every port of a backend, failing one chosen call: [`FaultyBackend`] wraps the store, the
-//! queues, the blob store, the mailer and the secrets of a local backend, counts each port's
-//! calls, and fails the `at`th call of one port with one of the errors that port can return.
+//! queues, the blob store, the upload forms, the mailer and the secrets of a local backend,
+//! counts each port's calls, and fails the `at`th call of one port with one of the errors that
+//! port can return.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use infra::compose::{Backend, LocalBackend};
 use infra::config::Settings;
-use shared::blob::{Blob, BlobError, BlobStore, Part, PresignedPost, UploadId, UploadPolicy};
+use shared::blob::{
+    Blob, BlobError, BlobStore, Part, PresignedPost, UploadForms, UploadId, UploadPolicy,
+};
 use shared::clock::{Clock, Random};
 use shared::mail::{Mail, MailError, Mailer};
 use shared::queue::{Queue, QueueError, ReceivedMessage};
@@ -24,14 +27,16 @@ pub enum Port {
     Store,
     Queue,
     Blobs,
+    UploadForms,
     Mailer,
     Secrets,
 }
 
-pub const PORTS: [Port; 5] = [
+pub const PORTS: [Port; 6] = [
     Port::Store,
     Port::Queue,
     Port::Blobs,
+    Port::UploadForms,
     Port::Mailer,
     Port::Secrets,
 ];
@@ -66,7 +71,9 @@ impl Port {
                 Fault::FailedBefore,
                 Fault::LostAfter,
             ],
-            Port::Queue | Port::Blobs | Port::Secrets => &[Fault::FailedBefore, Fault::LostAfter],
+            Port::Queue | Port::Blobs | Port::UploadForms | Port::Secrets => {
+                &[Fault::FailedBefore, Fault::LostAfter]
+            }
         }
     }
 
@@ -250,11 +257,6 @@ fn blob_error(injected: Injected) -> BlobError {
 
 #[async_trait]
 impl BlobStore for FaultyBlobs {
-    async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
-        let call = self.inner.presign_upload(policy);
-        self.faults.around(Port::Blobs, call, blob_error).await
-    }
-
     async fn presign_download(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
         let call = self.inner.presign_download(key, expires_in);
         self.faults.around(Port::Blobs, call, blob_error).await
@@ -304,6 +306,22 @@ impl BlobStore for FaultyBlobs {
     async fn abort_upload(&self, key: &str, upload: &UploadId) -> Result<(), BlobError> {
         let call = self.inner.abort_upload(key, upload);
         self.faults.around(Port::Blobs, call, blob_error).await
+    }
+}
+
+#[derive(Debug)]
+struct FaultyForms {
+    inner: Arc<dyn UploadForms>,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl UploadForms for FaultyForms {
+    async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
+        let call = self.inner.presign_upload(policy);
+        self.faults
+            .around(Port::UploadForms, call, blob_error)
+            .await
     }
 }
 
@@ -411,6 +429,12 @@ impl Backend for FaultyBackend {
     fn blobs(&self) -> anyhow::Result<Arc<dyn BlobStore>> {
         Ok(Arc::new(FaultyBlobs {
             inner: self.inner.blobs()?,
+            faults: self.faults.clone(),
+        }))
+    }
+    fn upload_forms(&self) -> anyhow::Result<Arc<dyn UploadForms>> {
+        Ok(Arc::new(FaultyForms {
+            inner: self.inner.upload_forms()?,
             faults: self.faults.clone(),
         }))
     }

@@ -1,4 +1,5 @@
-//! The presigned-POST form: an S3-style policy document, and its verification at upload.
+//! The presigned-POST form: an S3-style policy document, signed by the store's key, and its
+//! verification at upload.
 //!
 //! The policy is S3's: `{"expiration": RFC 3339, "conditions": [...]}` in base64, where a
 //! condition is `{"field": "value"}` or `["eq", "$field", "value"]` (exact match),
@@ -7,12 +8,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use shared::blob::{UploadPolicy, check_key};
+use shared::blob::{BlobError, PresignedPost, UploadForms, UploadPolicy, check_key};
+
+use super::{LocalBlobs, ROUTE, check_content_type, expiry};
 
 /// The form field holding the HMAC-SHA256 (hex) of the base64 policy.
 pub const SIGNATURE_FIELD: &str = "x-local-signature";
@@ -63,8 +67,30 @@ pub(super) struct Upload {
     pub content_type: String,
 }
 
+#[async_trait]
+impl UploadForms for LocalBlobs {
+    async fn presign_upload(&self, policy: &UploadPolicy) -> Result<PresignedPost, BlobError> {
+        check_key(&policy.key)?;
+        check_content_type(&policy.content_type)?;
+        let expires_at = expiry(self.clock.now(), policy.expires_in)?;
+        let encoded = encode_policy(policy, expires_at);
+        let signature = self.sign(encoded.as_bytes());
+        let fields = BTreeMap::from([
+            ("key".to_owned(), policy.key.clone()),
+            ("Content-Type".to_owned(), policy.content_type.clone()),
+            ("policy".to_owned(), encoded),
+            (SIGNATURE_FIELD.to_owned(), signature),
+        ]);
+        Ok(PresignedPost {
+            url: format!("{}{ROUTE}", self.base_url),
+            fields,
+            expires_at,
+        })
+    }
+}
+
 /// The base64 policy that pins the policy's key, content type and size.
-pub(super) fn encode_policy(policy: &UploadPolicy, expires_at: DateTime<Utc>) -> String {
+fn encode_policy(policy: &UploadPolicy, expires_at: DateTime<Utc>) -> String {
     let document = json!({
         "expiration": expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         "conditions": [

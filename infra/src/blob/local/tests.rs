@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta};
-use shared::blob::{BlobStore, UploadPolicy};
+use shared::blob::{BlobStore, UploadForms, UploadPolicy};
 use shared::clock::ManualClock;
 use shared::queue::{Queue, QueueError, ReceivedMessage};
 
