@@ -17,7 +17,7 @@ use super::Function;
 #[derive(Debug, Clone, Copy)]
 pub struct Package {
     pub binary: &'static str,
-    /// What the binary links besides DynamoDB and Secrets Manager.
+    /// What the binary links besides DynamoDB.
     pub services: Services,
     pub functions: &'static [Function],
 }
@@ -100,10 +100,10 @@ pub const EVENTS: Package = Package {
 };
 
 /// What reads or writes the bucket or sends mail: the job worker (mail, avatars, exports,
-/// erasure). SQS, S3 and SES, and the image decoders.
+/// erasure). SQS, S3 and SES, and the image decoders; no Secrets Manager: no job holds a key.
 pub const WORKER: Package = Package {
     binary: "worker",
-    services: Services::BASE.with_sqs().with_s3().with_ses(),
+    services: Services::STORE.with_sqs().with_s3().with_ses(),
     functions: &[super::WORKER],
 };
 

@@ -1,7 +1,7 @@
 //! The ports on AWS: one SDK configuration, at most one client per service, each port built
 //! once. Building a client makes no network call; it connects on first use.
 //!
-//! Which services beyond DynamoDB and Secrets Manager a binary can reach is its [`Services`]:
+//! Which services beyond DynamoDB a binary can reach is its [`Services`]:
 //! the SDKs of the others are never referenced, so the linker leaves them out of its package.
 
 use std::sync::{Arc, OnceLock};
@@ -32,8 +32,8 @@ pub struct AwsBackend {
     ports: Ports,
 }
 
-/// The services a binary links besides DynamoDB and Secrets Manager, which every package
-/// carries. Each is the constructor of its ports: a binary whose `Services` leaves one out
+/// The services a binary links besides DynamoDB, which every package carries. Each is the
+/// constructor of its ports: a binary whose `Services` leaves one out
 /// never references its SDK, so its package is that much smaller (S3 alone brings ~1.2 MB of
 /// code and checksum tables), and asking that binary for the port is an error naming the
 /// service.
@@ -42,6 +42,7 @@ pub struct AwsBackend {
 /// and the region, with no S3 client, so a binary may hand out forms without the S3 SDK.
 #[derive(Debug, Clone, Copy)]
 pub struct Services {
+    secrets: Option<fn(&AwsBackend) -> Arc<dyn Secrets>>,
     sqs: Option<Port<dyn Queue>>,
     s3: Option<Port<dyn BlobStore>>,
     s3_forms: Option<Port<dyn UploadForms>>,
@@ -53,16 +54,29 @@ pub struct Services {
 type Port<P> = fn(&AwsBackend, String) -> Arc<P>;
 
 impl Services {
-    /// DynamoDB and Secrets Manager only.
-    pub const BASE: Self = Self {
+    /// DynamoDB only: what the job worker needs besides its queue, bucket and mail, which holds
+    /// no key and reads no secret.
+    pub const STORE: Self = Self {
+        secrets: None,
         sqs: None,
         s3: None,
         s3_forms: None,
         ses: None,
     };
 
+    /// DynamoDB and Secrets Manager (the signing keys, the cursor key).
+    pub const BASE: Self = Self::STORE.with_secrets_manager();
+
     /// Every service: the tools and the tests, which are not packaged for Lambda.
     pub const ALL: Self = Self::BASE.with_sqs().with_s3().with_s3_forms().with_ses();
+
+    /// With the secrets (Secrets Manager).
+    pub const fn with_secrets_manager(self) -> Self {
+        Self {
+            secrets: Some(secrets_manager),
+            ..self
+        }
+    }
 
     /// With the queues (SQS).
     pub const fn with_sqs(self) -> Self {
@@ -103,6 +117,19 @@ fn not_linked(service: &str, port: &str) -> anyhow::Error {
         "this function's package does not link {service}, which its {port} needs: add it to \
          the package's services (functions/src/wiring/packages.rs)"
     )
+}
+
+fn secrets_manager(backend: &AwsBackend) -> Arc<dyn Secrets> {
+    let client = backend
+        .clients
+        .secrets_manager
+        .get_or_init(|| aws_sdk_secretsmanager::Client::new(&backend.sdk))
+        .clone();
+    Arc::new(SecretsManager::new(
+        client,
+        backend.env.secrets_cache_ttl,
+        backend.clock.clone(),
+    ))
 }
 
 fn sqs_queue(backend: &AwsBackend, url: String) -> Arc<dyn Queue> {
@@ -182,8 +209,7 @@ impl AwsBackend {
         Self::with_services(sdk, env, clock, random, Services::ALL)
     }
 
-    /// The backend over an explicit SDK configuration, with only `services` besides DynamoDB
-    /// and Secrets Manager.
+    /// The backend over an explicit SDK configuration, with only `services` besides DynamoDB.
     pub fn with_services(
         sdk: crate::sdk::Config,
         env: AwsEnv,
@@ -294,16 +320,11 @@ impl Backend for AwsBackend {
 
     fn secrets(&self) -> anyhow::Result<Arc<dyn Secrets>> {
         once(&self.ports.secrets, || {
-            let client = self
-                .clients
-                .secrets_manager
-                .get_or_init(|| aws_sdk_secretsmanager::Client::new(&self.sdk))
-                .clone();
-            Ok(Arc::new(SecretsManager::new(
-                client,
-                self.env.secrets_cache_ttl,
-                self.clock.clone(),
-            )) as _)
+            let build = self
+                .services
+                .secrets
+                .ok_or_else(|| not_linked("Secrets Manager", "secrets"))?;
+            Ok(build(self))
         })
     }
 
@@ -410,6 +431,11 @@ mod tests {
         assert!(error.contains("does not link S3's form signer"), "{error}");
         base.store().unwrap();
         base.secrets().unwrap();
+        let b = backend();
+        let store = AwsBackend::with_services(b.sdk, b.env, b.clock, b.random, Services::STORE);
+        let error = store.secrets().unwrap_err().to_string();
+        assert!(error.contains("does not link Secrets Manager"), "{error}");
+        store.store().unwrap();
     }
 
     #[test]
