@@ -5,7 +5,8 @@
 //! same file. Reads of the item store run on read-only connections of their own, as many as
 //! read at once: WAL lets them read beside the writer, each statement seeing every transaction
 //! committed before it began. WAL with `synchronous=FULL` makes every committed transaction
-//! survive a crash or power loss. Writes run on tokio's blocking pool; reads, which never wait
+//! survive a crash or power loss; the item store's counters alone are committed without
+//! waiting for the disk, which the next write does for them (`store::sqlite`, `Durability`). Writes run on tokio's blocking pool; reads, which never wait
 //! for a writer, on the calling thread.
 
 use std::collections::HashMap;

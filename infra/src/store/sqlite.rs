@@ -17,7 +17,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value;
 use shared::clock::Clock;
 use shared::store::{
@@ -72,8 +72,17 @@ impl LocalStore {
         self.db.feed_changes()
     }
 
-    /// Runs `work` in one write transaction at the clock's current time.
+    /// Runs `work` in one write transaction at the clock's current time, committed to the disk
+    /// before it returns.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, DateTime<Utc>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_with(Durability::Disk, work).await
+    }
+
+    async fn write_with<T, F>(&self, durability: Durability, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, DateTime<Utc>) -> Result<T, StoreError> + Send + 'static,
@@ -82,8 +91,14 @@ impl LocalStore {
         let result = self
             .db
             .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                let conn: &Connection = conn;
+                let _relaxed = match durability {
+                    Durability::Disk => None,
+                    Durability::Process => Some(Relaxed::new(conn)?),
+                };
+                // Unchecked only in that it takes a shared connection: the writer's mutex is
+                // what keeps it to one transaction at a time.
+                let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
                     .context("starting a write transaction")?;
                 // Read the time once the database is ours, so feed times follow feed order.
                 let result = work(&tx, clock.now())?;
@@ -93,6 +108,38 @@ impl LocalStore {
             .await?;
         self.db.feed_changes().notify_waiters();
         Ok(result)
+    }
+}
+
+/// What a write must have survived when it returns.
+#[derive(Debug, Clone, Copy)]
+enum Durability {
+    /// The machine losing power: its commit waits for the disk (`synchronous=FULL`).
+    Disk,
+    /// The process dying: its commit is written to the log but not waited for on the disk,
+    /// which the next `Disk` commit, or a checkpoint, does for it (`synchronous=NORMAL`; a
+    /// power loss may roll it back, never tear it).
+    Process,
+}
+
+/// The writer connection at `synchronous=NORMAL` until dropped.
+struct Relaxed<'c>(&'c Connection);
+
+impl<'c> Relaxed<'c> {
+    fn new(conn: &'c Connection) -> anyhow::Result<Self> {
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .context("relaxing a commit's durability")?;
+        Ok(Self(conn))
+    }
+}
+
+impl Drop for Relaxed<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.pragma_update(None, "synchronous", "FULL") {
+            // Every later commit would then be written without waiting for the disk: the
+            // connection is no longer what the store promises.
+            panic!("restoring synchronous=FULL on the writer failed: {error}");
+        }
     }
 }
 
@@ -291,7 +338,11 @@ impl ItemStore for LocalStore {
             return Err(anyhow!("attribute name {attribute:?} is reserved by the store").into());
         }
         let (key, attribute) = (key.clone(), attribute.to_owned());
-        self.write(move |conn, now| {
+        // A counter (the throttles' attempts) is committed without waiting for the disk: the
+        // count survives the process at once, and a power loss only with the next write, which
+        // a login's session or an account's registration makes at once. Each such wait is most
+        // of what a login adds to its argon2 verification here (README, "Benchmarks").
+        self.write_with(Durability::Process, move |conn, now| {
             let stored = load(conn, &key, now)?;
             let old = retire_expired(conn, stored, now)?;
             let (item, value) = match &old {

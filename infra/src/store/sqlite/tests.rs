@@ -182,3 +182,39 @@ async fn the_change_feed_keeps_a_change_for_a_day_like_a_stream() -> anyhow::Res
     );
     Ok(())
 }
+
+/// `PRAGMA synchronous` on the writer: 2 is FULL, each commit waiting for the disk.
+async fn writer_synchronous(store: &LocalStore) -> anyhow::Result<i64> {
+    store
+        .db
+        .run(|conn| Ok::<_, anyhow::Error>(conn.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+        .await
+}
+
+#[tokio::test]
+async fn a_counter_commits_without_waiting_for_the_disk_and_every_other_write_still_waits()
+-> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("local.db");
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = open(&path, &clock)?;
+    let key = Key::new("P", "counter");
+    assert_eq!(writer_synchronous(&store).await?, 2);
+    assert_eq!(store.add(&key, "count", 1, None).await?, 1);
+    assert_eq!(writer_synchronous(&store).await?, 2, "after a counter");
+    // A counter that fails (its attribute holds text) leaves the writer as it found it too.
+    let text = Key::new("P", "text");
+    let attrs = json!({ "n": "not a number" }).as_object().cloned().unwrap();
+    store.put(Item::new(text.clone(), attrs), None).await?;
+    assert!(store.add(&text, "n", 1, None).await.is_err());
+    assert_eq!(
+        writer_synchronous(&store).await?,
+        2,
+        "after a failed counter"
+    );
+    // Written to the log at once: the count outlives the process's handle on it.
+    drop(store);
+    let store = open(&path, &clock)?;
+    assert_eq!(store.add(&key, "count", 1, None).await?, 2);
+    Ok(())
+}
