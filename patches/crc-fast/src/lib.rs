@@ -22,7 +22,10 @@
 //!   aarch64), which the SDK's event streams and the PNG decoder link anyway;
 //! - CRC-32/ISCSI by `crc32c` (SSE 4.2 or the aarch64 CRC instructions);
 //! - CRC-64/NVME by `crc`, table-driven (slice-by-16, one 32 KB table built at compile time): the
-//!   one SIMD crate for it, crc64fast-nvme, is archived in favour of crc-fast itself.
+//!   one SIMD crate for it, crc64fast-nvme, is archived in favour of crc-fast itself. It runs at
+//!   2.4 GB/s where crc-fast's carry-less multiplication ran about 30 on the same machine, 2 ms
+//!   for the largest upload the worker reads (5 MiB; `cargo bench -p crc-fast`), which S3 stores
+//!   with a CRC-64/NVME when the client sends none.
 
 use std::fmt;
 
