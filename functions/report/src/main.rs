@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     build(&root, &args)?;
     let build_time = started.elapsed();
     build(&root, &["-p", "function-report", "--bin", BARE])?;
-    let release = root.join("target/release");
+    let release = target_dir(&root).join("release");
     let bare = release.join(BARE);
     let bare_size = zipped_size(&bare)?;
 
@@ -194,6 +194,14 @@ fn workspace_root() -> anyhow::Result<PathBuf> {
         .context("the report crate is not two levels below the workspace")
 }
 
+/// Where the builds below put their binaries: they inherit `CARGO_TARGET_DIR` (relative to
+/// `root`, where they run) when it is set.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| root.join(dir))
+        .unwrap_or_else(|| root.join("target"))
+}
+
 fn build(root: &Path, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("cargo build --release {}", args.join(" "));
     let status = Command::new(env!("CARGO"))
@@ -217,7 +225,10 @@ fn arm64_size(root: &Path, binary: &str) -> anyhow::Result<Option<u64>> {
         .status();
     match status {
         Ok(status) if status.success() => {
-            let binary = root.join("target/lambda").join(binary).join("bootstrap");
+            let binary = target_dir(root)
+                .join("lambda")
+                .join(binary)
+                .join("bootstrap");
             Ok(Some(zipped_size(&binary)?))
         }
         _ => {
