@@ -5,9 +5,10 @@
 //! which computes its CRCs with crates.io's `crc-fast` 1.10. That crate picks its software lookup
 //! table by a value known only at run time, so the linker cannot leave any out: the `worker`
 //! binary carried 49 tables of 16×256 entries, 0.66 MB, and 45 KB of crc-fast's code
-//! (`nm -S --size-sort`), near-random data that zip cannot shrink, about 0.65 MB of the zipped
-//! package. The workspace substitutes this crate for it (`[patch.crates-io]` in the root
-//! Cargo.toml); see README, "Packaging", for the package sizes before and after.
+//! (`nm -S --size-sort` on an unstripped build), near-random data that zip cannot shrink. The
+//! workspace substitutes this crate for it (`[patch.crates-io]` in the root Cargo.toml), which
+//! links two tables of its own (32 KB for CRC-64/NVME, 16 KB for CRC-32C): the worker's package
+//! went from 4.17 to 3.62 MB zipped, its binary from 8.73 to 8.05 MB (README, "Packaging").
 //!
 //! It offers exactly what `aws-smithy-checksums` 0.65 calls — [`Digest::new`],
 //! [`Digest::update`], [`Digest::finalize`] and [`checksum`] — with crc-fast's semantics: a 32-bit
