@@ -102,8 +102,11 @@ pub(super) fn schedule(function: &'static Function, services: Services) -> Resul
     })
 }
 
+/// Runs the function on a runtime of one thread: Lambda hands a function one event at a time,
+/// so worker threads would only wait (and take their init time and their scheduler's code);
+/// hashing, image work and the local-store calls that block go to the blocking pool as before.
 fn block_on(serve: impl Future<Output = Result<(), Error>>) -> Result<(), Error> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(serve)
