@@ -6,8 +6,9 @@
 //! read at once: WAL lets them read beside the writer, each statement seeing every transaction
 //! committed before it began. WAL with `synchronous=FULL` makes every committed transaction
 //! survive a crash or power loss; the item store's counters alone are committed without
-//! waiting for the disk, which the next write does for them (`store::sqlite`, `Durability`). Writes run on tokio's blocking pool; reads, which never wait
-//! for a writer, on the calling thread.
+//! waiting for the disk, which the next write does for them (`store::sqlite`, `Durability`).
+//! Writes run off the executor (`shared::blocking`: in place on a multi-threaded runtime, on
+//! the blocking pool otherwise); reads, which never wait for a writer, on the calling thread.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -131,7 +132,7 @@ impl LocalDb {
         })
     }
 
-    /// Runs blocking work on the connection, off the async runtime.
+    /// Runs blocking work on the connection, off the executor.
     pub(crate) async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -139,7 +140,7 @@ impl LocalDb {
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
+        shared::blocking::blocking(move || {
             // A panic mid-transaction drops the rusqlite Transaction, which rolls back: the
             // connection behind a poisoned lock is still consistent.
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);

@@ -28,6 +28,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod blob;
+pub mod blocking;
 pub mod cache;
 pub mod clock;
 pub mod emails;

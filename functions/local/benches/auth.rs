@@ -97,7 +97,7 @@ async fn login_time(iterations: usize) -> anyhow::Result<()> {
             let verified = verify_password(PASSWORD, &phc)?;
             verify.push(started.elapsed());
             anyhow::ensure!(matches!(verified, Verified::Match { .. }));
-            // The same verification as a login makes it, on tokio's blocking pool.
+            // The same verification as a login makes it (`shared::blocking`).
             let stored = PasswordHash(phc.clone());
             let started = Instant::now();
             let verified = hashing::verify(PASSWORD, &stored).await?;
@@ -124,7 +124,7 @@ async fn login_time(iterations: usize) -> anyhow::Result<()> {
     );
     for (what, times) in [
         ("verify_password alone", &mut verify),
-        ("verify_password on the blocking pool", &mut pooled),
+        ("verify_password as a login runs it", &mut pooled),
         ("login, known address, right password (200)", &mut known),
         ("login, known address, wrong password (401)", &mut wrong),
         ("verify_dummy alone", &mut dummy),

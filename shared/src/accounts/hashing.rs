@@ -1,5 +1,5 @@
-//! argon2id on the blocking pool: tens of milliseconds of CPU must not stall the executor that
-//! serves other requests.
+//! argon2id off the executor: tens of milliseconds of CPU must not stall the tasks of other
+//! requests (`crate::blocking`).
 
 use anyhow::Context;
 
@@ -11,7 +11,7 @@ pub async fn hash(password: &Password, random: &dyn Random) -> anyhow::Result<Pa
     let mut salt = [0u8; 16];
     random.fill(&mut salt);
     let password = password.clone();
-    let phc = tokio::task::spawn_blocking(move || password::hash_password(&password, salt))
+    let phc = crate::blocking::blocking(move || password::hash_password(&password, salt))
         .await
         .context("the hashing task failed")?
         .context("hashing a password")?;
@@ -21,7 +21,7 @@ pub async fn hash(password: &Password, random: &dyn Random) -> anyhow::Result<Pa
 pub async fn verify(candidate: &str, stored: &PasswordHash) -> anyhow::Result<Verified> {
     let candidate = candidate.to_owned();
     let stored = stored.0.clone();
-    tokio::task::spawn_blocking(move || password::verify_password(&candidate, &stored))
+    crate::blocking::blocking(move || password::verify_password(&candidate, &stored))
         .await
         .context("the hashing task failed")?
         .context("verifying a password")
@@ -30,7 +30,7 @@ pub async fn verify(candidate: &str, stored: &PasswordHash) -> anyhow::Result<Ve
 /// Spends the time of one verification, for an account that does not exist.
 pub async fn verify_nobody(candidate: &str) -> anyhow::Result<()> {
     let candidate = candidate.to_owned();
-    tokio::task::spawn_blocking(move || password::verify_dummy(&candidate))
+    crate::blocking::blocking(move || password::verify_dummy(&candidate))
         .await
         .context("the hashing task failed")
 }
