@@ -42,7 +42,7 @@ pub struct AwsBackend {
 /// and the region, with no S3 client, so a binary may hand out forms without the S3 SDK.
 #[derive(Debug, Clone, Copy)]
 pub struct Services {
-    secrets: Option<fn(&AwsBackend) -> Arc<dyn Secrets>>,
+    secrets: Option<Unaddressed<dyn Secrets>>,
     sqs: Option<Port<dyn Queue>>,
     s3: Option<Port<dyn BlobStore>>,
     s3_forms: Option<Port<dyn UploadForms>>,
@@ -52,6 +52,9 @@ pub struct Services {
 /// Builds a port over the backend's client of its service, given the resource it addresses
 /// (a queue URL, a bucket, a sender).
 type Port<P> = fn(&AwsBackend, String) -> Arc<P>;
+
+/// Builds a port that addresses no one resource (the secrets, named per call).
+type Unaddressed<P> = fn(&AwsBackend) -> Arc<P>;
 
 impl Services {
     /// DynamoDB only: what the job worker needs besides its queue, bucket and mail, which holds
