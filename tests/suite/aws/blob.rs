@@ -1,5 +1,5 @@
 //! The S3 blob store: what is particular to S3 is how its forms and URLs are signed, and the
-//! checksums the SDK sends and checks (computed by `patches/crc-fast`).
+//! checksums the SDK sends and checks (computed by `infra/crc-fast`).
 
 use std::time::Duration;
 
