@@ -144,6 +144,10 @@ impl LocalDb {
             // A panic mid-transaction drops the rusqlite Transaction, which rolls back: the
             // connection behind a poisoned lock is still consistent.
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            // Every write waits for the disk unless it says otherwise for itself (the item
+            // store's counters), whatever the write before it said or how it ended.
+            conn.pragma_update(None, "synchronous", "FULL")
+                .context("setting synchronous=FULL")?;
             work(&mut conn)
         })
         .await

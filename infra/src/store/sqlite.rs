@@ -17,7 +17,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 use shared::clock::Clock;
 use shared::store::{
@@ -91,14 +91,14 @@ impl LocalStore {
         let result = self
             .db
             .run(move |conn| {
-                let conn: &Connection = conn;
-                let _relaxed = match durability {
-                    Durability::Disk => None,
-                    Durability::Process => Some(Relaxed::new(conn)?),
-                };
-                // Unchecked only in that it takes a shared connection: the writer's mutex is
-                // what keeps it to one transaction at a time.
-                let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+                if let Durability::Process = durability {
+                    // For this transaction only: every write of the database starts at FULL
+                    // again (`LocalDb::run`).
+                    conn.pragma_update(None, "synchronous", "NORMAL")
+                        .context("relaxing a commit's durability")?;
+                }
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
                     .context("starting a write transaction")?;
                 // Read the time once the database is ours, so feed times follow feed order.
                 let result = work(&tx, clock.now())?;
@@ -120,27 +120,6 @@ enum Durability {
     /// which the next `Disk` commit, or a checkpoint, does for it (`synchronous=NORMAL`; a
     /// power loss may roll it back, never tear it).
     Process,
-}
-
-/// The writer connection at `synchronous=NORMAL` until dropped.
-struct Relaxed<'c>(&'c Connection);
-
-impl<'c> Relaxed<'c> {
-    fn new(conn: &'c Connection) -> anyhow::Result<Self> {
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .context("relaxing a commit's durability")?;
-        Ok(Self(conn))
-    }
-}
-
-impl Drop for Relaxed<'_> {
-    fn drop(&mut self) {
-        if let Err(error) = self.0.pragma_update(None, "synchronous", "FULL") {
-            // Every later commit would then be written without waiting for the disk: the
-            // connection is no longer what the store promises.
-            panic!("restoring synchronous=FULL on the writer failed: {error}");
-        }
-    }
 }
 
 /// An item as stored, live or not.
