@@ -143,26 +143,14 @@ impl Item {
     /// Reads the attributes back as a record.
     pub fn record<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
         // From the attributes in place, without copying the map first.
-        T::deserialize(&self.attrs).map_err(|e| self.not_a_record(e))
+        T::deserialize(&self.attrs).map_err(|e| not_a_record(&self.key, e))
     }
 
     /// [`Item::record`], consuming the item: its strings move into the record instead of being
     /// copied. Every authenticated request reads its caller this way.
     pub fn into_record<T: serde::de::DeserializeOwned>(self) -> Result<T, StoreError> {
         let Item { key, attrs, .. } = self;
-        T::deserialize(Value::Object(attrs)).map_err(|e| {
-            StoreError::Unexpected(anyhow::Error::new(e).context(format!(
-                "item {}/{} does not hold the expected record",
-                key.pk, key.sk
-            )))
-        })
-    }
-
-    fn not_a_record(&self, error: serde_json::Error) -> StoreError {
-        StoreError::Unexpected(anyhow::Error::new(error).context(format!(
-            "item {}/{} does not hold the expected record",
-            self.key.pk, self.key.sk
-        )))
+        T::deserialize(Value::Object(attrs)).map_err(|e| not_a_record(&key, e))
     }
 
     pub fn with_index(mut self, index: Index, key: IndexKey) -> Self {
@@ -425,4 +413,11 @@ pub trait ItemStore: Send + Sync + fmt::Debug {
     /// Removes up to `limit` items that are expired and returns how many it removed. Each
     /// removal appears on the change feed.
     async fn purge_expired(&self, limit: usize) -> Result<usize, StoreError>;
+}
+
+fn not_a_record(key: &Key, error: serde_json::Error) -> StoreError {
+    StoreError::Unexpected(anyhow::Error::new(error).context(format!(
+        "item {}/{} does not hold the expected record",
+        key.pk, key.sk
+    )))
 }
