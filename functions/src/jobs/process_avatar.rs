@@ -4,8 +4,8 @@
 //! format is read from its first bytes, never from a name or a header), only PNG, JPEG, WebP
 //! and GIF are accepted, and the decoder is given its limits before it reads a pixel
 //! (dimensions, memory), so a small file that declares a huge image is refused without
-//! allocating it; a truncated file fails to decode. What is kept is only the pixels,
-//! re-encoded as a 256×256 PNG (metadata — EXIF, location, comments — does not survive),
+//! allocating it; a truncated file fails to decode. What is kept is only the pixels of its
+//! centred square, re-encoded as a 256×256 PNG (metadata — EXIF, location, comments — does not survive),
 //! stored under the user's public avatars prefix. Then the user's `avatar_url` points at it,
 //! and the quarantined upload and the previous avatar are deleted — unless the avatar comes from
 //! a later upload already (an earlier upload whose attempt died is processed late, and must not
@@ -17,7 +17,9 @@ use std::io::Cursor;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use image::{ImageFormat, ImageReader, Limits, imageops::FilterType};
+use image::codecs::png::PngEncoder;
+use image::imageops::{self, FilterType};
+use image::{ExtendedColorType, ImageEncoder, ImageFormat, ImageReader, Limits};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use shared::blob::BlobStore;
@@ -95,11 +97,21 @@ pub fn reencode(bytes: &[u8]) -> Result<Vec<u8>, Refused> {
         image::ImageError::Limits(_) => Refused::TooBig,
         other => Refused::Broken(other.to_string()),
     })?;
-    let square = image.resize_to_fill(AVATAR_SIDE, AVATAR_SIDE, FilterType::Triangle);
+    // Only the centred square is scaled, in 8-bit RGBA whatever the upload's pixel type: one
+    // resize and one encoder are linked, rather than one per pixel type and output format.
+    let pixels = image.into_rgba8();
+    let (width, height) = pixels.dimensions();
+    let side = width.min(height);
+    let square = imageops::crop_imm(&pixels, (width - side) / 2, (height - side) / 2, side, side);
+    let avatar = imageops::resize(&*square, AVATAR_SIDE, AVATAR_SIDE, FilterType::Triangle);
     let mut png = Vec::new();
-    square
-        .to_rgba8()
-        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+    PngEncoder::new(&mut png)
+        .write_image(
+            avatar.as_raw(),
+            AVATAR_SIDE,
+            AVATAR_SIDE,
+            ExtendedColorType::Rgba8,
+        )
         .map_err(|e| Refused::Broken(e.to_string()))?;
     Ok(png)
 }
@@ -260,7 +272,7 @@ impl JobType for ProcessAvatar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{ImageEncoder, RgbImage};
+    use image::RgbImage;
     use infra::compose::{Backend, LocalBackend};
     use infra::config::LocalConfig;
     use shared::clock::{OsRandom, Random};
@@ -426,6 +438,46 @@ mod tests {
             );
             assert_eq!(image::guess_format(&out).unwrap(), ImageFormat::Png);
         }
+    }
+
+    #[test]
+    fn gif_and_webp_become_square_pngs_too() {
+        let image =
+            image::RgbaImage::from_fn(90, 60, |x, y| image::Rgba([x as u8, y as u8, 7, 255]));
+        for format in [ImageFormat::Gif, ImageFormat::WebP] {
+            let mut upload = Vec::new();
+            image
+                .write_to(&mut Cursor::new(&mut upload), format)
+                .unwrap();
+            let decoded = image::load_from_memory(&reencode(&upload).unwrap()).unwrap();
+            assert_eq!(
+                (decoded.width(), decoded.height()),
+                (AVATAR_SIDE, AVATAR_SIDE),
+                "{format:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_avatar_is_the_centred_square() {
+        // Red in the middle third of a wide image, blue either side: only the red is kept.
+        let wide = RgbImage::from_fn(600, 200, |x, _| {
+            if (200..400).contains(&x) {
+                image::Rgb([250, 0, 0])
+            } else {
+                image::Rgb([0, 0, 250])
+            }
+        });
+        let mut upload = Vec::new();
+        wide.write_to(&mut Cursor::new(&mut upload), ImageFormat::Png)
+            .unwrap();
+        let avatar = image::load_from_memory(&reencode(&upload).unwrap())
+            .unwrap()
+            .into_rgba8();
+        assert!(
+            avatar.pixels().all(|p| p.0 == [250, 0, 0, 255]),
+            "a pixel from outside the centred square"
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! `RUST_LOG` takes a level and per-target levels (`info`, `warn,shared=debug`): the
 //! directives of tracing-subscriber's `Targets`, which need no regular expressions (the span
 //! and field filters of `EnvFilter` would link a regex engine into every function). The
-//! default, and the fallback for a value that does not parse, is `info`.
+//! default, and the fallback for a value that does not parse, is `info`. Release builds compile
+//! the `trace` level out (tracing's `release_max_level_debug`, Cargo.toml says why).
 
 pub mod metrics;
 
