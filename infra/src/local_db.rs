@@ -5,8 +5,9 @@
 //! same file. Reads of the item store run on read-only connections of their own, as many as
 //! read at once: WAL lets them read beside the writer, each statement seeing every transaction
 //! committed before it began. WAL with `synchronous=FULL` makes every committed transaction
-//! survive a crash or power loss; the item store's counters alone are committed without
-//! waiting for the disk, which the next write does for them (`store::sqlite`, `Durability`).
+//! survive a crash or power loss; the item store's counters and fail-safe transactions alone
+//! are committed without waiting for the disk, which the next write does for them
+//! (`store::sqlite`, `Durability`).
 //! Writes run off the executor (`shared::blocking`: in place on a multi-threaded runtime, on
 //! the blocking pool otherwise); reads, which never wait for a writer, on the calling thread.
 

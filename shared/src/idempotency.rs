@@ -319,6 +319,46 @@ impl Marking {
     pub fn new(inner: Arc<dyn ItemStore>) -> Self {
         Self { inner }
     }
+
+    /// `writes`, with the request's marker when it has one left to write.
+    async fn transact_marked(
+        &self,
+        mut writes: Vec<Write>,
+        fail_safe: bool,
+    ) -> Result<(), StoreError> {
+        let transact = |writes| match fail_safe {
+            true => self.inner.transact_fail_safe(writes),
+            false => self.inner.transact(writes),
+        };
+        let pending = PENDING.try_with(Clone::clone).ok();
+        let marker = pending
+            .as_ref()
+            .filter(|_| writes.len() < MAX_TRANSACTION_WRITES)
+            .and_then(|p| p.lock().write.take());
+        let Some((pending, marker)) = pending.zip(marker) else {
+            return transact(writes).await;
+        };
+        let at = writes.len();
+        writes.push(marker.clone());
+        match transact(writes).await {
+            Ok(()) => {
+                pending.lock().applied = true;
+                Ok(())
+            }
+            // The lock was lost (the delivery outlived its deadline and another took the key):
+            // not the use case's own condition, so not its error either.
+            Err(StoreError::ConditionFailed { index }) if index == at => {
+                Err(StoreError::Unexpected(anyhow::anyhow!(
+                    "the idempotency key was taken over while its request ran"
+                )))
+            }
+            Err(e) => {
+                // Nothing was written: a later transaction of the request may carry it.
+                pending.lock().write = Some(marker);
+                Err(e)
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Marking {
@@ -341,35 +381,13 @@ impl ItemStore for Marking {
         self.inner.delete(key, condition).await
     }
 
-    async fn transact(&self, mut writes: Vec<Write>) -> Result<(), StoreError> {
-        let pending = PENDING.try_with(Clone::clone).ok();
-        let marker = pending
-            .as_ref()
-            .filter(|_| writes.len() < MAX_TRANSACTION_WRITES)
-            .and_then(|p| p.lock().write.take());
-        let Some((pending, marker)) = pending.zip(marker) else {
-            return self.inner.transact(writes).await;
-        };
-        let at = writes.len();
-        writes.push(marker.clone());
-        match self.inner.transact(writes).await {
-            Ok(()) => {
-                pending.lock().applied = true;
-                Ok(())
-            }
-            // The lock was lost (the delivery outlived its deadline and another took the key):
-            // not the use case's own condition, so not its error either.
-            Err(StoreError::ConditionFailed { index }) if index == at => {
-                Err(StoreError::Unexpected(anyhow::anyhow!(
-                    "the idempotency key was taken over while its request ran"
-                )))
-            }
-            Err(e) => {
-                // Nothing was written: a later transaction of the request may carry it.
-                pending.lock().write = Some(marker);
-                Err(e)
-            }
-        }
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact_marked(writes, false).await
+    }
+
+    /// The marker commits as the writes it rides with: lost with them, never without them.
+    async fn transact_fail_safe(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact_marked(writes, true).await
     }
 
     async fn add(

@@ -395,6 +395,15 @@ pub trait ItemStore: Send + Sync + fmt::Debug {
     /// no two on the same key.
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 
+    /// [`Self::transact`], for writes whose loss fails safe if the machine loses power just
+    /// after they return: a new session, whose tokens are refused without it. A store may
+    /// commit them without waiting for the disk (the local store does: a login is then its
+    /// password hash and little else); they still outlive the process, and apply all or none.
+    /// DynamoDB has one durability and commits them as any other.
+    async fn transact_fail_safe(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact(writes).await
+    }
+
     /// Adds `delta` to a numeric attribute, creating the item (and the attribute, from zero)
     /// when it is missing or expired, and returns the new value. `expires_at` is set when the
     /// item is created and left alone otherwise, so a counter keeps its window.

@@ -109,6 +109,44 @@ impl LocalStore {
         self.db.feed_changes().notify_waiters();
         Ok(result)
     }
+
+    /// Applies `writes` in one transaction, committed as `durability` says.
+    async fn transact_as(
+        &self,
+        durability: Durability,
+        writes: Vec<Write>,
+    ) -> Result<(), StoreError> {
+        check_writes(&writes)?;
+        self.write_with(durability, move |conn, now| {
+            // Every condition is checked against the state before the transaction: no two
+            // writes share a key, so none can see another's effect.
+            let mut current = Vec::with_capacity(writes.len());
+            for (index, write) in writes.iter().enumerate() {
+                let stored = load(conn, write.key(), now)?;
+                if condition_of(write).is_some_and(|c| !conditions::holds(c, live(stored.as_ref())))
+                {
+                    return Err(StoreError::ConditionFailed { index });
+                }
+                current.push(stored);
+            }
+            for (write, stored) in writes.iter().zip(current) {
+                match write {
+                    Write::Put { item, .. } => {
+                        let old = retire_expired(conn, stored, now)?;
+                        store(conn, item, old.as_ref(), now)?;
+                    }
+                    Write::Delete { .. } => {
+                        if let Some(Stored { item, expired }) = stored {
+                            remove(conn, &item, now, expired)?;
+                        }
+                    }
+                    Write::Check { .. } => {}
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
 }
 
 /// What a write must have survived when it returns.
@@ -274,36 +312,11 @@ impl ItemStore for LocalStore {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        check_writes(&writes)?;
-        self.write(move |conn, now| {
-            // Every condition is checked against the state before the transaction: no two
-            // writes share a key, so none can see another's effect.
-            let mut current = Vec::with_capacity(writes.len());
-            for (index, write) in writes.iter().enumerate() {
-                let stored = load(conn, write.key(), now)?;
-                if condition_of(write).is_some_and(|c| !conditions::holds(c, live(stored.as_ref())))
-                {
-                    return Err(StoreError::ConditionFailed { index });
-                }
-                current.push(stored);
-            }
-            for (write, stored) in writes.iter().zip(current) {
-                match write {
-                    Write::Put { item, .. } => {
-                        let old = retire_expired(conn, stored, now)?;
-                        store(conn, item, old.as_ref(), now)?;
-                    }
-                    Write::Delete { .. } => {
-                        if let Some(Stored { item, expired }) = stored {
-                            remove(conn, &item, now, expired)?;
-                        }
-                    }
-                    Write::Check { .. } => {}
-                }
-            }
-            Ok(())
-        })
-        .await
+        self.transact_as(Durability::Disk, writes).await
+    }
+
+    async fn transact_fail_safe(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.transact_as(Durability::Process, writes).await
     }
 
     async fn add(
@@ -318,9 +331,9 @@ impl ItemStore for LocalStore {
         }
         let (key, attribute) = (key.clone(), attribute.to_owned());
         // A counter (the throttles' attempts) is committed without waiting for the disk: the
-        // count survives the process at once, and a power loss only with the next write, which
-        // a login's session or an account's registration makes at once. Each such wait is most
-        // of what a login adds to its argon2 verification here (README, "Benchmarks").
+        // count survives the process at once, and a power loss with the next write that waits
+        // for it. Each such wait was most of what a login added to its argon2 verification
+        // here (README, "Benchmarks").
         self.write_with(Durability::Process, move |conn, now| {
             let stored = load(conn, &key, now)?;
             let old = retire_expired(conn, stored, now)?;

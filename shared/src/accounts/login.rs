@@ -179,7 +179,9 @@ impl Accounts {
         let access = issuer
             .issue_for(&user, session.id, now, self.random.id())
             .await?;
-        match self.store.transact(writes).await {
+        // Fail-safe: were the session lost to a power cut after this returns, its tokens would
+        // be refused and the user would sign in again.
+        match self.store.transact_fail_safe(writes).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { index }) if index == unchanged => {
                 return Ok(Attempt::UserChanged);

@@ -127,6 +127,14 @@ impl ItemStore for Observed {
         self.inner.transact(writes).await
     }
 
+    /// Shown to the observer as any transaction.
+    async fn transact_fail_safe(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.observer
+            .before(Call::Transact { writes: &writes })
+            .await?;
+        self.inner.transact_fail_safe(writes).await
+    }
+
     async fn add(
         &self,
         key: &Key,

@@ -248,63 +248,90 @@ pub async fn conditions_see_an_expired_item_as_absent(ctx: StoreCtx) -> anyhow::
     Ok(())
 }
 
+/// The two ways to commit a transaction, which differ only in what they wait for.
+#[derive(Debug, Clone, Copy)]
+enum Commit {
+    Durable,
+    FailSafe,
+}
+
+impl Commit {
+    const BOTH: [Commit; 2] = [Commit::Durable, Commit::FailSafe];
+
+    async fn transact(self, ctx: &StoreCtx, writes: Vec<Write>) -> Result<(), StoreError> {
+        match self {
+            Commit::Durable => ctx.store.transact(writes).await,
+            Commit::FailSafe => ctx.store.transact_fail_safe(writes).await,
+        }
+    }
+}
+
 pub async fn a_transaction_applies_every_write(ctx: StoreCtx) -> anyhow::Result<()> {
-    let (kept, gone) = (
-        ctx.item("P", "kept", json!({})),
-        ctx.item("P", "gone", json!({})),
-    );
-    ctx.store.put(kept.clone(), None).await?;
-    ctx.store.put(gone.clone(), None).await?;
-    let (a, b) = (
-        ctx.item("P", "a", json!({"v": 1})),
-        ctx.item("Q", "b", json!({"v": 2})),
-    );
-    ctx.store
-        .transact(vec![
+    for commit in Commit::BOTH {
+        let (p, q) = (format!("P{commit:?}"), format!("Q{commit:?}"));
+        let (kept, gone) = (
+            ctx.item(&p, "kept", json!({})),
+            ctx.item(&p, "gone", json!({})),
+        );
+        ctx.store.put(kept.clone(), None).await?;
+        ctx.store.put(gone.clone(), None).await?;
+        let (a, b) = (
+            ctx.item(&p, "a", json!({"v": 1})),
+            ctx.item(&q, "b", json!({"v": 2})),
+        );
+        let writes = vec![
             Write::put_if(a.clone(), Condition::Absent),
             Write::put(b.clone()),
             Write::delete_if(gone.key.clone(), Condition::Present),
             Write::check(kept.key.clone(), Condition::Present),
-        ])
-        .await?;
-    assert_eq!(ctx.store.get(&a.key).await?, Some(a));
-    assert_eq!(ctx.store.get(&b.key).await?, Some(b));
-    assert_eq!(ctx.store.get(&gone.key).await?, None);
-    assert_eq!(ctx.store.get(&kept.key).await?, Some(kept));
+        ];
+        commit.transact(&ctx, writes).await?;
+        assert_eq!(ctx.store.get(&a.key).await?, Some(a), "{commit:?}");
+        assert_eq!(ctx.store.get(&b.key).await?, Some(b), "{commit:?}");
+        assert_eq!(ctx.store.get(&gone.key).await?, None, "{commit:?}");
+        assert_eq!(ctx.store.get(&kept.key).await?, Some(kept), "{commit:?}");
+    }
     Ok(())
 }
 
 pub async fn a_failed_transaction_applies_nothing_and_names_the_failing_write(
     ctx: StoreCtx,
 ) -> anyhow::Result<()> {
-    let existing = ctx.item("P", "existing", json!({"v": 1}));
-    ctx.store.put(existing.clone(), None).await?;
-    let new = ctx.item("P", "new", json!({}));
-    let result = ctx
-        .store
-        .transact(vec![
+    for commit in Commit::BOTH {
+        let p = format!("P{commit:?}");
+        let existing = ctx.item(&p, "existing", json!({"v": 1}));
+        ctx.store.put(existing.clone(), None).await?;
+        let new = ctx.item(&p, "new", json!({}));
+        let writes = vec![
             Write::put(new.clone()),
             Write::delete(existing.key.clone()),
-            Write::check(ctx.key("P", "nowhere"), Condition::Present),
-        ])
-        .await;
-    assert_eq!(failed_at(result), Some(2));
-    assert_eq!(ctx.store.get(&new.key).await?, None);
-    assert_eq!(ctx.store.get(&existing.key).await?, Some(existing.clone()));
+            Write::check(ctx.key(&p, "nowhere"), Condition::Present),
+        ];
+        let result = commit.transact(&ctx, writes).await;
+        assert_eq!(failed_at(result), Some(2), "{commit:?}");
+        assert_eq!(ctx.store.get(&new.key).await?, None, "{commit:?}");
+        assert_eq!(
+            ctx.store.get(&existing.key).await?,
+            Some(existing.clone()),
+            "{commit:?}"
+        );
 
-    let result = ctx
-        .store
-        .transact(vec![
+        let writes = vec![
             Write::put_if(
-                ctx.item("P", "existing", json!({"v": 2})),
+                ctx.item(&p, "existing", json!({"v": 2})),
                 Condition::Equals("v".into(), json!(9)),
             ),
             Write::put(new.clone()),
-        ])
-        .await;
-    assert_eq!(failed_at(result), Some(0));
-    assert_eq!(ctx.store.get(&existing.key).await?, Some(existing));
-    assert_eq!(ctx.store.get(&new.key).await?, None);
+        ];
+        let result = commit.transact(&ctx, writes).await;
+        assert_eq!(failed_at(result), Some(0), "{commit:?}");
+        assert_eq!(
+            ctx.store.get(&existing.key).await?,
+            Some(existing),
+            "{commit:?}"
+        );
+        assert_eq!(ctx.store.get(&new.key).await?, None, "{commit:?}");
+    }
     Ok(())
 }
 

@@ -192,7 +192,7 @@ async fn writer_synchronous(store: &LocalStore) -> anyhow::Result<i64> {
 }
 
 #[tokio::test]
-async fn a_counter_commits_without_waiting_for_the_disk_and_every_other_write_still_waits()
+async fn counters_and_fail_safe_transactions_commit_without_waiting_for_the_disk_and_nothing_else_does()
 -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("local.db");
@@ -212,9 +212,23 @@ async fn a_counter_commits_without_waiting_for_the_disk_and_every_other_write_st
         2,
         "after a failed counter"
     );
-    // Written to the log at once: the count outlives the process's handle on it.
+    let session = Item::new(
+        Key::new("P", "session"),
+        json!({}).as_object().cloned().unwrap(),
+    );
+    store
+        .transact_fail_safe(vec![Write::put(session.clone())])
+        .await?;
+    assert_eq!(
+        writer_synchronous(&store).await?,
+        2,
+        "after a fail-safe transaction"
+    );
+    // Written to the log at once: the count and the session outlive the process's handle on
+    // them.
     drop(store);
     let store = open(&path, &clock)?;
     assert_eq!(store.add(&key, "count", 1, None).await?, 2);
+    assert_eq!(store.get(&session.key).await?, Some(session));
     Ok(())
 }
