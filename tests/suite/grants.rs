@@ -85,7 +85,7 @@ impl Access {
             Call::Put { item, .. } => vec![Self::write("dynamodb:PutItem", &item.key.pk)],
             Call::Delete { key, .. } => vec![Self::write("dynamodb:DeleteItem", &key.pk)],
             Call::Add { key, .. } => vec![Self::write("dynamodb:UpdateItem", &key.pk)],
-            Call::Transact { writes } => writes
+            Call::Transact { writes, .. } => writes
                 .iter()
                 .map(|write| match write {
                     Write::Put { item, .. } => Self::write("dynamodb:PutItem", &item.key.pk),
@@ -156,7 +156,7 @@ impl Observer for Recorder {
             .entry(self.function)
             .or_default()
             .extend(Access::of(call));
-        if let Call::Transact { writes } = call {
+        if let Call::Transact { writes, .. } = call {
             let keyed = writes.iter().any(|write| match write {
                 Write::Put { item, .. } => item.key.pk.starts_with(shared::idempotency::PREFIX),
                 _ => false,

@@ -371,16 +371,17 @@ impl ItemStore for Counting {
     }
 }
 
-/// The calls in rounds: a call that starts before every call of the round so far has ended
-/// was issued with them, so it joins the round.
+/// The calls in rounds: calls issued together all start before any of them ends (each
+/// yields first, `Counting::record`), so a call that starts before the round's first end
+/// joins it; one that starts later waited for a call of the round.
 fn rounds(calls: &[Call]) -> Vec<Vec<Call>> {
     let mut calls = calls.to_vec();
     calls.sort_by_key(|c| c.start);
     let mut rounds: Vec<(Instant, Vec<Call>)> = Vec::new();
     for call in calls {
         match rounds.last_mut() {
-            Some((end, round)) if call.start < *end => {
-                *end = (*end).max(call.end);
+            Some((first_end, round)) if call.start < *first_end => {
+                *first_end = (*first_end).min(call.end);
                 round.push(call);
             }
             _ => rounds.push((call.end, vec![call])),

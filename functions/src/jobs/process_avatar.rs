@@ -97,12 +97,15 @@ pub fn reencode(bytes: &[u8]) -> Result<Vec<u8>, Refused> {
         image::ImageError::Limits(_) => Refused::TooBig,
         other => Refused::Broken(other.to_string()),
     })?;
-    // Only the centred square is scaled, in 8-bit RGBA whatever the upload's pixel type: one
-    // resize and one encoder are linked, rather than one per pixel type and output format.
-    let pixels = image.into_rgba8();
-    let (width, height) = pixels.dimensions();
+    let (width, height) = (image.width(), image.height());
     let side = width.min(height);
-    let square = imageops::crop_imm(&pixels, (width - side) / 2, (height - side) / 2, side, side);
+    if side == 0 {
+        return Err(Refused::Broken("the image has no pixels".into()));
+    }
+    // Only the centred square is scaled, read as 8-bit RGBA through a view of the decoded image
+    // whatever its pixel type: no full-size copy beyond what the decoder's limits allowed, and
+    // one resize and one encoder linked rather than one per pixel type and output format.
+    let square = imageops::crop_imm(&image, (width - side) / 2, (height - side) / 2, side, side);
     let avatar = imageops::resize(&*square, AVATAR_SIDE, AVATAR_SIDE, FilterType::Triangle);
     let mut png = Vec::new();
     PngEncoder::new(&mut png)

@@ -118,10 +118,14 @@ impl Accounts {
             return Err(AccountError::EmailNotVerified);
         }
         let mut also = least_recently_used(&user, &read.sessions);
+        // Ending a session must outlast a power cut as any revocation does: a login that evicts
+        // one does not commit fail-safe.
+        let fail_safe = also.is_empty();
         // The password was right: the account's failures are forgiven.
         also.push(Write::delete(counter.clone()));
         let rehash = needs_rehash.then_some(password);
-        self.start_session(issuer, user, rehash, client, also).await
+        self.start_session(issuer, user, rehash, client, also, fail_safe)
+            .await
     }
 
     /// Stores the password hashed with the current parameters. Best effort: a login does not
@@ -148,7 +152,8 @@ impl Accounts {
     }
 
     /// Stores a new session, with `also` in its transaction, if the user is still as read;
-    /// and issues its tokens.
+    /// and issues its tokens. `fail_safe` when losing the transaction to a power cut would
+    /// only lose the session (`ItemStore::transact_fail_safe`).
     async fn start_session(
         &self,
         issuer: &TokenIssuer,
@@ -156,6 +161,7 @@ impl Accounts {
         rehash: Option<&str>,
         client: &ClientInfo,
         also: Vec<Write>,
+        fail_safe: bool,
     ) -> Result<Attempt, AccountError> {
         let now = self.clock.now();
         let refresh = OpaqueToken::generate(self.random.as_ref());
@@ -179,9 +185,13 @@ impl Accounts {
         let access = issuer
             .issue_for(&user, session.id, now, self.random.id())
             .await?;
-        // Fail-safe: were the session lost to a power cut after this returns, its tokens would
-        // be refused and the user would sign in again.
-        match self.store.transact_fail_safe(writes).await {
+        // Were the session lost to a power cut after this returns, its tokens would be refused
+        // and the user would sign in again; the forgiven failures would only count again.
+        let committed = match fail_safe {
+            true => self.store.transact_fail_safe(writes).await,
+            false => self.store.transact(writes).await,
+        };
+        match committed {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { index }) if index == unchanged => {
                 return Ok(Attempt::UserChanged);

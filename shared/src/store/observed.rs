@@ -26,6 +26,8 @@ pub enum Call<'a> {
     },
     Transact {
         writes: &'a [Write],
+        /// Through [`ItemStore::transact_fail_safe`].
+        fail_safe: bool,
     },
     Add {
         key: &'a Key,
@@ -121,17 +123,20 @@ impl ItemStore for Observed {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.observer
-            .before(Call::Transact { writes: &writes })
-            .await?;
+        let call = Call::Transact {
+            writes: &writes,
+            fail_safe: false,
+        };
+        self.observer.before(call).await?;
         self.inner.transact(writes).await
     }
 
-    /// Shown to the observer as any transaction.
     async fn transact_fail_safe(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        self.observer
-            .before(Call::Transact { writes: &writes })
-            .await?;
+        let call = Call::Transact {
+            writes: &writes,
+            fail_safe: true,
+        };
+        self.observer.before(call).await?;
         self.inner.transact_fail_safe(writes).await
     }
 

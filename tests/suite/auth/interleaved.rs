@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use infra::compose::{Backend as _, LocalBackend};
 use infra::config::LocalConfig;
+use shared::accounts::login::MAX_SESSIONS;
 use shared::accounts::{AccountError, Accounts, ClientInfo, TokenIssuer};
 use shared::auth::password::Password;
 use shared::auth::session::{SESSION_PREFIX, SessionRepo};
@@ -69,14 +70,17 @@ impl Interleaved {
 impl Observer for Interleaved {
     async fn before(&self, call: Call<'_>) -> Result<(), StoreError> {
         let name = match call {
-            Call::Transact { writes } => format!("transact of {}", writes.len()),
+            Call::Transact { writes, fail_safe } => match fail_safe {
+                true => format!("transact of {}, fail-safe", writes.len()),
+                false => format!("transact of {}", writes.len()),
+            },
             other => other.method().to_owned(),
         };
         self.calls
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(name);
-        let Call::Transact { writes } = call else {
+        let Call::Transact { writes, .. } = call else {
             return Ok(());
         };
         let flow = if (self.at)(writes) {
@@ -257,7 +261,47 @@ async fn known_and_unknown_addresses_cost_the_same_store_calls(
     Ok(())
 }
 
+/// A login's session may be lost to a power cut (its tokens are then refused), so it commits
+/// fail-safe; but a login that ends the least recently used session commits as any write, for
+/// an ended session must not come back.
+async fn a_login_commits_fail_safe_unless_it_ends_a_session(
+    app: &impl AuthSystem,
+) -> anyhow::Result<()> {
+    let (issuer, _keys) = issuer().await?;
+    let email = "many@example.com";
+    app.create_user(email, Vec::new()).await?;
+    let (recorded, store) = Interleaved::recording(app.store().await?);
+    let accounts = accounts_over(recorded);
+    let commits = || {
+        let calls = store.take_calls();
+        calls
+            .into_iter()
+            .filter(|call| call.starts_with("transact"))
+            .collect::<Vec<_>>()
+    };
+    for login in 1..=MAX_SESSIONS {
+        accounts
+            .login(&issuer, email, PASSWORD, &ClientInfo::default())
+            .await?;
+        let commits = commits();
+        assert!(
+            commits.len() == 1 && commits[0].ends_with("fail-safe"),
+            "login {login}: {commits:?}"
+        );
+    }
+    accounts
+        .login(&issuer, email, PASSWORD, &ClientInfo::default())
+        .await?;
+    let commits = commits();
+    assert!(
+        commits.len() == 1 && !commits[0].ends_with("fail-safe"),
+        "the login that ends a session: {commits:?}"
+    );
+    Ok(())
+}
+
 on_both_systems!(
+    a_login_commits_fail_safe_unless_it_ends_a_session,
     a_login_racing_a_password_change_does_not_outlive_it,
     a_refresh_that_loses_the_rotation_race_ends_the_session,
     known_and_unknown_addresses_cost_the_same_store_calls,
